@@ -1,0 +1,64 @@
+"""Every error the toolkit raises on purpose, with a code that can be grepped and tested.
+
+Messages say what went wrong, the likely cause and what to do next. The CLI maps these to exit
+codes in one place (``cli.main``): ``UsageError`` -> 2, any other ``CorpusError`` -> 1.
+"""
+
+from __future__ import annotations
+
+
+class CorpusError(Exception):
+    """Base class. ``code`` is a short stable identifier such as ``E101``."""
+
+    code = "E000"
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        self.message = message
+        self.hint = hint
+        super().__init__(f"[{self.code}] {message}" + (f"\n  Hint: {hint}" if hint else ""))
+
+
+class UsageError(CorpusError):
+    """The command was called wrongly (bad flag value, missing argument)."""
+
+    code = "E001"
+
+
+class StoreError(CorpusError):
+    """The corpus store cannot be read or written (missing table, unknown version or tag)."""
+
+    code = "E100"
+
+
+class UnknownVersion(StoreError):
+    code = "E101"
+
+
+class InputError(CorpusError):
+    """One input item could not be read; the import goes on with the others."""
+
+    code = "E200"
+
+
+class TaxonomyError(CorpusError):
+    """The taxonomy file is inconsistent, or a generated file is stale."""
+
+    code = "E300"
+
+
+class ValidationFailed(CorpusError):
+    """Annotations did not validate; the findings say where."""
+
+    code = "E400"
+
+
+class LabelStudioError(CorpusError):
+    """Label Studio could not be started, reached or used."""
+
+    code = "E500"
+
+
+class ReleaseError(CorpusError):
+    """A release could not be built or published."""
+
+    code = "E600"
