@@ -1,0 +1,291 @@
+"""The only module that talks to Label Studio's API (through ``label_studio_sdk`` 2.x).
+
+Everything above it (push, pull, status, tests) gets plain dicts and lists back, and
+``LabelStudioError`` with a hint instead of SDK exceptions. Written against Label Studio 1.23 /
+label-studio-sdk 2.1.
+
+Two SDK defaults are overridden on purpose:
+
+* automatic retries are OFF for task imports: the SDK re-sends a POST after a 5xx or a dropped
+  connection, and a re-sent import duplicates tasks. ``push`` does its own retry, which first
+  looks at what landed;
+* the HTTP client ignores proxy variables: the server is local (127.0.0.1) by design.
+
+The token is handed to the SDK and never appears in messages or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from corpus.errors import LabelStudioError
+from corpus.lsserver import connection_settings
+
+NO_RETRY = {"max_retries": 0}
+
+
+def _detail(e: ApiError) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        for key in ("validation_errors", "detail", "label_config", "message"):
+            if key in body:
+                return f"{body[key]}"
+        return json.dumps(body, ensure_ascii=False)[:1500]
+    return str(body)[:1500]
+
+
+class LSClient:
+    """A connection to one Label Studio server.
+
+    ``sdk`` is the underlying ``label_studio_sdk.LabelStudio`` client, for tests and one-off calls.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 300):
+        if url is None or token is None:
+            env_url, env_token = connection_settings()
+            url, token = url or env_url, token or env_token
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=True)
+        self.sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"LSClient({self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """Run one SDK call, translating its failures into LabelStudioError."""
+        try:
+            return fn(*args, **kwargs)
+        except ApiError as e:
+            if e.status_code == 401:
+                raise LabelStudioError(
+                    f"Label Studio at {self.url} rejected the API token ({what})",
+                    hint="check LABEL_STUDIO_API_KEY (or the token in the newscorpus config file); a data dir "
+                    "keeps the token it was first started with",
+                ) from None
+            raise LabelStudioError(f"Label Studio refused to {what}: HTTP {e.status_code}: {_detail(e)}") from None
+        except httpx.TransportError as e:
+            raise LabelStudioError(
+                f"cannot reach Label Studio at {self.url} ({what}): {type(e).__name__}",
+                hint="start it with `corpus labelstudio start` (or `make labelstudio`), or set LABEL_STUDIO_URL",
+            ) from None
+
+    def _raw(self, method: str, path: str, *, what: str, retries: bool = True, **kwargs) -> Any:
+        """A plain API request for endpoints the SDK does not wrap (drafts, task listing by fields)."""
+        opts = None if retries else NO_RETRY
+
+        def go():
+            r = self.sdk._client_wrapper.httpx_client.request(path, method=method, request_options=opts, **kwargs)
+            if r.status_code >= 400:
+                try:
+                    body = r.json()
+                except ValueError:
+                    body = r.text
+                raise ApiError(status_code=r.status_code, headers=dict(r.headers), body=body)
+            return r.json() if r.content else None
+
+        return self._call(what, go)
+
+    @staticmethod
+    def _dump(obj: Any) -> dict[str, Any]:
+        return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+
+    # ------------------------------------------------------------ users
+
+    def whoami(self) -> dict[str, Any]:
+        return self._dump(self._call("identify the API user", self.sdk.users.whoami))
+
+    def users(self) -> list[dict[str, Any]]:
+        return [self._dump(u) for u in self._call("list users", self.sdk.users.list)]
+
+    def create_user(self, email: str, password: str, *, first_name: str = "", last_name: str = "") -> dict[str, Any]:
+        """A user in the server's organization (POST /api/users/); returns it, or the existing one."""
+        for u in self.users():
+            if u.get("email") == email:
+                return u
+        u = self._call(
+            f"create user {email}",
+            self.sdk.users.create,
+            username=email.split("@")[0],
+            email=email,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        return self._dump(u)
+
+    # ------------------------------------------------------------ projects
+
+    def find_project(self, title: str) -> dict[str, Any] | None:
+        """The project with exactly this title (the oldest when several share it)."""
+        found = [
+            self._dump(p)
+            for p in self._call(f"list projects titled {title!r}", self.sdk.projects.list, title=title)
+            if p.title == title
+        ]
+        return min(found, key=lambda p: p["id"]) if found else None
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        return self._dump(self._call(f"read project {project_id}", self.sdk.projects.get, project_id))
+
+    def create_project(self, title: str, label_config: str, **settings: Any) -> dict[str, Any]:
+        p = self._call(
+            f"create project {title!r}", self.sdk.projects.create, title=title, label_config=label_config, **settings
+        )
+        return self.get_project(p.id)
+
+    def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
+        self._call(f"update project {project_id}", self.sdk.projects.update, project_id, **fields)
+        return self.get_project(project_id)
+
+    def delete_project(self, project_id: int) -> None:
+        self._call(f"delete project {project_id}", self.sdk.projects.delete, project_id)
+
+    # ------------------------------------------------------------ tasks
+
+    def task_meta(self, project_id: int, *, page_size: int = 5000) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(task id, task meta) of every task, without the (large) task data."""
+        page = 1
+        while True:
+            body = self._raw(
+                "GET", "api/tasks", what=f"list the tasks of project {project_id}",
+                params={"project": project_id, "include": "id,meta", "page": page, "page_size": page_size},
+            )
+            tasks = body.get("tasks", []) if isinstance(body, dict) else body
+            for t in tasks:
+                yield int(t["id"]), t.get("meta") or {}
+            total = body.get("total", 0) if isinstance(body, dict) else 0
+            if not tasks or page * page_size >= total:
+                return
+            page += 1
+
+    def task_data(self, project_id: int, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every task with id, data and meta (for tasks pushed without our meta keys)."""
+        page = 1
+        while True:
+            body = self._raw(
+                "GET", "api/tasks", what=f"list the tasks of project {project_id}",
+                params={"project": project_id, "include": "id,meta,data", "page": page, "page_size": page_size},
+            )
+            tasks = body.get("tasks", [])
+            yield from tasks
+            if not tasks or page * page_size >= body.get("total", 0):
+                return
+            page += 1
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """One import request, never retried by the SDK (a re-sent import duplicates tasks)."""
+        r = self._call(
+            f"import {len(tasks)} tasks into project {project_id}",
+            self.sdk.projects.import_tasks,
+            project_id,
+            request=tasks,
+            return_task_ids=True,
+            request_options=NO_RETRY,
+        )
+        return list(r.task_ids or [])
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        return self._dump(self._call(f"read task {task_id}", self.sdk.tasks.get, task_id))
+
+    def predictions(self, task_id: int) -> list[dict[str, Any]]:
+        return [self._dump(p) for p in self._call(f"list predictions of task {task_id}", self.sdk.predictions.list, task=task_id)]
+
+    # ------------------------------------------------------------ annotations (tests, demo, scripts)
+
+    def create_annotation(
+        self,
+        task_id: int,
+        result: list[dict[str, Any]],
+        *,
+        completed_by: int | None = None,
+        lead_time: float | None = None,
+        was_cancelled: bool = False,
+        ground_truth: bool = False,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"result": result, "was_cancelled": was_cancelled, "ground_truth": ground_truth}
+        if completed_by is not None:
+            kwargs["completed_by"] = completed_by
+        if lead_time is not None:
+            kwargs["lead_time"] = lead_time
+        a = self._call(f"annotate task {task_id}", self.sdk.annotations.create, task_id, **kwargs)
+        return self._dump(a)
+
+    def create_draft(self, task_id: int, result: list[dict[str, Any]], *, lead_time: float | None = None) -> dict[str, Any]:
+        """A draft of the API user (POST /api/tasks/{id}/drafts: the SDK has no wrapper for it)."""
+        body: dict[str, Any] = {"result": result}
+        if lead_time is not None:
+            body["lead_time"] = lead_time
+        return self._raw("POST", f"api/tasks/{task_id}/drafts", what=f"save a draft on task {task_id}", json=body)
+
+    # ------------------------------------------------------------ export
+
+    def export_snapshot(
+        self, project_id: int, dest: Path, *, title: str = "newscorpus pull", timeout: float = 600
+    ) -> dict[str, Any]:
+        """Create a snapshot export of ALL tasks (with drafts, predictions, annotators) into ``dest``.
+
+        Cancelled (skipped) annotations are included so they can be counted; the caller filters.
+        Returns the export record (id, status, counters). The file is streamed, not held in memory.
+        """
+        ex = self._call(
+            f"export project {project_id}",
+            self.sdk.projects.exports.create,
+            project_id,
+            title=title,
+            serialization_options={
+                "drafts": {"only_id": False},
+                "predictions": {"only_id": True},
+                "annotations__completed_by": {"only_id": False},
+                "include_annotation_history": False,
+            },
+            annotation_filter_options={"usual": True, "ground_truth": True, "skipped": True},
+        )
+        deadline = time.monotonic() + timeout
+        while str(getattr(ex, "status", "")) not in ("completed", "failed"):
+            if time.monotonic() > deadline:
+                raise LabelStudioError(f"export {ex.id} of project {project_id} did not finish in {timeout:.0f} s")
+            time.sleep(0.5)
+            ex = self._call(f"check export {ex.id}", self.sdk.projects.exports.get, project_id, ex.id)
+        if str(ex.status) == "failed":
+            raise LabelStudioError(f"Label Studio could not export project {project_id} (export {ex.id} failed)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def download():
+            with open(dest, "wb") as f:
+                for chunk in self.sdk.projects.exports.download(project_id, ex.id, export_type="JSON"):
+                    f.write(chunk)
+
+        self._call(f"download export {ex.id}", download)
+        return self._dump(ex)
+
+
+def read_export(path: Path) -> list[dict[str, Any]]:
+    """Tasks of a downloaded JSON export."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, list):
+        raise LabelStudioError(f"unexpected export format in {path}: expected a JSON list of tasks")
+    return data
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
