@@ -73,6 +73,91 @@ def command(*args: Any, **kwargs: Any) -> Callable:
 
 # ================================================================ Label Studio: labelstudio, push, pull, status
 
+ls_data_dir_option = click.option(
+    "--data-dir",
+    envvar="CORPUS_LS_DATA_DIR",
+    default="data/labelstudio",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Label Studio data directory (database, media, pid file, log). Env: CORPUS_LS_DATA_DIR.",
+)
+
+
+@main.group("labelstudio")
+def labelstudio_group() -> None:
+    """Run a local Label Studio server (127.0.0.1 only) for annotation."""
+
+
+@labelstudio_group.command("start")
+@click.option("--port", type=int, envvar="CORPUS_LS_PORT", default=8080, show_default=True, help="Port on 127.0.0.1.")
+@ls_data_dir_option
+@click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait for /health.")
+@json_option
+def labelstudio_start(port: int, data_dir: str, timeout: float, as_json: bool) -> None:
+    """Start Label Studio and wait until it answers; print the URL and how to log in."""
+    from pathlib import Path
+
+    from corpus import lsserver
+
+    binary = lsserver.find_binary()
+    creds = lsserver.load_credentials()
+    if not as_json and not (Path(data_dir) / "label_studio.sqlite3").exists():
+        fresh = not (lsserver.template_dir(binary) / lsserver.TEMPLATE_MARKER).exists()
+        click.echo(
+            f"Initializing {data_dir}"
+            + (" (first time on this machine: database migrations take about a minute)" if fresh else ""),
+            err=True,
+        )
+    info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout)
+    lsserver.remember_url(info.url)
+    if as_json:
+        emit_json({**info.to_dict(), "username": creds.username, "credentials_from": creds.origin})
+        return
+    where = (
+        "LABEL_STUDIO_PASSWORD / LABEL_STUDIO_USER_TOKEN in your environment"
+        if creds.origin == "environment"
+        else f'{creds.origin} (keys "password" and "token", file mode 600)'
+    )
+    click.echo(f"Label Studio is running at {info.url}  (pid {info.pid}, data {info.data_dir})")
+    click.echo(f"  Log in as {creds.username}; the password and the API token are in {where}.")
+    click.echo(f"  Log: {info.log}")
+    click.echo("  Stop it with `corpus labelstudio stop` (or `make labelstudio-stop`).")
+
+
+@labelstudio_group.command("stop")
+@ls_data_dir_option
+@json_option
+def labelstudio_stop(data_dir: str, as_json: bool) -> None:
+    """Stop the server started for the data directory (only that process)."""
+    from corpus import lsserver
+
+    result = lsserver.stop(data_dir)
+    if as_json:
+        emit_json(result)
+    elif result["stopped"]:
+        click.echo(f"Stopped Label Studio (pid {result['pid']}, {result.get('url')})")
+    else:
+        click.echo(f"Nothing to stop: {result['reason']}")
+
+
+@labelstudio_group.command("status")
+@ls_data_dir_option
+@json_option
+def labelstudio_status(data_dir: str, as_json: bool) -> None:
+    """Say whether the server of the data directory runs and answers /health."""
+    from corpus import lsserver
+
+    st = lsserver.status(data_dir)
+    if as_json:
+        emit_json(st)
+    elif st["running"]:
+        health = "healthy" if st["healthy"] else "NOT answering /health"
+        click.echo(f"Label Studio is running at {st['url']} (pid {st['pid']}, {health}, up {st['uptime_s']} s)")
+    else:
+        click.echo(f"Label Studio is not running for {st['data_dir']}")
+
+# ---- end of labelstudio commands
+
 
 # ================================================================ release
 
