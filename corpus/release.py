@@ -312,7 +312,7 @@ def build_release(
     opts: BuildOptions,
     source: ArticleSource,
     labels: LabelSet | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReleaseReport:
     """Build ``<out>/<name>-<version>/``; see the module docstring for the steps."""
     _check_options(opts)
@@ -414,7 +414,7 @@ def build_release(
                     reanchored += moved
                     done += 1
                     if progress:
-                        progress(done)
+                        progress(done, len(gold_ids))
         rows = {c: {s: w.close() for s, w in ws.items()} for c, ws in writers.items()}
 
         left_out = Counter(p.kind for p in problems)
@@ -439,7 +439,7 @@ def build_release(
             },
             "provenance": {
                 "corpus_version": corpus_version,
-                "store": _safe_uri(getattr(source, "uri", "")),
+                "store": _safe_uri(getattr(source, "display_uri", None) or getattr(source, "uri", "")),
                 "taxonomy_version": labels.version,
                 "annotation_taxonomy_versions": dict(tax_versions),
                 "toolkit_version": toolkit_version(),
