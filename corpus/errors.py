@@ -62,3 +62,19 @@ class ReleaseError(CorpusError):
     """A release could not be built or published."""
 
     code = "E600"
+
+
+class LabelStudioUnavailable(LabelStudioError):
+    """Label Studio did not answer or failed (connection error, HTTP 5xx): the call may be retried."""
+
+    code = "E501"
+
+
+class LabelStudioRejected(LabelStudioError):
+    """Label Studio answered with a client error (HTTP 4xx): retrying the same request will not help."""
+
+    code = "E502"
+
+    def __init__(self, message: str, *, status: int = 400, hint: str | None = None):
+        self.status = status
+        super().__init__(message, hint=hint)

@@ -25,7 +25,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from corpus.errors import LabelStudioError
+from corpus.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable
 from corpus.lsserver import connection_settings
 
 NO_RETRY = {"max_retries": 0}
@@ -74,9 +74,15 @@ class LSClient:
                     hint="check LABEL_STUDIO_API_KEY (or the token in the newscorpus config file); a data dir "
                     "keeps the token it was first started with",
                 ) from None
-            raise LabelStudioError(f"Label Studio refused to {what}: HTTP {e.status_code}: {_detail(e)}") from None
+            if e.status_code is None or e.status_code >= 500 or e.status_code == 429:
+                raise LabelStudioUnavailable(
+                    f"Label Studio failed to {what}: HTTP {e.status_code}: {_detail(e)}"
+                ) from None
+            raise LabelStudioRejected(
+                f"Label Studio refused to {what}: HTTP {e.status_code}: {_detail(e)}", status=e.status_code
+            ) from None
         except httpx.TransportError as e:
-            raise LabelStudioError(
+            raise LabelStudioUnavailable(
                 f"cannot reach Label Studio at {self.url} ({what}): {type(e).__name__}",
                 hint="start it with `corpus labelstudio start` (or `make labelstudio`), or set LABEL_STUDIO_URL",
             ) from None
