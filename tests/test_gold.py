@@ -1,0 +1,60 @@
+"""Gold selection policy and re-anchoring of annotations made on an older text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, snapshot_files
+from corpus.model import Annotation, Entity, Span
+
+
+def cand(annotator, origin="labelstudio", gt=False, stamp="", line=1):
+    return Candidate(stamp, 0, line, 0, annotator, origin, gt)
+
+
+def test_default_policy_ladder():
+    a, b = cand("alice", stamp="2025-01-02"), cand("bob", stamp="2025-01-03")
+    adj = cand("judge", origin="adjudicated", stamp="2025-01-01")
+    rev = cand("carol", gt=True, stamp="2024-01-01")
+    assert choose("d", [a, b, adj, rev]).policy == "ground_truth"
+    c = choose("d", [a, b, adj])
+    assert (c.policy, c.candidate.annotator, c.n_candidates) == ("adjudicated", "judge", 3)
+    assert choose("d", [a, b]).candidate is b and choose("d", [a, b]).policy == "most_recent"
+    older = cand("alice", stamp="2024-12-01", line=9)
+    assert choose("d", [a, older]).policy == "single_annotator" and choose("d", [a, older]).candidate is a
+    # ties in time: the one read last wins (deterministic)
+    t1, t2 = cand("x", line=1), cand("y", line=2)
+    assert choose("d", [t2, t1]).candidate is t2
+    assert choose("d", [a, b, adj], "latest").candidate is b
+    assert choose("d", [a, b], "reviewed") is None and choose("d", [a, adj], "reviewed").candidate is adj
+
+
+def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
+    d = tmp_path / "annotations" / "proj"
+    d.mkdir(parents=True)
+    (d / "20240101T000000Z.jsonl").write_text("old\n")
+    rec = {"doc_id": "x", "text_sha256": "h", "annotator": "a", "origin": "prediction"}
+    (d / "20250101T000000Z.jsonl").write_text(json.dumps(rec) + "\n\n[1]\n" + json.dumps({**rec, "origin": "brat"}) + "\n")
+    (tmp_path / "annotations" / "guidelines.md").write_text("#")
+    files = snapshot_files([tmp_path / "annotations"])
+    assert [f.name for f in files] == ["20250101T000000Z.jsonl"]
+    by_doc, infos, problems = index_snapshots(files)
+    assert [(p.kind, p.line) for p in problems] == [("excluded_origin", 1), ("invalid", 3)]
+    assert [c.origin for c in by_doc["x"]] == ["brat"] and infos[0].records == 2
+
+
+def test_anchor_checks_and_reanchors():
+    old = "Reuters said Omar left Homs."
+    ann = Annotation("d", "old", "a", entities=[Entity("T1", "ORG", Span.from_offsets(old, [(0, 7)])),
+                                                  Entity("T2", "GPE", Span.from_offsets(old, [(23, 27)]))])
+    new = "Breaking: Reuters said Omar left Homs."
+    assert anchor(ann, new, "new") is True
+    assert [e.span.fragments[0].start for e in ann.entities] == [10, 33] and ann.text_sha256 == "new"
+    assert anchor(ann, new, "new") is False  # now current: only checked
+    with pytest.raises(AnchorError, match="more than once"):
+        anchor(ann, "Homs: Reuters said Omar left Homs.", "newer")
+    bad = Annotation("d", "h", "a", entities=[Entity("T1", "ORG", Span.from_offsets(old, [(0, 7)]))])
+    with pytest.raises(AnchorError, match="offsets select"):
+        anchor(bad, "Xeuters said", "h")
