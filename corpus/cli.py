@@ -297,3 +297,138 @@ def release_publish(folder: str, repo: str, private: bool, dry_run: bool, as_jso
 
 
 # ================================================================ brat, agreement, adjudicate
+# (brat import/export are `corpus import --format brat` and `corpus export --format brat`,
+# in the foundation section; they call corpus.brat.import_brat / export_brat.)
+
+
+def _print_agreement(rep: Any, show_labels: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+
+    def pct(x: Any) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    d = rep.to_dict()
+    con.print(
+        f"{d['documents']} documents with 2+ annotators ({d['pairs']} annotator pairs; "
+        f"{d['documents_with_one_annotator']} single-annotator documents ignored); annotators: {', '.join(d['annotators'])}"
+    )
+    if d["documents_without_text"]:
+        con.print(f"[yellow]{d['documents_without_text']} documents have no matching text in the store: left out of token alpha[/]")
+    for name, lay in d["layers"].items():
+        t = Table(title=f"{name}: {lay['spans']} spans", show_header=True)
+        t.add_column("measure")
+        t.add_column("value", justify="right")
+        t.add_row("span F1, exact", pct(lay["exact"]["f1"]))
+        t.add_row("span F1, overlap", pct(lay["overlap"]["f1"]))
+        t.add_row(f"token Krippendorff's alpha ({lay['alpha_tokens']} tokens)", pct(lay["alpha"]))
+        if "attribution_agreement" in lay:
+            agr = lay["attribution_agreement"]
+            t.add_row("attribution-wise agr (cue overlap)", pct(agr["cue"]["agr"]))
+            t.add_row("attribution-wise agr (cue and content overlap)", pct(agr["cue_content"]["agr"]))
+            t.add_row("attribution-wise agr (any span overlap)", pct(agr["any"]["agr"]))
+        if "triples" in lay:
+            t.add_row("event (trigger, role, argument) F1", pct(lay["triples"]["f1"]))
+        con.print(t)
+        if show_labels and lay["by_label"]:
+            lt = Table(title=f"{name} by label")
+            for col in ("label", "spans", "exact F1", "overlap F1", "token alpha"):
+                lt.add_column(col, justify="left" if col == "label" else "right")
+            for lab, v in lay["by_label"].items():
+                lt.add_row(lab, str(v["spans"]), pct(v["exact_f1"]), pct(v["overlap_f1"]), pct(v.get("alpha")))
+            con.print(lt)
+        if lay["pairwise"]:
+            pt = Table(title=f"{name} pairwise")
+            for col in ("a", "b", "documents", "exact F1", "overlap F1"):
+                pt.add_column(col, justify="left" if col in "ab" else "right")
+            for p in lay["pairwise"]:
+                pt.add_row(p["a"], p["b"], str(p["documents"]), pct(p["exact_f1"]), pct(p["overlap_f1"]))
+            con.print(pt)
+
+
+@command("agreement")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--layer", "layers", multiple=True, type=click.Choice(["entities", "events", "attribution"]),
+    help="Layer(s) to measure (repeatable; default: all).",
+)
+@click.option("--by", "by", type=click.Choice(["label"]), default=None, help="Also show per-label figures.")
+@store_option
+@version_option
+@json_option
+def agreement_cmd(snapshots: tuple[str, ...], layers: tuple[str, ...], by: str | None, store: str, version: str | None, as_json: bool) -> None:
+    """Inter-annotator agreement on documents annotated by two or more annotators.
+
+    SNAPSHOTS are .jsonl snapshot files or directories of them. Span F1 (exact and overlap),
+    token-level Krippendorff's alpha (texts read from --store), PolNeAR's attribution-wise
+    agreement and event triple F1. Definitions: corpus/agreement.py and the README.
+    """
+    from corpus import agreement as ag
+    from corpus.brat import load_annotations
+    from corpus.errors import CorpusError
+
+    anns = load_annotations(list(snapshots))
+    docs, _ = ag.group_by_document(anns)
+    multi = [d for d, per in docs.items() if len(per) >= 2]
+    if not multi:
+        raise CorpusError(
+            f"no document in {', '.join(snapshots)} has two or more annotators ({len(docs)} documents, {len(anns)} records)",
+            hint="give the snapshots of all annotators together",
+        )
+    texts: dict[str, str] = {}
+    try:
+        from corpus.store import CorpusStore
+
+        st = CorpusStore(store)
+        if st.exists():
+            texts = {k: a.text for k, a in st.get_many(multi, version=version).items()}
+    except CorpusError as e:
+        click.echo(f"Warning: no texts from the store ({e.message}); token alpha skipped", err=True)
+    rep = ag.agreement(anns, texts, layers=layers or ag.LAYERS)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        _print_agreement(rep, by == "label")
+
+
+@command("adjudicate")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--out", "out", required=True, type=click.Path(),
+    help="Gold snapshot: annotations/NAME/gold-<ts>.jsonl, or a directory (annotations/NAME) to create it in.",
+)
+@click.option("--min-votes", type=click.IntRange(min=1), default=None, help="Votes a span needs (default: strict majority of the document's annotators).")
+@click.option("--reviewer", default=None, help="Annotator whose annotation wins where they annotated.")
+@json_option
+def adjudicate_cmd(snapshots: tuple[str, ...], out: str, min_votes: int | None, reviewer: str | None, as_json: bool) -> None:
+    """Merge several annotators' annotations into one gold annotation per document.
+
+    Majority vote on spans and attributes; the reviewer's annotation wins where given. Every
+    conflict goes to <out>.conflicts.jsonl; the gold records have origin "adjudicated".
+    Exit 1 when records had to be left out (stale text, too few annotators for --min-votes).
+    """
+    from corpus.adjudicate import adjudicate, write_adjudication
+    from corpus.brat import load_annotations
+
+    anns = load_annotations(list(snapshots))
+    gold, conflicts, rep = adjudicate(anns, min_votes=min_votes, reviewer=reviewer)
+    paths = write_adjudication(gold, conflicts, out, inputs=list(snapshots), min_votes=min_votes, reviewer=reviewer) if gold else {}
+    result = {**rep.to_dict(), **paths}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"{rep.gold} gold records from {rep.documents} documents; {rep.conflicts} conflicts "
+            f"({rep.unresolved} unresolved)" + (f" -> {paths['gold']}, conflicts in {paths['conflicts']}" if paths else "")
+        )
+        for s in rep.stale:
+            click.echo(f"left out: {s['doc_id']} by {s['annotator']}: annotates another version of the text", err=True)
+        for d in rep.under_quorum:
+            click.echo(f"left out: {d}: fewer annotators than --min-votes {min_votes}", err=True)
+    if rep.stale or rep.under_quorum or not gold:
+        sys.exit(1)
+
+
+# ---- end of brat, agreement, adjudicate commands
