@@ -116,7 +116,7 @@ def test_malformed_lines_are_reported_and_the_rest_imported(mapping):
 
 def test_text_crossing_a_line_break_is_joined_and_reported(mapping):
     text = "He said: first part.\n\nSecond part here.\n"
-    s, e = 9, 38
+    s, e = 9, 39
     ann_text = f"T1\tCue 3 7\tsaid\nT2\tContent {s} {e}\t{text[s:e].splitlines()[0]}\n\n{text[s:e].splitlines()[2]}\nT3\tAttribution 3 7\tsaid\nE1\tAttribution-no-source:T3 Cue:T1 Content:T2\n"
     ann, issues = convert(ann_text, mapping, text=text)
     assert [i for i in issues if i.severity == "error"] == []
