@@ -1,0 +1,433 @@
+"""Import workflow: readers -> normalize -> dedup -> one commit to the store.
+
+The outcome of each record is decided by its doc_id (from its source key) and text hash:
+
+* doc_id unknown, text new ............ added
+* doc_id known, same text ............. unchanged (nothing written)
+* doc_id known, other text ............ updated (new revision; the old one stays readable at
+                                        the old version)
+* doc_id unknown, text already stored . duplicate (not added; reported with the id it duplicates)
+* added/updated and MinHash-similar to a stored text (Jaccard >= threshold): also a
+  near-duplicate, stored with the cluster id (the first member's doc_id).
+
+Memory stays flat: records are normalized and staged to temporary Parquet files in batches;
+only doc ids, hashes and MinHash signatures are held in memory. A record whose raw bytes are
+the ones already stored is recognized as unchanged before any normalization, so re-importing
+an unchanged corpus costs little more than reading it.
+
+The plan is made against the latest version; if another import commits first, the staged rows
+are re-planned against the new version and the commit is retried (``store.ConcurrentCommit``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpus import dedup
+from corpus.errors import StoreError
+from corpus.model import Article, make_doc_id, sha256_text
+from corpus.normalize import normalize_text
+from corpus.readers import (
+    DEFAULT_MAX_BYTES,
+    MetadataTable,
+    RawRecord,
+    ReadError,
+    ReadOptions,
+    load_metadata,
+    plan_files,
+)
+from corpus.readers import FORMATS
+from corpus.store import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row
+
+BATCH = 5000
+MAX_ATTEMPTS = 30
+_STAGE_SCHEMA = SCHEMA
+
+
+@dataclass
+class ImportReport:
+    version: int | None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    doc_ids: dict[str, str] = field(default_factory=dict)  # source_key -> doc_id (duplicates: the original)
+    created: bool = False  # did this import commit a new version?
+    duplicate_of: list[dict[str, str]] = field(default_factory=list)
+    near_duplicate_of: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "errors": len(self.errors),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            **{k: v for k, v in self.counts().items() if k != "errors"},
+            "errors": self.errors,
+            "created": self.created,
+            "message": self.message,
+            "duplicate_of": self.duplicate_of,
+            "near_duplicate_of": self.near_duplicate_of,
+        }
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def import_paths(
+    paths: Iterable[str | Path],
+    store: CorpusStore,
+    fmt: str = "auto",
+    source: str | None = None,
+    message: str | None = None,
+    field_map: dict[str, str] | None = None,
+    progress: bool = False,
+    *,
+    metadata: str | Path | MetadataTable | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    threshold: float = dedup.THRESHOLD,
+) -> ImportReport:
+    """Import files and directories (see ``corpus.readers``) as one new corpus version."""
+    paths = [Path(p) for p in paths]
+    opts = ReadOptions(source=source, field_map=dict(field_map or {}), max_bytes=max_bytes)
+    md = load_metadata(metadata) if isinstance(metadata, (str, Path)) else metadata
+    planned = list(plan_files(paths, fmt))  # file paths only: cheap, and gives the progress total
+    n_files = sum(1 for p in planned if not isinstance(p, ReadError))
+
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | ReadError]:
+        for entry in planned:
+            if isinstance(entry, ReadError):
+                yield entry
+                continue
+            path, rel, f, display = entry
+            for rec in FORMATS[f][0](path, rel, opts, display):
+                if md is not None and isinstance(rec, RawRecord):
+                    md.apply(rec, path)
+                yield rec
+            tick()
+
+    msg = message or "import " + " ".join(str(p) for p in paths)
+    return _run(store, items, msg, progress=progress, total=n_files, threshold=threshold)
+
+
+def import_articles(
+    store: CorpusStore,
+    records: Iterable[RawRecord | Article],
+    message: str | None = None,
+    *,
+    progress: bool = False,
+    threshold: float = dedup.THRESHOLD,
+) -> ImportReport:
+    """Import records made elsewhere (e.g. the brat reader) as one new corpus version.
+
+    ``RawRecord``: normalized here. ``Article``: its text must already be normalized (it is
+    stored verbatim, so offsets computed against it stay valid); its doc_id is kept.
+    """
+
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Article | ReadError]:
+        for r in records:
+            yield r
+            tick()
+
+    return _run(store, items, message or "import", progress=progress, total=None, threshold=threshold)
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+@dataclass
+class _Prepared:
+    row: dict[str, Any]
+    source_key: str
+
+
+class _Staging:
+    """Rows waiting for the commit, in temporary Parquet files of BATCH rows (memory flat)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
+        self.files: list[Path] = []
+        self.buffer: list[dict[str, Any]] = []
+        self.rows = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        self.rows += 1
+        if len(self.buffer) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        path = self.dir / f"{len(self.files):06d}.parquet"
+        pq.write_table(pa.Table.from_pylist(self.buffer, schema=_STAGE_SCHEMA), path, compression="none")
+        self.files.append(path)
+        self.buffer = []
+
+    def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.files[i], columns=columns, schema=_STAGE_SCHEMA if columns is None else None)
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _load_index(store: CorpusStore, version: int | None, threshold: float) -> tuple[dedup.DedupIndex, dict[str, bytes]]:
+    """Dedup index and raw hashes of the stored corpus (ids, hashes, signatures only)."""
+    index = dedup.DedupIndex(threshold=threshold)
+    raw: dict[str, bytes] = {}
+    if version is None:
+        return index, raw
+    for batch in store.read_index(version):
+        d = batch.to_pydict()
+        index.add_many(d["doc_id"], d["text_sha256"], d["minhash"], d["near_dup_cluster"])
+        for doc_id, r in zip(d["doc_id"], d["raw_sha256"]):
+            if r:
+                raw[doc_id] = bytes.fromhex(r)
+    return index, raw
+
+
+def _run(
+    store: CorpusStore,
+    make_items: Callable[[Callable[[], None]], Iterator[Any]],
+    message: str,
+    *,
+    progress: bool,
+    total: int | None,
+    threshold: float,
+) -> ImportReport:
+    version = store.latest_version()
+    index, raw_by_doc = _load_index(store, version, threshold)
+    report = ImportReport(version=version, message=message)
+    staging = _Staging()
+    try:
+        with _progress(progress, total) as tick:
+            seen: set[str] = set()
+            for item in make_items(tick):
+                if isinstance(item, ReadError):
+                    report.errors.append(item.to_dict())
+                    continue
+                prepared = _prepare(item, report, seen, raw_by_doc)
+                if prepared is not None:
+                    staging.add(prepared.row)
+            staging.flush()
+        del raw_by_doc
+        if staging.rows == 0:
+            return report
+        _plan_and_commit(store, staging, index, version, report, threshold)
+        return report
+    finally:
+        staging.close()
+
+
+def _prepare(
+    item: RawRecord | Article, report: ImportReport, seen: set[str], raw_by_doc: dict[str, bytes]
+) -> _Prepared | None:
+    """Normalize one record into a stored row, or decide "unchanged" from the raw hash alone."""
+    where = {"path": getattr(item, "path", None), "line": getattr(item, "line", None)}
+    if isinstance(item, Article):
+        key = item.meta.get("source_key") or item.doc_id
+        doc_id = item.doc_id or make_doc_id(key)
+        where["path"] = where["path"] or item.meta.get("path") or key
+    else:
+        key = item.source_key
+        doc_id = make_doc_id(key)
+    if doc_id in seen:
+        report.errors.append({**where, "error": f"source key {key!r} appears more than once in this import; first kept"})
+        return None
+    seen.add(doc_id)
+    report.doc_ids[key] = doc_id
+
+    if isinstance(item, Article):
+        text = item.text
+        if not text or not text.strip():
+            report.errors.append({**where, "error": "empty text"})
+            return None
+        if normalize_text(text) != text:
+            report.errors.append({**where, "error": "article text is not normalized (use corpus.normalize)"})
+            return None
+        raw_sha = item.raw_sha256 or sha256_text(text)
+        article = Article(
+            doc_id=doc_id, text=text, title=item.title, source=item.source, url=item.url,
+            published=item.published, language=item.language, raw_sha256=raw_sha, meta=dict(item.meta),
+        )
+    else:
+        raw_sha = item.raw_sha256 or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
+        known = raw_by_doc.get(doc_id)
+        if known is not None and known.hex() == raw_sha:
+            report.unchanged += 1  # same bytes as stored: skip normalization entirely
+            return None
+        text = normalize_text(item.text)
+        if not text.strip():
+            report.errors.append({**where, "error": "empty text"})
+            return None
+        article = Article(
+            doc_id=doc_id,
+            text=text,
+            title=_clean(item.title),
+            source=item.source,
+            url=_clean(item.url),
+            published=_clean(item.published),
+            language=_clean(item.language),
+            raw_sha256=raw_sha,
+            meta=dict(item.meta),
+        )
+    sig = dedup.signature(article.text)
+    return _Prepared(article_to_row(article, source_key=key, minhash=dedup.to_bytes(sig)), key)
+
+
+def _clean(v: str | None) -> str | None:
+    if v is None:
+        return None
+    v = normalize_text(str(v)).strip()
+    return v or None
+
+
+def _plan_and_commit(
+    store: CorpusStore,
+    staging: _Staging,
+    index: dedup.DedupIndex,
+    version: int | None,
+    report: ImportReport,
+    threshold: float,
+) -> None:
+    base = (report.unchanged, list(report.errors))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report.attempts = attempt
+        if attempt > 1:
+            version = store.latest_version()
+            index, _ = _load_index(store, version, threshold)
+        plan = _plan(staging, index, report, base)
+        report.version = version
+        if plan is None:  # nothing to write: no empty version
+            return
+        masks, clusters = plan
+        try:
+            new_version = store.commit(
+                _batches(staging, masks, clusters),
+                read_version=version,
+                upsert=report.updated > 0,
+                message=report.message,
+                counts=report.counts(),
+                n_rows_hint=report.added + report.updated,
+            )
+        except ConcurrentCommit:
+            time.sleep(random.uniform(0.05, 0.3) * min(attempt, 5))
+            continue
+        report.version = new_version
+        report.created = True
+        return
+    raise StoreError(
+        f"gave up after {MAX_ATTEMPTS} attempts: other imports kept committing first",
+        hint="run the import again",
+    )
+
+
+def _plan(
+    staging: _Staging, index: dedup.DedupIndex, report: ImportReport, base: tuple[int, list[dict[str, Any]]]
+) -> tuple[list[np.ndarray], list[list[str | None]]] | None:
+    """Decide each staged row's outcome against ``index``; returns write masks and clusters."""
+    report.unchanged, report.errors = base[0], list(base[1])
+    report.added = report.updated = report.duplicates = report.near_duplicates = 0
+    report.duplicate_of, report.near_duplicate_of = [], []
+    masks: list[np.ndarray] = []
+    clusters: list[list[str | None]] = []
+    for i in range(len(staging.files)):
+        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"]).to_pydict()
+        mask = np.zeros(len(t["doc_id"]), dtype=bool)
+        cl: list[str | None] = [None] * len(t["doc_id"])
+        for j, (doc_id, key, sha, mh) in enumerate(zip(t["doc_id"], t["source_key"], t["text_sha256"], t["minhash"])):
+            old = index.sha_of(doc_id)
+            if old == sha:
+                report.unchanged += 1
+                continue
+            if old is None:
+                dup = index.doc_with_sha(sha)
+                if dup is not None:
+                    report.duplicates += 1
+                    report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
+                    report.doc_ids[key] = dup
+                    continue
+            report.doc_ids[key] = doc_id
+            sig = dedup.from_bytes(mh)
+            near = index.find_near(sig, exclude=doc_id)
+            if near is not None:
+                cl[j] = near.cluster
+                report.near_duplicates += 1
+                report.near_duplicate_of.append(
+                    {"doc_id": doc_id, "source_key": key, "cluster": near.cluster, "similar_to": near.doc_id,
+                     "similarity": round(near.similarity, 4)}
+                )
+            if old is None:
+                report.added += 1
+            else:
+                report.updated += 1
+            mask[j] = True
+            index.add(doc_id, sha, sig, cl[j])
+        masks.append(mask)
+        clusters.append(cl)
+    if report.added + report.updated == 0:
+        return None
+    return masks, clusters
+
+
+def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]]) -> Iterator[pa.RecordBatch]:
+    ci = SCHEMA.get_field_index("near_dup_cluster")
+    for i, mask in enumerate(masks):
+        if not mask.any():
+            continue
+        t = staging.read(i)
+        t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
+        t = t.filter(pa.array(mask))
+        yield from t.to_batches(max_chunksize=1000)
+
+
+class _progress:
+    """A rich progress bar on stderr when asked for (the CLI asks only on a terminal)."""
+
+    def __init__(self, enabled: bool, total: int | None):
+        self.enabled, self.total = enabled, total
+        self._p = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._p.start()
+        task = self._p.add_task("import", total=self.total)
+        return lambda: self._p.advance(task)  # type: ignore[union-attr]
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.stop()
