@@ -50,16 +50,35 @@ test: install install-browser
 demo: install
 	$(BIN)/corpus import seeds/ --store $(STORE) --message "demo import of seeds/"
 	$(BIN)/corpus log --store $(STORE)
-	$(BIN)/corpus show b18206fd37d6bce2 --store $(STORE) | head -20
+	$(BIN)/corpus ls --store $(STORE)
+	$(BIN)/corpus show $$($(BIN)/corpus ls --store $(STORE) --limit 1 | cut -d' ' -f1) --store $(STORE) | head -20
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_release.py
 
 labelstudio: install-labelstudio $(VENV)/.installed
 	$(BIN)/corpus labelstudio start --port $(LS_PORT)
 
 labelstudio-stop: $(VENV)/.installed
 	$(BIN)/corpus labelstudio stop
+
+# ---- release: pull (when a Label Studio server is configured), validate, build; publish when HF_REPO is set.
+RELEASE_NAME ?= newscorpus
+ANNOTATIONS  ?= annotations
+LS_PROJECT   := $(or $(LABEL_STUDIO_PROJECT),$(PROJECT))
+
+release: $(VENV)/.installed
+	@if [ -n "$$LABEL_STUDIO_URL" ]; then \
+	  echo "Pulling Label Studio project $(LS_PROJECT) from $$LABEL_STUDIO_URL"; \
+	  $(BIN)/corpus pull --project "$(LS_PROJECT)"; \
+	else echo "LABEL_STUDIO_URL is not set: building from the committed snapshots in $(ANNOTATIONS)/"; fi
+	$(BIN)/corpus validate $(ANNOTATIONS) --store $(STORE)
+	$(BIN)/corpus release build --version $(VERSION) --store $(STORE) --annotations $(ANNOTATIONS) \
+	  --out dist --name $(RELEASE_NAME) --force $(if $(HF_REPO),--repo $(HF_REPO))
+	@if [ -n "$$HF_REPO" ]; then \
+	  $(BIN)/corpus release publish dist/$(RELEASE_NAME)-$(VERSION) --repo "$$HF_REPO"; \
+	else echo "HF_REPO is not set: not published. The release is in dist/$(RELEASE_NAME)-$(VERSION)/"; fi
 
 clean:
 	rm -rf data dist test-output
