@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from corpus.errors import UsageError
+from corpus.errors import ReleaseError, UsageError
 from corpus.model import FRAGMENT_JOINER, Annotation, Fragment, Span
 
 POLICIES = ("default", "latest", "reviewed")
@@ -43,7 +44,7 @@ class SnapshotFile:
     records: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """Where one annotation line is, plus what the policy needs to rank it."""
 
@@ -60,7 +61,7 @@ class Candidate:
         return (self.stamp, self.file_idx, self.line)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice:
     doc_id: str
     candidate: Candidate
@@ -82,12 +83,18 @@ class Problem:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The JSONL files to read: files as given; for a directory, the latest snapshot in each
-    folder below it that holds ``*.jsonl`` files.
+def _manifest_of(f: Path) -> Path:
+    return f.with_name(f.name[: -len(".jsonl")] + ".manifest.json")
 
-    Snapshots are full exports named by UTC timestamp, so the newest one of a folder supersedes
-    the older ones; reading them all would only add stale copies.
+
+def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The JSONL files to read: files as given; for a directory, the latest complete snapshot in
+    each folder below it.
+
+    ``corpus pull`` writes full snapshots named by UTC timestamp (``<ts>.jsonl``, then
+    ``<ts>.manifest.json`` last, plus ``<ts>.errors.jsonl`` for what did not validate), so the
+    newest snapshot with a manifest supersedes the older ones; reading them all would only add
+    stale copies. Folders of hand-made JSONL files without manifests use their newest file.
     """
     out: list[Path] = []
     for p in map(Path, paths):
@@ -96,8 +103,11 @@ def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
         elif p.is_dir():
             by_dir: dict[Path, list[Path]] = {}
             for f in p.rglob("*.jsonl"):
-                by_dir.setdefault(f.parent, []).append(f)
-            out += [max(files, key=lambda f: f.name) for _, files in sorted(by_dir.items())]
+                if not f.name.endswith(".errors.jsonl"):
+                    by_dir.setdefault(f.parent, []).append(f)
+            for _, files in sorted(by_dir.items()):
+                complete = [f for f in files if _manifest_of(f).is_file()]
+                out.append(max(complete or files, key=lambda f: f.name))
         else:
             raise UsageError(f"annotation snapshot {p} does not exist", hint="Pass a .jsonl snapshot or a folder of them.")
     seen: set[Path] = set()
@@ -109,14 +119,30 @@ def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
+def check_manifest(path: Path, sha256: str) -> None:
+    """A snapshot whose manifest records another sha256 was changed after the pull: refuse it."""
+    m = _manifest_of(path)
+    if not m.is_file():
+        return
+    try:
+        recorded = json.loads(m.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError) as e:
+        raise ReleaseError(f"manifest {m} is unreadable: {e}") from None
+    if recorded and recorded != sha256:
+        raise ReleaseError(
+            f"snapshot {path} does not match its manifest (sha256 {sha256[:12]}..., manifest {str(recorded)[:12]}...)",
+            hint="Snapshots are immutable: restore the file from git, or pull a new snapshot.",
+        )
+
+
 def _candidates(d: dict, file_idx: int, line: int, offset: int) -> Candidate:
     return Candidate(
-        stamp=str(d.get("updated_at") or d.get("created_at") or ""),
+        stamp=sys.intern(str(d.get("updated_at") or d.get("created_at") or "")),
         file_idx=file_idx,
         line=line,
         offset=offset,
-        annotator=str(d.get("annotator") or ""),
-        origin=str(d.get("origin") or ""),
+        annotator=sys.intern(str(d.get("annotator") or "")),
+        origin=sys.intern(str(d.get("origin") or "")),
         ground_truth=bool(d.get("ground_truth")),
     )
 
@@ -154,6 +180,7 @@ def index_snapshots(
                     )
                     continue
                 by_doc.setdefault(d["doc_id"], []).append(c)
+        check_manifest(path, h.hexdigest())
         infos.append(SnapshotFile(path, h.hexdigest(), n))
     return by_doc, infos, problems
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from corpus.errors import ReleaseError
 from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, snapshot_files
 from corpus.model import Annotation, Entity, Span
 
@@ -37,12 +38,23 @@ def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     (d / "20240101T000000Z.jsonl").write_text("old\n")
     rec = {"doc_id": "x", "text_sha256": "h", "annotator": "a", "origin": "prediction"}
     (d / "20250101T000000Z.jsonl").write_text(json.dumps(rec) + "\n\n[1]\n" + json.dumps({**rec, "origin": "brat"}) + "\n")
+    (d / "20250101T000000Z.errors.jsonl").write_text("{}\n")
     (tmp_path / "annotations" / "guidelines.md").write_text("#")
     files = snapshot_files([tmp_path / "annotations"])
     assert [f.name for f in files] == ["20250101T000000Z.jsonl"]
+    # a snapshot without its manifest is incomplete: the latest one WITH a manifest wins
+    (d / "20240101T000000Z.manifest.json").write_text("{}")
+    assert [f.name for f in snapshot_files([tmp_path / "annotations"])] == ["20240101T000000Z.jsonl"]
+    (d / "20240101T000000Z.manifest.json").unlink()
     by_doc, infos, problems = index_snapshots(files)
     assert [(p.kind, p.line) for p in problems] == [("excluded_origin", 1), ("invalid", 3)]
     assert [c.origin for c in by_doc["x"]] == ["brat"] and infos[0].records == 2
+    # a snapshot changed after the pull (sha256 differs from its manifest) is refused
+    (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": infos[0].sha256}))
+    index_snapshots(files)
+    (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ReleaseError, match="does not match its manifest"):
+        index_snapshots(files)
 
 
 def test_anchor_checks_and_reanchors():
