@@ -156,8 +156,8 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
 class SplitWriter:
     """Buffered Parquet writer for one config and split: rows in, one row group per flush.
 
-    The file is always created (an empty split still has a file with the full schema, so every
-    split of a config loads with identical features).
+    Every split file of a config is written with the same explicit schema, so splits load with
+    identical features whatever their content (e.g. a split without any event).
     """
 
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int):
@@ -416,6 +416,15 @@ def build_release(
                     if progress:
                         progress(done, len(gold_ids))
         rows = {c: {s: w.close() for s, w in ws.items()} for c, ws in writers.items()}
+        if not any(rows["documents"].values()):
+            raise ReleaseError(
+                "no document could be shipped: " + (", ".join(f"{k} {v}" for k, v in Counter(p.kind for p in problems).items()) or "no annotations"),
+                hint="Check --annotations, --corpus-version and --policy (run with --json to see every problem).",
+            )
+        for c, ws in writers.items():  # `load_dataset` refuses a split without rows: leave it out
+            for s, w in ws.items():
+                if not rows[c][s]:
+                    w.path.unlink()
 
         left_out = Counter(p.kind for p in problems)
         built_at = opts.built_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -500,14 +509,15 @@ def _card_meta(
         cfg: dict[str, Any] = {"config_name": c}
         if c == "documents":
             cfg["default"] = True
-        cfg["data_files"] = [{"split": s, "path": f"{c}/{s}-*.parquet"} for s in SPLITS]
+        present = [s for s in SPLITS if rows[c][s]]
+        cfg["data_files"] = [{"split": s, "path": f"{c}/{s}-*.parquet"} for s in present]
         configs.append(cfg)
-        sizes = {s: (folder / c / f"{s}-00000-of-00001.parquet").stat().st_size for s in SPLITS}
+        sizes = {s: (folder / c / f"{s}-00000-of-00001.parquet").stat().st_size for s in present}
         infos.append(
             {
                 "config_name": c,
                 "features": features[c]._to_yaml_list(),
-                "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": rows[c][s]} for s in SPLITS],
+                "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": rows[c][s]} for s in present],
                 "download_size": sum(sizes.values()),
                 "dataset_size": sum(sizes.values()),
             }

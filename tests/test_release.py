@@ -321,12 +321,22 @@ def test_stale_annotation_is_reanchored_or_reported(tmp_path, store_uri):
     assert out["reanchored"] == 1 and out["failed"] == 1
     (problem,) = [p for p in out["problems"] if p["kind"] == "stale"]
     assert problem["doc_id"] == "baddoc" and "'Homs'" in problem["message"] and problem["path"] == str(snap)
-    (row,) = [r for s in SPLITS for r in pq.read_table(Path(out["folder"]) / "documents" / f"{s}-00000-of-00001.parquet").to_pylist()]
+    files = sorted((Path(out["folder"]) / "documents").glob("*.parquet"))
+    assert len(files) == 1  # splits without rows are left out (load_dataset refuses empty splits)
+    assert f"path: documents/{files[0].name.split('-')[0]}-*.parquet" in (Path(out["folder"]) / "README.md").read_text()
+    (row,) = pq.read_table(files[0]).to_pylist()
     assert row["id"] == "okdoc" and row["reanchored"] is True and row["text_sha256"] == ok_new.text_sha256
     for e in row["entities"]:
         f = e["fragments"][0]
         assert ok_new.text[f["start"]:f["end"]] == e["text"]
     assert row["entities"][0]["fragments"][0]["start"] == len("UPDATE (10:00): ")
+
+    # nothing left to ship: an error, not an empty dataset
+    only_bad = write_snapshot(tmp_path / "bad.jsonl", [anns[1]])
+    result = CliRunner().invoke(main, ["release", "build", "--version", "2.0.1", "--store", store_uri, "--annotations",
+                                       str(only_bad), "--out", str(tmp_path / "dist")])
+    assert result.exit_code == 1 and "no document could be shipped: stale 1" in result.output
+    assert not (tmp_path / "dist" / "newscorpus-2.0.1").exists()
 
 
 def test_cli_usage_errors_exit_2_and_existing_folder_is_kept(tmp_path, fixture_release):
