@@ -359,4 +359,4 @@ def write_adjudication(gold: list[Annotation], conflicts: list[dict[str, Any]], 
         for c in conflicts:
             fh.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
     os.replace(tmp, cpath)
-    return {"gold": str(path), "conflicts": str(cpath), "manifest": str(path.with_name(path.name[: -len(".jsonl")] + ".manifest.json"))}
+    return {"gold_path": str(path), "conflicts_path": str(cpath), "manifest_path": str(path.with_name(path.name[: -len(".jsonl")] + ".manifest.json"))}

@@ -982,12 +982,13 @@ def discover(paths_or_dir: str | Path | Sequence[str | Path], *, annotator: str 
 
 
 def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
+    """Rows of the nearest ``metadata.tsv`` (DIR, its parent, or grandparent), by file stem."""
+    from corpus.readers.metadata import load_metadata
+
     for cand in (root / "metadata.tsv", root.parent / "metadata.tsv", root.parent.parent / "metadata.tsv"):
         if cand.is_file():
-            import csv
-
-            with cand.open(encoding="utf-8", newline="") as fh:
-                return {row["filename"]: row for row in csv.DictReader(fh, delimiter="\t") if row.get("filename")}
+            table = load_metadata(cand)
+            return {Path(k).stem: v for k, v in table.rows.items()}
     return {}
 
 
@@ -1149,34 +1150,37 @@ class BratReport:
         return d
 
 
-def read_raw_text(path: Path) -> str:
-    """The ``.txt`` as brat saw it: UTF-8 (BOM dropped), newlines untouched; offsets index this."""
+def _article_for(files: BratFiles, doc_id: str, key: str, stored: str, raw: str, raw_sha: str, source: str | None) -> Any:
+    """The Article the plain-text import would make of this file (same key, title, meta), with
+    the metadata table applied, and the text normalized here so brat offsets can be mapped."""
+    from corpus.model import Article
+    from corpus.readers.base import RawRecord, first_line
+    from corpus.readers.metadata import MetadataTable
+
+    rec = RawRecord(source_key=key, text=stored, title=first_line(raw), source=source, meta={"path": files.rel}, raw_sha256=raw_sha)
+    if files.metadata:
+        MetadataTable({files.txt.name: files.metadata}).apply(rec, files.txt)
+    return Article(
+        doc_id=doc_id, text=stored, title=rec.title, source=rec.source, url=rec.url, published=rec.published,
+        language=rec.language, raw_sha256=raw_sha, meta=dict(rec.meta),
+    )
+
+
+def _normalize_fixed_point(text: str) -> tuple[str, list[int]]:
+    """``normalize_with_map`` repeated until the text no longer changes, maps composed.
+
+    One pass of ftfy can leave a second layer of mojibake ("rÃƒÂ©sumÃƒÂ©" -> "rÃ©sumÃ©"),
+    and ``ingest`` only stores an Article whose text ``normalize_text`` leaves unchanged.
+    """
     from corpus import normalize
 
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text, _meta = normalize.decode(data)
-        return text
-
-
-def _article_for(files: BratFiles, stored: str, source: str | None) -> Any:
-    from corpus.model import Article
-
-    md = files.metadata
-    meta: dict[str, Any] = {"path": files.rel, "format": "brat"}
-    for k in ("publisher", "author", "compartment", "annotators"):
-        if md.get(k) and md[k] != "None":
-            meta[k] = md[k]
-    return Article(
-        doc_id="",
-        text=stored,
-        title=(md.get("title") or None),
-        source=source,
-        published=(md.get("publication_date") or None),
-        meta=meta,
-    )
+    out, omap = normalize.normalize_with_map(text)
+    for _ in range(3):
+        if normalize.normalize_text(out) == out:
+            break
+        nxt, m2 = normalize.normalize_with_map(out)
+        out, omap = nxt, [m2[i] for i in omap]
+    return out, omap
 
 
 def import_brat(
@@ -1195,6 +1199,8 @@ def import_brat(
     Returns (ImportReport, BratReport). The snapshot is written only when ``annotations_out``
     is given (a directory ``annotations/NAME`` or a ``.jsonl`` path).
     """
+    import hashlib
+
     from corpus import ingest, normalize
     from corpus.model import make_doc_id, sha256_text
 
@@ -1205,23 +1211,37 @@ def import_brat(
     articles = []
     for files in docs:
         try:
-            raw = read_raw_text(files.txt)
+            data = files.txt.read_bytes()
+            raw = data.decode("utf-8")  # brat's view: offsets count code points of this
         except OSError as e:
             report.issues.append(BratIssue(str(files.txt), None, "error", "unreadable", f"cannot read: {e.strerror}"))
             continue
-        stored, omap = normalize.normalize_with_map(raw)
+        except UnicodeDecodeError:
+            try:
+                raw, _meta = normalize.decode(data)
+            except InputError as e:
+                report.issues.append(BratIssue(str(files.txt), None, "error", "unreadable", e.message))
+                continue
+        body = raw[1:] if raw.startswith("\ufeff") else raw  # the stored text has no BOM
+        stored, omap = _normalize_fixed_point(body)
+        if body is not raw:
+            omap = [0, *omap]
         key = (f"{source}:" if source else "") + files.rel
-        art = _article_for(files, stored, source)
-        art.doc_id = make_doc_id(key)
+        art = _article_for(files, make_doc_id(key), key, stored, body, hashlib.sha256(data).hexdigest(), source)
         prepared.append((files, raw, stored, omap))
         articles.append(art)
-    ireport = ingest.import_articles(store, articles, message=message or f"brat import of {paths_or_dir}")
+    ireport = ingest.import_articles(store, articles, message=message or f"brat import of {paths_or_dir}", progress=progress)
     report.documents = len(prepared)
-    stored_now = store.get_many([a.doc_id for a in articles]) if articles else {}
+    # an exact duplicate of an article already stored is kept under the original's doc id
+    stored_id = {a.doc_id: (ireport.doc_ids or {}).get(a.doc_id, a.doc_id) for a in articles}
+    stored_now: dict[str, Any] = {}
+    ids = sorted(set(stored_id.values()))
+    for start in range(0, len(ids), 1000):
+        stored_now.update(store.get_many(ids[start : start + 1000]))
 
     records: list[Annotation] = []
     for (files, raw, stored, omap), art in zip(prepared, articles):
-        have = stored_now.get(art.doc_id)
+        have = stored_now.get(stored_id[art.doc_id])
         if have is None or have.text != stored:
             why = "is not in the store" if have is None else "is stored with a different text (normalization differs)"
             for _who, p in files.anns:
@@ -1238,7 +1258,7 @@ def import_brat(
             bdoc = parse_ann(content, str(p))
             ann, found = brat_to_annotation(
                 bdoc, raw_text=raw, stored_text=stored, offset_map=omap, mapping=mp,
-                doc_id=art.doc_id, annotator=who, text_sha256=sha, name=files.name,
+                doc_id=stored_id[art.doc_id], annotator=who, text_sha256=sha, name=files.name,
             )
             report.issues += found
             records.append(ann)
@@ -1314,10 +1334,10 @@ def export_brat(
                 for f, no, _a in recs:
                     report.issues.append(BratIssue(str(f), no, "error", "no-article", f"article {doc_id} is not in the store (version {version or 'latest'})"))
                 continue
-            name = _export_name(art, recs[0][2])
-            written = False
+            written: set[str] = set()
             used: set[str] = set()
             for f, no, ann in recs:
+                name = _export_name(art, ann)
                 if ann.text_sha256 and ann.text_sha256 != art.text_sha256:
                     report.issues.append(BratIssue(str(f), no, "error", "text-changed", f"{doc_id}: the stored text changed since this annotation (text_sha256 differs); skipped"))
                     continue
@@ -1329,8 +1349,8 @@ def export_brat(
                 used.add(fname)
                 atomic_write(out / fname, write_ann(annotation_to_brat(ann, art.text, mp, fname)))
                 report.ann_files += 1
-                written = True
-            if written:
+                written.add(name)
+            for name in sorted(written):
                 atomic_write(out / f"{name}.txt", art.text)
                 report.documents += 1
     atomic_write(out / "annotation.conf", annotation_conf(mp))

@@ -834,7 +834,7 @@ def adjudicate_cmd(snapshots: tuple[str, ...], out: str, min_votes: int | None, 
     else:
         click.echo(
             f"{rep.gold} gold records from {rep.documents} documents; {rep.conflicts} conflicts "
-            f"({rep.unresolved} unresolved)" + (f" -> {paths['gold']}, conflicts in {paths['conflicts']}" if paths else "")
+            f"({rep.unresolved} unresolved)" + (f" -> {paths['gold_path']}, conflicts in {paths['conflicts_path']}" if paths else "")
         )
         for s in rep.stale:
             click.echo(f"left out: {s['doc_id']} by {s['annotator']}: annotates another version of the text", err=True)
