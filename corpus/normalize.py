@@ -124,17 +124,33 @@ def decode(raw: bytes) -> tuple[str, dict[str, Any]]:
     return text, meta
 
 
+# When several encodings explain the bytes equally well (cp1250 and cp1252 often do), the
+# Western ones win: legacy news archives are overwhelmingly cp1252 / Latin-1.
+_PREFERRED = ("cp1252", "latin_1", "iso8859_15", "utf_16", "utf_32")
+
+
 def _detect(raw: bytes, err: UnicodeDecodeError) -> tuple[str, dict[str, Any]]:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
+    matches = list(from_bytes(raw))
+    if matches:
+        # ties on chaos only: coherence (language fit) is too noisy on short texts to decide
+        best_chaos = min(m.chaos for m in matches)
+        tied = [m for m in matches if m.chaos <= best_chaos + 0.005]
+        best = min(tied, key=lambda m: _PREFERRED.index(m.encoding) if m.encoding in _PREFERRED else len(_PREFERRED))
+    else:
+        best = None
     if best is None or best.chaos > MAX_CHAOS:
         found = f" (best guess {best.encoding}, {best.chaos:.0%} noise)" if best is not None else ""
         raise InputError(
             f"not valid UTF-8 (byte {err.start}: {err.reason}) and no other encoding detected with confidence{found}",
             hint="convert the file to UTF-8 (e.g. iconv -f ENCODING -t UTF-8)",
         )
-    return str(best), {"encoding": best.encoding, "encoding_chaos": round(float(best.chaos), 4)}
+    meta: dict[str, Any] = {"encoding": best.encoding, "encoding_chaos": round(float(best.chaos), 4)}
+    others = [m.encoding for m in tied if m is not best]
+    if others:
+        meta["encoding_tied_with"] = others
+    return str(best), meta
 
 
 # --- normalization -----------------------------------------------------------------------
