@@ -917,7 +917,7 @@ def annotation_conf(mapping: BratMapping) -> str:
     lines += ["<OVERLAP>\tArg1:<ANY>, Arg2:<ANY>, <OVL-TYPE>:<ANY>", "", "[events]"]
     cue, content, source = span_types
     for etype, src in mapping.attribution_events.items():
-        args = f"{cue}:{cue}, {content}*:{content}" + (f", {source}?:{source}" if src != "none" else "")
+        args = f"{cue}:{cue}, {content}+:{content}" + (f", {source}?:{source}" if src != "none" else "")
         lines.append(f"{etype}\t{args}")
     for t in (tax.get("events") or {}).get("types", []):
         args = ", ".join(f"{mapping.brat_event_role(r)}*:{'|'.join(mapping.brat_entity_type(x) for x in ents)}" for r, ents in (t.get("roles") or {}).items())
@@ -934,8 +934,8 @@ def annotation_conf(mapping: BratMapping) -> str:
     for fld in ATTRIBUTION_FIELDS:
         if fld in mapping.attribute_values and at_types:
             lines.append(f"{fld}\tArg:{at_types}, Value:{'|'.join(v.replace(' ', '_') for v in mapping.attribute_values[fld])}")
-    for flag in mapping.flags:
-        lines.append(f"{flag}\tArg:{at_types}")
+    # flags are declared as entity types above (review spans); brat does not allow the same
+    # name again as an attribute, so a flag written as an A line shows as undeclared in brat
     return "\n".join(lines) + "\n"
 
 

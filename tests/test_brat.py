@@ -191,7 +191,7 @@ def test_annotation_conf_declares_every_exported_type(mapping):
     assert "[entities]" in conf and "[events]" in conf and "[attributes]" in conf
     for t in ("ORG", "Cue", "Content", "Source", "Discuss", "Discard"):
         assert f"\n{t}\n" in sections[1]
-    assert "\nAttribution\tCue:Cue, Content*:Content, Source?:Source\n" in conf
+    assert "\nAttribution\tCue:Cue, Content+:Content, Source?:Source\n" in conf
     assert "\nConflict-Attack\t" in conf
 
 
