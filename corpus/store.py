@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -242,6 +243,8 @@ class CorpusStore:
         raise UnknownVersion(f"unknown version or tag {v!r}", hint=f"tags: {known}; versions: 0..{latest}")
 
     def dataset(self, version: int | str | None = None) -> pads.Dataset:
+        """A pyarrow dataset of a version. Filter on ``bucket`` only: other columns may be
+        ``string_view`` in MERGE-written files, which pyarrow scan filters cannot compare."""
         return self.table(self.resolve_version(version)).to_pyarrow_dataset()
 
     def iter_batches(
@@ -266,17 +269,24 @@ class CorpusStore:
         return self.get_many([doc_id], version).get(doc_id)
 
     def get_many(self, doc_ids: Iterable[str], version: int | str | None = None) -> dict[str, Article]:
+        """Articles by id. Reads only the buckets (partitions) that can hold them.
+
+        The doc_id test runs on the read batches, not as a scan filter: files written by
+        MERGE carry ``string_view`` columns, and pyarrow cannot compare their statistics
+        with a plain string literal ("no kernel matching (string, string_view)").
+        """
         ids = sorted(set(doc_ids))
         if not ids:
             return {}
-        ds = self.dataset(version)
+        n = self.resolve_version(version)
+        wanted = pa.array(ids, pa.string())
         buckets = sorted({bucket_of(i) for i in ids})
-        flt = pads.field("bucket").isin(buckets) & pads.field("doc_id").isin(ids)
-        try:
-            table = ds.to_table(columns=ARTICLE_COLUMNS, filter=flt)
-        except (OSError, pa.ArrowException) as e:
-            raise _unreadable(self.resolve_version(version), e) from e
-        return {r["doc_id"]: row_to_article(r) for r in table.to_pylist()}
+        out: dict[str, Article] = {}
+        for batch in self.iter_batches(n, ARTICLE_COLUMNS, 2000, filter=pads.field("bucket").isin(buckets)):
+            hit = batch.filter(pc.is_in(batch.column("doc_id").cast(pa.string()), value_set=wanted))
+            for row in hit.to_pylist():
+                out[row["doc_id"]] = row_to_article(row)
+        return out
 
     def count(self, version: int | str | None = None) -> int:
         return self.dataset(version).count_rows()
