@@ -285,13 +285,16 @@ def agreement(
     *,
     layers: Iterable[str] = LAYERS,
     by_label: bool = True,
+    exclude_origins: Iterable[str] = ("prediction", "adjudicated"),
 ) -> AgreementReport:
     """All figures for the documents that two or more annotators annotated.
 
     ``texts`` (doc_id -> stored text) is needed only for token alpha; documents without text
     (or whose text hash differs from the annotations') are left out of alpha and counted.
+    Model predictions and adjudicated gold are not annotators (``exclude_origins``).
     """
-    docs, dup = group_by_document(annotations)
+    skip = set(exclude_origins)
+    docs, dup = group_by_document(a for a in annotations if a.origin not in skip)
     multi = {d: per for d, per in docs.items() if len(per) >= 2}
     annotators = sorted({a for per in multi.values() for a in per})
     layer_list = [l for l in LAYERS if l in set(layers)]

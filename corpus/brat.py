@@ -1036,7 +1036,7 @@ def write_snapshot(records: Iterable[Annotation | dict[str, Any]], path: Path, *
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = {"records": 0, "documents": 0, "entities": 0, "events": 0, "attributions": 0}
     docs: set[str] = set()
-    annotators: set[str] = set()
+    annotators: dict[str, int] = {}
     origins: set[str] = set()
     h = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -1049,7 +1049,8 @@ def write_snapshot(records: Iterable[Annotation | dict[str, Any]], path: Path, *
                 h.update(line.encode("utf-8"))
                 counts["records"] += 1
                 docs.add(d["doc_id"])
-                annotators.add(d.get("annotator") or "")
+                who = d.get("annotator") or ""
+                annotators[who] = annotators.get(who, 0) + 1
                 origins.add(d.get("origin") or "")
                 for k in ("entities", "events", "attributions"):
                     counts[k] += len(d.get(k) or [])
@@ -1063,7 +1064,7 @@ def write_snapshot(records: Iterable[Annotation | dict[str, Any]], path: Path, *
         "created_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "sha256": h.hexdigest(),
         "counts": counts,
-        "annotators": sorted(annotators),
+        "annotators": dict(sorted(annotators.items())),
         "origins": sorted(origins),
         **manifest_extra,
     }
@@ -1083,7 +1084,11 @@ def snapshot_path(out: str | Path, prefix: str = "") -> Path:
     out = Path(out)
     if out.suffix == ".jsonl":
         return out
-    return out / f"{prefix}{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.jsonl"
+    stamp = f"{prefix}{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    path, n = out / f"{stamp}.jsonl", 1
+    while path.exists() or path.with_name(path.stem + ".manifest.json").exists():
+        path, n = out / f"{stamp}-{n}.jsonl", n + 1  # two runs in one second never overwrite
+    return path
 
 
 def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterable[tuple[Path, int, dict[str, Any]]]:
@@ -1092,7 +1097,7 @@ def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterable[
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files = sorted(x for x in p.rglob("*.jsonl") if not x.name.endswith(".conflicts.jsonl"))
+            files = sorted(x for x in p.rglob("*.jsonl") if not x.name.endswith((".conflicts.jsonl", ".errors.jsonl")))
         elif p.is_file():
             files = [p]
         else:

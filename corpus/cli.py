@@ -783,7 +783,7 @@ def agreement_cmd(snapshots: tuple[str, ...], layers: tuple[str, ...], by: str |
     from corpus.errors import CorpusError
 
     anns = load_annotations(list(snapshots))
-    docs, _ = ag.group_by_document(anns)
+    docs, _ = ag.group_by_document(a for a in anns if a.origin not in ("prediction", "adjudicated"))
     multi = [d for d, per in docs.items() if len(per) >= 2]
     if not multi:
         raise CorpusError(

@@ -137,3 +137,15 @@ def test_cli_agreement_json_and_table(tmp_path):
     write_snapshot(two_annotators()[:1], one)
     r = CliRunner().invoke(main, ["agreement", str(one), "--store", str(tmp_path / "none")])
     assert r.exit_code == 1 and "two or more annotators" in r.output
+
+
+def test_predictions_and_gold_are_not_annotators():
+    anns = two_annotators()
+    pred = ann("model", attributions=[Attribution("p", sp((0, 9)), sp((56, 61)))])
+    pred.origin = "prediction"
+    gold = ann("adjudicated", attributions=anns[0].attributions)
+    gold.origin = "adjudicated"
+    rep = ag.agreement([*anns, pred, gold], {"d1": TEXT}, layers=["attribution"])
+    assert rep.annotators == ["A", "B"] and rep.pairs == 1
+    with_pred = ag.agreement([*anns, pred], {"d1": TEXT}, layers=["attribution"], exclude_origins=())
+    assert with_pred.annotators == ["A", "B", "model"] and with_pred.pairs == 3
