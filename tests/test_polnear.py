@@ -157,9 +157,14 @@ def test_brat_records_validate(imported):
     check = getattr(validate, "validate_annotation", None) or getattr(validate, "validate_record", None)
     if check is None:
         pytest.skip("corpus.validate has no per-record entry point yet")
+    import inspect
+
+    required = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(required) not in (1, 2):
+        pytest.skip(f"corpus.validate.{check.__name__} takes {len(required)} arguments; adapt this test")
     anns = brat.load_annotations(breport.snapshot)[:50]
     texts = {k: a.text for k, a in store.get_many({a.doc_id for a in anns}).items()}
     for a in anns:
-        findings = check(a, texts[a.doc_id]) if check.__code__.co_argcount > 1 else check(a)
+        findings = check(a, texts[a.doc_id]) if len(required) == 2 else check(a)
         errors = [f for f in findings if getattr(f, "severity", "error") == "error"]
         assert errors == [], (a.doc_id, a.annotator, errors[:3])
