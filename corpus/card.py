@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from corpus.rows import ATTRIBUTION_COLUMNS, LabelSet
+from corpus.rows import LabelSet
 from corpus.splits import SPLITS
 
 BUILD_TIME_PREFIX = "- Built at: "
@@ -24,8 +24,8 @@ CONFIG_DESCRIPTIONS = {
     "attributions) with exact character offsets (Unicode code points into `text`)",
     "ner": "one row per sentence: tokens, their character offsets into the article text, and BIO "
     "`ner_tags` over the entity labels",
-    "attribution": "one row per article: tokens, their offsets, and three BIO columns `cue_tags`, "
-    "`content_tags`, `source_tags` (PolNeAR-style attribution spans)",
+    "attribution": "one row per article: tokens, their offsets, and one BIO column per attribution span "
+    "kind (PolNeAR-style cue / content / source)",
 }
 
 
@@ -121,7 +121,7 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "",
         "## Statistics",
         "",
-        "Annotated spans per split (attributions: `Cue` = number of attributions).",
+        "Annotated spans per split (for attributions, the count of the required cue is the number of attributions).",
         "",
         _counts_table(stats),
         "",
@@ -148,7 +148,7 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "of a discontinuous span is its own `B-`/`I-` run. BIO cannot nest: within one column the outermost "
         "span (earliest start, then longest) is kept and nested ones are counted as overlapping. The "
         "`attribution` config has one column per span kind ("
-        + ", ".join(f"`{c}`" for c, _ in ATTRIBUTION_COLUMNS)
+        + ", ".join(f"`{c}`" for c, _ in labels.attribution_columns)
         + "), so a cue inside a content is kept; the `documents` config always has every span exactly.",
         "",
         _table(["layer", "label", "tagged", "misaligned (left out)", "overlapping (left out)"], tag_rows or [["-", "-", 0, 0, 0]]),

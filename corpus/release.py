@@ -42,7 +42,7 @@ from datasets import ClassLabel, Features, List, Value
 from corpus import card, gold
 from corpus.errors import ReleaseError, UsageError
 from corpus.model import Annotation, Article
-from corpus.rows import ATTRIBUTION_COLUMNS, CONFIGS, LabelSet, RowBuilder, RowError, label_counts
+from corpus.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
 from corpus.splits import SPLITS, assign_split, parse_ratios
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
@@ -63,12 +63,11 @@ class ArticleSource(Protocol):
 # ---------------------------------------------------------------- taxonomy -> features
 
 
-def label_set() -> LabelSet:
-    """The label set of ``schemas/taxonomy.yaml``, via ``corpus.taxonomy``."""
-    import yaml  # TEMPORARY until corpus.taxonomy lands
+def label_set(path: str | None = None) -> LabelSet:
+    """The label set of the taxonomy (``schemas/taxonomy.yaml`` unless ``path``)."""
+    from corpus import taxonomy
 
-    root = Path(__file__).resolve().parents[1]
-    return LabelSet.from_yaml_dict(yaml.safe_load((root / "schemas" / "taxonomy.yaml").read_text(encoding="utf-8")))
+    return LabelSet.from_taxonomy(taxonomy.load(path))
 
 
 def _span_feature() -> dict[str, Any]:
@@ -144,7 +143,7 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
             "id": Value("string"),
             "doc_id": Value("string"),
             **tokens,
-            **{col: List(cl(labels.attribution_names(name))) for col, name in ATTRIBUTION_COLUMNS},
+            **{col: List(cl(labels.attribution_names(name))) for col, name in labels.attribution_columns},
         }
     )
     return {"documents": documents, "ner": ner, "attribution": attribution}
@@ -408,7 +407,7 @@ def build_release(
                         writers["ner"][split].add(r)
                     writers["attribution"][split].add(attr_row)
                     docs[split] += 1
-                    counts[split].update(label_counts(ann))
+                    counts[split].update(label_counts(ann, labels.attribution_spans))
                     policy_counts[choice.policy] += 1
                     tax_versions[ann.taxonomy_version or "unknown"] += 1
                     reanchored += moved

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpus import bio
 from corpus.model import Annotation, Article, Span
 
+if TYPE_CHECKING:
+    from corpus.taxonomy import Taxonomy
+
 CONFIGS = ("documents", "ner", "attribution")
-ATTRIBUTION_COLUMNS = (("cue_tags", "Cue"), ("content_tags", "Content"), ("source_tags", "Source"))
 
 
 @dataclass(frozen=True)
@@ -41,31 +43,31 @@ class LabelSet:
     definitions: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> name -> definition
 
     @classmethod
-    def from_yaml_dict(cls, d: dict[str, Any]) -> "LabelSet":
-        """TEMPORARY: from the raw taxonomy mapping, until corpus.taxonomy provides accessors."""
-        roles: list[str] = []
-        for t in d["events"]["types"]:
-            for r in t.get("roles", {}):
-                if r not in roles:
-                    roles.append(r)
+    def from_taxonomy(cls, tax: "Taxonomy") -> "LabelSet":
+        """What a release needs, read through ``corpus.taxonomy`` accessors (never a list by hand)."""
         return cls(
-            version=str(d["version"]),
-            entities=tuple(e["name"] for e in d["entities"]),
-            event_types=tuple(t["name"] for t in d["events"]["types"]),
-            roles=tuple(roles),
-            event_attributes={k: tuple(v["values"]) for k, v in d["events"]["attributes"].items()},
-            attribution_spans=tuple(s["name"] for s in d["attribution"]["spans"]),
-            attribution_attributes={k: tuple(v["values"]) for k, v in d["attribution"]["attributes"].items()},
+            version=str(tax.version),
+            entities=tax.entity_labels(),
+            event_types=tax.event_types(),
+            roles=tax.roles(),
+            event_attributes={a.name: tuple(a.values) for a in tax.event_attributes},
+            attribution_spans=tax.attribution_span_names(),
+            attribution_attributes={a.name: tuple(a.values) for a in tax.attribution_attributes},
             definitions={
-                "entities": {e["name"]: e.get("definition", "") for e in d["entities"]},
-                "events": {t["name"]: t.get("definition", "") for t in d["events"]["types"]},
-                "attribution": {s["name"]: s.get("definition", "") for s in d["attribution"]["spans"]},
+                "entities": {e.name: e.definition for e in tax.entities},
+                "events": {e.name: e.definition for e in tax.events},
+                "attribution": {s.name: s.definition for s in tax.attribution_spans},
             },
         )
 
     @property
     def ner_names(self) -> list[str]:
         return bio.bio_names(self.entities)
+
+    @property
+    def attribution_columns(self) -> list[tuple[str, str]]:
+        """(column, span name) per attribution span kind: ``Cue`` -> ``cue_tags``, ..."""
+        return [(f"{name.lower()}_tags", name) for name in self.attribution_spans]
 
     def attribution_names(self, span_name: str) -> list[str]:
         return bio.bio_names([span_name])
@@ -190,17 +192,17 @@ class RowBuilder:
             "token_starts": toks.starts,
             "token_ends": toks.ends,
         }
-        for column, name in ATTRIBUTION_COLUMNS:
+        for column, name in self.labels.attribution_columns:
             spans = []
             for at in ann.attributions:
-                span = {"Cue": at.cue, "Content": at.content, "Source": at.source}[name]
+                span = getattr(at, name.lower())  # the model's field of that span kind
                 if span is not None:
                     spans.append((name, [(f.start, f.end) for f in span.fragments]))
             attr[column] = bio.bio_encode(toks, spans, {name: 1}, self.reports["attribution"])
         return ner, attr
 
 
-def label_counts(ann: Annotation) -> Counter:
+def label_counts(ann: Annotation, attribution_spans: tuple[str, ...]) -> Counter:
     """Per-label counts of one annotation, keyed ``(layer, label)`` for the card's tables."""
     c: Counter = Counter()
     for e in ann.entities:
@@ -208,8 +210,7 @@ def label_counts(ann: Annotation) -> Counter:
     for ev in ann.events:
         c["events", ev.type] += 1
     for at in ann.attributions:
-        c["attributions", "Cue"] += 1
-        c["attributions", "Content"] += 1
-        if at.source is not None:
-            c["attributions", "Source"] += 1
+        for name in attribution_spans:
+            if getattr(at, name.lower()) is not None:
+                c["attributions", name] += 1
     return c
