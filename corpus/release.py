@@ -3,11 +3,11 @@ and publish it to the Hub. The only module importing ``datasets`` / ``huggingfac
 
 Build (``build_release``), memory flat in the number of documents:
 
-1. index the annotation snapshots (one pass; small tuples per document) and choose the gold
-   annotation of each document (``corpus.gold``);
-2. stream the pinned corpus version; each article with a gold annotation is spilled to one of
-   a few temporary run files by doc-id range (ranges cut from the sorted gold ids, at most
-   ``chunk_docs`` documents each);
+1. index the annotation snapshots (one pass, a columnar Arrow index of where each candidate
+   line is) and choose the gold annotation of each document (``corpus.gold``);
+2. stream the pinned corpus version batch by batch; articles with a gold annotation (an Arrow
+   ``is_in`` on the batch) are spilled to one of a few temporary run files by doc-id range
+   (ranges cut from the sorted gold ids, at most ``chunk_docs`` documents each);
 3. range by range, in doc-id order: read the gold annotation back by file offset, anchor it to
    the pinned text, build the rows of every config (``corpus.rows``) and hand them to one
    buffered Parquet writer per config and split (the ArrowWriter shape: buffer, flush
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, List, Value
 
@@ -44,6 +45,7 @@ from corpus.errors import ReleaseError, UsageError
 from corpus.model import Annotation, Article
 from corpus.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
 from corpus.splits import SPLITS, assign_split, parse_ratios
+from corpus.store import ARTICLE_COLUMNS, row_to_article
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -57,7 +59,9 @@ class ArticleSource(Protocol):
 
     def resolve_version(self, v: int | str | None) -> int: ...
 
-    def iter_articles(self, version: int | str | None = None, batch_size: int = 1000) -> Iterable[Article]: ...
+    def iter_batches(
+        self, version: int | str | None = None, columns: list[str] | None = None, batch_size: int = 1000
+    ) -> Iterable[pa.RecordBatch]: ...
 
 
 # ---------------------------------------------------------------- taxonomy -> features
@@ -326,24 +330,26 @@ def build_release(
     files = gold.snapshot_files(opts.annotations)
     if not files:
         raise UsageError(f"no .jsonl annotation snapshot found in {', '.join(opts.annotations)}")
-    by_doc, snapshots, problems = gold.index_snapshots(files, opts.exclude_origins)
-    choices, more = gold.select_gold(by_doc, opts.policy)
+    index, snapshots, problems = gold.index_snapshots(files, opts.exclude_origins)
+    chosen, more = gold.select_gold(index, opts.policy)  # sorted by doc_id, columnar
     problems += more
-    del by_doc
-    gold_ids = sorted(choices)
-    chunk = max(opts.chunk_docs, -(-len(gold_ids) // 256))  # at most ~256 run files open
-    boundaries = gold_ids[chunk::chunk]
+    del index
+    gold_ids = chosen.column("doc_id").combine_chunks()
+    n_gold = len(gold_ids)
+    chunk = max(opts.chunk_docs, -(-n_gold // 256))  # at most ~256 run files open
+    boundaries = [gold_ids[i].as_py() for i in range(chunk, n_gold, chunk)]
 
     Path(opts.out).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=opts.out))
     try:
         spill = _Spill(work, boundaries)
         unannotated = 0
-        for art in source.iter_articles(corpus_version, batch_size=opts.batch_rows):
-            if art.doc_id in choices:
-                spill.add(art)
-            else:
-                unannotated += 1
+        for batch in source.iter_batches(corpus_version, columns=ARTICLE_COLUMNS, batch_size=opts.batch_rows):
+            keep = pc.is_in(batch.column("doc_id").cast(pa.string()), value_set=gold_ids)
+            kept = batch.filter(keep)
+            unannotated += batch.num_rows - kept.num_rows
+            for row in kept.to_pylist():
+                spill.add(row_to_article(row))
         folder = work / final.name
         features = dataset_features(labels)
         writers = {
@@ -362,10 +368,9 @@ def build_release(
         done = 0
         with gold.AnnotationReader(files) as reader:
             for k, articles in enumerate(spill.ranges()):
-                lo = k * chunk
-                expected = gold_ids[lo : lo + chunk]
+                choices = {r["doc_id"]: r for r in chosen.slice(k * chunk, chunk).to_pylist()}
                 got = {a.doc_id for a in articles}
-                for doc_id in expected:
+                for doc_id in choices:
                     if doc_id not in got:
                         problems.append(gold.Problem("not_in_corpus", f"document not in corpus version {corpus_version}", doc_id=doc_id))
                 prev = None
@@ -374,10 +379,9 @@ def build_release(
                         continue
                     prev = art.doc_id
                     choice = choices[art.doc_id]
-                    cand = choice.candidate
-                    where = (str(files[cand.file_idx]), cand.line)
+                    where = (str(files[choice["file_idx"]]), choice["line"])
                     try:
-                        ann = Annotation.from_dict(reader.read(cand))
+                        ann = Annotation.from_dict(reader.read(choice["file_idx"], choice["offset"]))
                     except (ValueError, KeyError, TypeError) as e:
                         problems.append(gold.Problem("invalid", f"annotation record cannot be read: {e!r}", *where, art.doc_id))
                         continue
@@ -392,7 +396,7 @@ def build_release(
                     extra = {
                         "annotator": ann.annotator,
                         "annotation_origin": ann.origin,
-                        "annotation_policy": choice.policy,
+                        "annotation_policy": choice["policy"],
                         "reanchored": moved,
                     }
                     try:
@@ -408,12 +412,12 @@ def build_release(
                     writers["attribution"][split].add(attr_row)
                     docs[split] += 1
                     counts[split].update(label_counts(ann, labels.attribution_spans))
-                    policy_counts[choice.policy] += 1
+                    policy_counts[choice["policy"]] += 1
                     tax_versions[ann.taxonomy_version or "unknown"] += 1
                     reanchored += moved
                     done += 1
                     if progress:
-                        progress(done, len(gold_ids))
+                        progress(done, n_gold)
         rows = {c: {s: w.close() for s, w in ws.items()} for c, ws in writers.items()}
         if not any(rows["documents"].values()):
             raise ReleaseError(

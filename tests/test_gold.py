@@ -7,7 +7,7 @@ import json
 import pytest
 
 from corpus.errors import ReleaseError
-from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, snapshot_files
+from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, select_gold, snapshot_files
 from corpus.model import Annotation, Entity, Span
 
 
@@ -32,6 +32,25 @@ def test_default_policy_ladder():
     assert choose("d", [a, b], "reviewed") is None and choose("d", [a, adj], "reviewed").candidate is adj
 
 
+def test_select_gold_over_the_columnar_index(tmp_path):
+    recs = [
+        {"doc_id": "b", "text_sha256": "h", "annotator": "alice", "updated_at": "2025-01-01"},
+        {"doc_id": "a", "text_sha256": "h", "annotator": "alice", "updated_at": "2025-01-01"},
+        {"doc_id": "b", "text_sha256": "h", "annotator": "bob", "updated_at": "2025-01-02"},
+        {"doc_id": "a", "text_sha256": "h", "annotator": "judge", "origin": "adjudicated", "updated_at": "2024-01-01"},
+        {"doc_id": "c", "text_sha256": "h", "annotator": "carol"},
+    ]
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    index, _, _ = index_snapshots([f])
+    chosen, problems = select_gold(index)
+    assert chosen.column("doc_id").to_pylist() == ["a", "b", "c"]  # sorted
+    assert chosen.column("policy").to_pylist() == ["adjudicated", "most_recent", "single_annotator"]
+    assert chosen.column("line").to_pylist() == [4, 3, 5] and chosen.column("n_candidates").to_pylist() == [2, 2, 1]
+    chosen, problems = select_gold(index, "reviewed")
+    assert chosen.column("doc_id").to_pylist() == ["a"] and sorted(p.doc_id for p in problems) == ["b", "c"]
+
+
 def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     d = tmp_path / "annotations" / "proj"
     d.mkdir(parents=True)
@@ -48,7 +67,7 @@ def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     (d / "20240101T000000Z.manifest.json").unlink()
     by_doc, infos, problems = index_snapshots(files)
     assert [(p.kind, p.line) for p in problems] == [("excluded_origin", 1), ("invalid", 3)]
-    assert [c.origin for c in by_doc["x"]] == ["brat"] and infos[0].records == 2
+    assert by_doc.column("origin").to_pylist() == ["brat"] and infos[0].records == 2
     # a snapshot changed after the pull (sha256 differs from its manifest) is refused
     (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": infos[0].sha256}))
     index_snapshots(files)
