@@ -115,9 +115,13 @@ class Attribute:
     required: bool
     applies_to: str
     hotkeys: tuple[tuple[str, str], ...] = ()  # (value, hotkey)
+    value_definitions: tuple[tuple[str, str], ...] = ()  # (value, definition)
 
     def hotkey(self, value: str) -> str | None:
         return dict(self.hotkeys).get(value)
+
+    def value_definition(self, value: str) -> str:
+        return dict(self.value_definitions).get(value, "")
 
 
 @dataclass(frozen=True)
@@ -291,11 +295,16 @@ def _attributes(d: Any, applies_to: str, where: str, path: str) -> tuple[Attribu
         unknown = [k for k in keys if k not in values]
         if unknown:
             raise _err(path, f"{where}.{name}.hotkeys names values that do not exist: {unknown}")
+        defs = _map(spec.get("value_definitions") or {}, f"{where}.{name}.value_definitions", path)
+        unknown = [k for k in defs if k not in values]
+        if unknown:
+            raise _err(path, f"{where}.{name}.value_definitions names values that do not exist: {unknown}")
         required = spec.get("required", False)
         if not isinstance(required, bool):
             raise _err(path, f"{where}.{name}.required must be true or false")
         out.append(Attribute(name, _text(spec, "definition", f"{where}.{name}", path), tuple(values), required,
-                             applies_to, tuple((v, str(keys[v])) for v in values if keys.get(v))))
+                             applies_to, tuple((v, str(keys[v])) for v in values if keys.get(v)),
+                             tuple((v, str(defs[v]).strip()) for v in values if defs.get(v))))
     return tuple(out)
 
 
@@ -499,7 +508,7 @@ def labelstudio_config(tax: Taxonomy | None = None) -> str:
         add(f"    <Header{_attrs(value=f'{a.name} ({target}): {a.definition}', size='6')}/>")
         add(f"    <Choices{_attrs(name=a.name, toName=TEXT, perRegion='true', choice='single-radio', showInline='true', required='true' if a.required else None, requiredMessage=f'Choose {a.name} for every {target}.' if a.required else None, visibleWhen='region-selected', **when)}>")
         for v in a.values:
-            add(f"      <Choice{_attrs(value=v, hint=f'{a.name}: {v}', hotkey=a.hotkey(v))}/>")
+            add(f"      <Choice{_attrs(value=v, hint=a.value_definition(v) or f'{a.name}: {v}', hotkey=a.hotkey(v))}/>")
         add("    </Choices>")
         add("  </View>")
     add("</View>")
