@@ -476,7 +476,7 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
 @click.option("--update-changed", is_flag=True, help="Also push the new revision of articles whose text changed.")
 @click.option("--overlap", type=float, default=None, help="Fraction of tasks annotated by several people (e.g. 0.2).")
 @click.option("--annotators-per-task", type=int, default=None, help="Annotations wanted on overlapping tasks.")
-@click.option("--batch-size", type=int, default=250, show_default=True, help="Tasks per import request.")
+@click.option("--batch-size", type=int, default=2000, show_default=True, help="Tasks per import request (each request costs Label Studio ~0.2 s on top).")
 @json_option
 def push_cmd(project, store, version, where, limit, predictions, update_changed, overlap, annotators_per_task,
              batch_size, as_json) -> None:

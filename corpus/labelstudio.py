@@ -133,23 +133,54 @@ class LSClient:
 
     # ------------------------------------------------------------ projects
 
-    def find_project(self, title: str) -> dict[str, Any] | None:
-        """The project with exactly this title (the oldest when several share it)."""
-        found = [
-            self._dump(p)
-            for p in self._call(f"list projects titled {title!r}", self.sdk.projects.list, title=title)
-            if p.title == title
-        ]
+    PROJECT_FIELDS = (
+        "id", "title", "label_config", "created_at", "expert_instruction", "show_instruction",
+        "maximum_annotations", "overlap_cohort_percentage", "task_number",
+    )
+
+    def find_project(self, title: str, fields: Iterable[str] | None = PROJECT_FIELDS) -> dict[str, Any] | None:
+        """The project with exactly this title (the oldest when several share it).
+
+        The title filter of the API is a substring match, so results are checked and paged.
+        Only ``fields`` are asked for (None: all): the full record makes the server count
+        things, which costs more than the rest of a re-push.
+        """
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self._raw(
+                "GET", "api/projects", what=f"find project {title!r}",
+                params={"title": title, "page_size": 100, "page": page, "ordering": "id",
+                        **({"include": ",".join(fields)} if fields else {})},
+            )
+            results = body.get("results", []) if isinstance(body, dict) else body
+            found += [p for p in results if p.get("title") == title]
+            if found or not isinstance(body, dict) or not body.get("next"):
+                break
+            page += 1
         return min(found, key=lambda p: p["id"]) if found else None
 
     def get_project(self, project_id: int) -> dict[str, Any]:
-        return self._dump(self._call(f"read project {project_id}", self.sdk.projects.get, project_id))
+        """The project as Label Studio's JSON (same shape as ``find_project``)."""
+        return self._raw("GET", f"api/projects/{project_id}", what=f"read project {project_id}")
 
     def create_project(self, title: str, label_config: str, **settings: Any) -> dict[str, Any]:
-        p = self._call(
-            f"create project {title!r}", self.sdk.projects.create, title=title, label_config=label_config, **settings
+        """Create a project; returns Label Studio's JSON for it (as ``get_project`` does)."""
+        return self._raw(
+            "POST", "api/projects", what=f"create project {title!r}", retries=False,
+            json={"title": title, "label_config": label_config, **settings},
         )
-        return self.get_project(p.id)
+
+    def validate_label_config(self, project_id: int, label_config: str) -> None:
+        """Ask Label Studio whether the project can take ``label_config`` (POST .../validate).
+
+        This is the strict check its UI runs before saving: it refuses a config that would drop
+        labels existing annotations or drafts use. A plain PATCH only logs that (LS 1.23).
+        """
+        self._call(
+            f"accept the new labeling config for project {project_id}",
+            self.sdk.projects.validate_label_config, project_id, label_config=label_config,
+        )
 
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
         self._call(f"update project {project_id}", self.sdk.projects.update, project_id, **fields)
@@ -175,6 +206,20 @@ class LSClient:
             if not tasks or page * page_size >= total:
                 return
             page += 1
+
+    def task_fingerprint(self, project_id: int) -> tuple[int, int]:
+        """(number of tasks, highest task id): changes whenever a task is added or deleted.
+
+        Task ids only grow (AUTOINCREMENT), so an unchanged pair means an unchanged task set.
+        One small request, instead of listing every task (about 0.5 ms per task in LS 1.23).
+        """
+        body = self._raw(
+            "GET", "api/tasks", what=f"count the tasks of project {project_id}",
+            params={"project": project_id, "include": "id", "page_size": 1,
+                    "query": json.dumps({"ordering": ["-tasks:id"]})},
+        )
+        tasks = body.get("tasks", [])
+        return int(body.get("total", 0)), int(tasks[0]["id"]) if tasks else 0
 
     def task_data(self, project_id: int, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every task with id, data and meta (for tasks pushed without our meta keys)."""
