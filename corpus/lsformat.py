@@ -243,7 +243,7 @@ class Conversion:
 
 
 def from_labelstudio(result: Any, text: str, tax: Taxonomy | None = None, *, pointer: str = "/result",
-                     task_id: Any = None, annotation_id: Any = None, **meta: Any) -> Conversion:
+                     **meta: Any) -> Conversion:
     """Read one Label Studio ``result`` list against the task text. Never raises on bad data.
 
     Problems that cannot survive into the canonical record (an unknown control, a dangling or
@@ -255,6 +255,7 @@ def from_labelstudio(result: Any, text: str, tax: Taxonomy | None = None, *, poi
     tax = tax or taxmod.load()
     findings: list[Finding] = []
     fragment_label = tax.fragment_relation.name
+    task_id, annotation_id = meta.get("task_id"), meta.get("annotation_id")
 
     def add(code: str, message: str, region_id: Any = None, ptr: str = "", severity: str = "") -> None:
         findings.append(Finding(code, message, severity, task_id, annotation_id,
@@ -551,8 +552,7 @@ def ls_annotation_record(task: dict[str, Any], annotation: dict[str, Any], tax: 
         updated_at=annotation.get("updated_at"),
         lead_time=float(lead) if isinstance(lead, (int, float)) and not isinstance(lead, bool) else None,
     )
-    conv = from_labelstudio(annotation.get("result") or [], text, tax, task_id=task.get("id"),
-                            annotation_id=annotation.get("id"), **fields)
+    conv = from_labelstudio(annotation.get("result") or [], text, tax, **fields)
     if tmeta.get("corpus_version") is not None:
         conv.annotation.meta["corpus_version"] = tmeta["corpus_version"]
     if draft:
