@@ -359,6 +359,82 @@ def vacuum_cmd(retain_hours, dry_run, store, as_json) -> None:
 # ================================================================ taxonomy and validate
 
 
+@main.group("taxonomy")
+def taxonomy_group() -> None:
+    """Generate or check the files derived from schemas/taxonomy.yaml."""
+
+
+@taxonomy_group.command("generate")
+@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@json_option
+def taxonomy_generate(root: str | None, as_json: bool) -> None:
+    """Write the Label Studio config, JSON Schemas and guideline tables (only files that changed)."""
+    from corpus import generate
+
+    written = [str(p) for p in generate.generate(root)]
+    if as_json:
+        emit_json({"written": written})
+    else:
+        click.echo("\n".join(f"wrote {p}" for p in written) or "all generated files are up to date")
+
+
+@taxonomy_group.command("check")
+@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@json_option
+def taxonomy_check(root: str | None, as_json: bool) -> None:
+    """Exit 1 when a generated file is missing or stale."""
+    from corpus import generate
+
+    stale = [str(p) for p in generate.stale(root)]
+    if as_json:
+        emit_json({"ok": not stale, "stale": stale})
+    elif stale:
+        click.echo("\n".join(f"stale: {p}" for p in stale), err=True)
+        click.echo("run `corpus taxonomy generate` and commit the result", err=True)
+    else:
+        click.echo("all generated files are up to date")
+    if stale:
+        raise SystemExit(1)
+
+
+@command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--store", default=None, envvar="CORPUS_STORE",
+              help="Corpus store for the texts of canonical records without a text field. Env: CORPUS_STORE.")
+@version_option
+@click.option("--fix-offsets", is_flag=True,
+              help="Write a copy with UTF-16 offsets converted to code points next to each input (NAME.fixed.EXT).")
+@json_option
+def validate_cmd(files: tuple[str, ...], store: str | None, version: str | None, fix_offsets: bool,
+                 as_json: bool) -> None:
+    """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics)."""
+    from corpus import validate
+
+    texts = None
+    if store:
+        def texts(ids: list[str]) -> dict[str, str]:
+            from corpus.store import CorpusStore
+
+            s = CorpusStore(store)
+            if not s.exists():
+                raise UsageError(f"no corpus store at {store}")
+            return {k: a.text for k, a in s.get_many(ids, version).items()}
+
+    rep = validate.validate_files(files, texts=texts, fix_offsets=fix_offsets)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        for f in rep.findings:
+            click.echo(str(f))
+        s = rep.summary()["counts"]
+        parts = [f"{k}={v}" for k, v in s.items() if not k.startswith("format_")]
+        click.echo(("OK " if rep.ok else "FAILED ") + " ".join(parts), err=True)
+        for p in rep.fixed:
+            click.echo(f"wrote {p}", err=True)
+    if not rep.ok:
+        raise SystemExit(1)
+
+
 # ================================================================ Label Studio: labelstudio, push, pull, status
 
 ls_data_dir_option = click.option(

@@ -611,6 +611,7 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
             tmp_file.close()
             Path(tmp_name).unlink(missing_ok=True)
         raise
+    rep.findings.sort(key=lambda f: (f.line or 0))  # bad lines were reported while reading ahead
 
 
 def _jsonl_lines(p: Path, rep: Report) -> Iterator[tuple[int, Any, str | None]]:
