@@ -96,8 +96,8 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     """One Label Studio annotation (or draft) of ``task`` -> validated canonical annotation.
 
     ``lsformat`` does the per-region work (offsets checked against the text, UTF-16 shifts
-    repaired, relations resolved); ``validate`` then checks the whole record against the
-    taxonomy. Every finding keeps task id, annotation id and region id.
+    repaired, relations resolved); ``validate`` then checks the whole record (JSON Schema and
+    semantics against the taxonomy and the text). Every finding keeps task id, annotation id and region id.
     """
     from corpus import lsformat, validate
 
@@ -113,7 +113,7 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     if stored and stored != sha256_text(text):
         found.append({"severity": "error", "code": "hash_mismatch", "pointer": "/data/text",
                       "message": "the task text no longer matches its text_sha256 (edited in Label Studio?)"})
-    for f in validate.validate_annotation(ann, text, tax):
+    for f in validate.validate_record(ann.to_dict(), text, tax):
         fd = f.to_dict() if hasattr(f, "to_dict") else dict(f)
         if fd not in found:
             found.append(fd)

@@ -302,7 +302,7 @@ class Predictor:
 
 
 def validate_errors(validate_mod: Any, ann: Annotation, article: Article, tax: Any) -> list[dict[str, Any]]:
-    findings = validate_mod.validate_annotation(ann, article.text, tax)
+    findings = validate_mod.validate_record(ann.to_dict(), article.text, tax)
     return [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in findings
             if (getattr(f, "severity", None) or (f.get("severity") if isinstance(f, dict) else "error")) == "error"]
 

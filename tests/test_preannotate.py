@@ -110,3 +110,18 @@ def test_load_preannotator_choices(tmp_path):
         load_preannotator(str(tmp_path / "missing.jsonl"))
     with pytest.raises(UsageError):
         load_preannotator("magic")
+
+
+def test_rule_predictions_validate_and_convert(seed_article):
+    """What the rules propose passes corpus.validate and becomes a Label Studio result."""
+    from corpus import lsformat, taxonomy, validate
+
+    tax = taxonomy.load()
+    ann = RuleAttributionPreannotator().predict(seed_article)
+    ann.taxonomy_version = tax.version
+    errors = [f for f in validate.validate_record(ann.to_dict(), seed_article.text, tax) if f.is_error]
+    assert errors == []
+    result = lsformat.to_labelstudio(ann, seed_article.text, tax)
+    back, findings = lsformat.ls_result_to_annotation(result, seed_article.text, tax)
+    assert [f for f in findings if f.is_error] == []
+    assert [a.to_dict() for a in back.attributions] == [a.to_dict() for a in ann.attributions]
