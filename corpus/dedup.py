@@ -18,7 +18,7 @@ cluster value of its own (rewriting it would make it look updated in ``diff``).
 
 from __future__ import annotations
 
-import zlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,20 +41,64 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return _PERMUTATIONS[num_perm]
 
 
-def shingle_hashes(text: str) -> list[int]:
-    """32-bit hashes of the lower-cased word 3-grams (single words for very short texts).
+_WS = np.zeros(256, dtype=bool)
+_WS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_P = 1099511628211  # odd, so invertible modulo 2**64
+_POW = np.empty(0, np.uint64)
+_INVPOW = np.empty(0, np.uint64)
+_VECTOR_LIMIT = 1 << 20  # longer texts are hashed in pieces (keeps the power tables small)
+_WS_RE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f ]")
 
-    Each word is hashed once (crc32) and a 3-gram's hash mixes its three word hashes, which
-    is ~3x cheaper than hashing every joined 3-gram string.
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    global _POW, _INVPOW
+    if len(_POW) < n:
+        m = max(n, 2 * len(_POW), 4096)
+        one = np.ones(1, np.uint64)
+        _POW = np.cumprod(np.concatenate((one, np.full(m - 1, _P, np.uint64))), dtype=np.uint64)
+        inv = np.uint64(pow(_P, -1, 2**64))
+        _INVPOW = np.cumprod(np.concatenate((one, np.full(m - 1, inv, np.uint64))), dtype=np.uint64)
+    return _POW[:n], _INVPOW[:n]
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """64-bit hashes of the lower-cased, whitespace-separated words of ``text``.
+
+    Vectorized: a polynomial prefix hash over the UTF-8 bytes, differenced at word bounds
+    (about 10x faster than hashing each word in Python, which dominated import time).
     """
-    words = text.lower().split()
-    if not words:
+    b = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    n = len(b)
+    if n == 0:
+        return np.empty(0, np.uint64)
+    if n > _VECTOR_LIMIT:  # cut at whitespace into pieces; word hashes do not depend on position
+        parts, pos = [], 0
+        while pos < len(text):
+            m = _WS_RE.search(text, pos + _VECTOR_LIMIT // 4)
+            end = m.start() if m else len(text)
+            parts.append(word_hashes(text[pos:end]))
+            pos = end
+        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+    ws = _WS[b]
+    word = ~ws
+    starts = np.flatnonzero(word & np.concatenate(([True], ws[:-1])))
+    ends = np.flatnonzero(word & np.concatenate((ws[1:], [True]))) + 1
+    pw, ipw = _powers(n)
+    prefix = np.empty(n + 1, np.uint64)
+    prefix[0] = 0
+    np.cumsum(b.astype(np.uint64) * pw, dtype=np.uint64, out=prefix[1:])
+    return (prefix[ends] - prefix[starts]) * ipw[starts]
+
+
+def shingle_hashes(text: str) -> list[int]:
+    """32-bit hashes of the lower-cased word 3-grams (single words for very short texts)."""
+    th = word_hashes(text)
+    if len(th) == 0:
         return [0]
-    th = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
-    if len(words) < SHINGLE:
-        return th.tolist()
-    h = th[: len(th) - 2] * _MIX[0] ^ th[1 : len(th) - 1] * _MIX[1] ^ th[2:] * _MIX[2]
-    return (h & _M32).tolist()
+    if len(th) >= SHINGLE:
+        th = th[: len(th) - 2] * _MIX[0] ^ th[1 : len(th) - 1] * _MIX[1] ^ th[2:] * _MIX[2]
+    th = th ^ (th >> np.uint64(32))
+    return (th & _M32).tolist()
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray:

@@ -326,15 +326,14 @@ def _plan_and_commit(
         report.version = version
         if plan is None:  # nothing to write: no empty version
             return
-        masks, clusters = plan
+        masks, clusters, updated_ids = plan
         try:
             new_version = store.commit(
                 _batches(staging, masks, clusters),
                 read_version=version,
-                upsert=report.updated > 0,
                 message=report.message,
                 counts=report.counts(),
-                n_rows_hint=report.added + report.updated,
+                replace=updated_ids,
             )
         except ConcurrentCommit:
             time.sleep(random.uniform(0.05, 0.3) * min(attempt, 5))
@@ -350,13 +349,14 @@ def _plan_and_commit(
 
 def _plan(
     staging: _Staging, index: dedup.DedupIndex, report: ImportReport, base: tuple[int, list[dict[str, Any]]]
-) -> tuple[list[np.ndarray], list[list[str | None]]] | None:
-    """Decide each staged row's outcome against ``index``; returns write masks and clusters."""
+) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
+    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids."""
     report.unchanged, report.errors = base[0], list(base[1])
     report.added = report.updated = report.duplicates = report.near_duplicates = 0
     report.duplicate_of, report.near_duplicate_of = [], []
     masks: list[np.ndarray] = []
     clusters: list[list[str | None]] = []
+    updated: set[str] = set()
     for i in range(len(staging.files)):
         t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"]).to_pydict()
         mask = np.zeros(len(t["doc_id"]), dtype=bool)
@@ -387,13 +387,14 @@ def _plan(
                 report.added += 1
             else:
                 report.updated += 1
+                updated.add(doc_id)
             mask[j] = True
             index.add(doc_id, sha, sig, cl[j])
         masks.append(mask)
         clusters.append(cl)
     if report.added + report.updated == 0:
         return None
-    return masks, clusters
+    return masks, clusters, updated
 
 
 def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]]) -> Iterator[pa.RecordBatch]:

@@ -2,8 +2,9 @@
 
 One import is one atomic Delta commit, so a Delta version *is* a corpus version. The table:
 
-* is partitioned by ``bucket`` (16 buckets from a hash of ``doc_id``), and updates go through
-  MERGE, so correcting one article rewrites one file of one bucket, not the corpus;
+* is partitioned by ``bucket`` (16 buckets from a hash of ``doc_id``) with files of ~16 MB,
+  written by pyarrow and committed as Delta add/remove actions: an import streams new files
+  (memory flat), and correcting one article rewrites only the one file that held it;
 * keeps every version by default (log and deleted-file retention of 100 years, expired-log
   cleanup off), has the change data feed on (``diff`` reads it) and deletion vectors off;
 * carries the commit message and the import counts in each commit's info (``log`` shows them);
@@ -21,6 +22,8 @@ import json
 import os
 import re
 import tempfile
+import time
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,8 +33,11 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from corpus.errors import StoreError, UnknownVersion, UsageError
@@ -41,6 +47,7 @@ DEFAULT_URI = "data/corpus"
 N_BUCKETS = 16
 TAGS_FILE = "_corpus_tags.json"
 _FOREVER = "interval 36500 days"
+TARGET_FILE_SIZE = 16 * 1024 * 1024
 
 TABLE_CONFIG = {
     "delta.enableChangeDataFeed": "true",
@@ -48,6 +55,10 @@ TABLE_CONFIG = {
     "delta.logRetentionDuration": _FOREVER,
     "delta.deletedFileRetentionDuration": _FOREVER,
     "delta.enableExpiredLogCleanup": "false",
+    # Files of ~16 MB: an update rewrites whole files, so small files keep rewrites cheap.
+    "delta.targetFileSize": str(TARGET_FILE_SIZE),
+    # File statistics only for the key columns: min/max of article texts would bloat the log.
+    "delta.dataSkippingStatsColumns": "doc_id,bucket,text_sha256,imported_at",
 }
 
 SCHEMA = pa.schema(
@@ -361,9 +372,7 @@ class CorpusStore:
             elif before and not after:
                 removed.append(doc_id)
             elif before and after and sha0 != sha1:
-                updated.append(doc_id)
-            elif before and after and ct0 == "delete" and ct1 == "insert":
-                updated.append(doc_id)  # rewritten (delete + insert); sha0 is the old one
+                updated.append(doc_id)  # (a row copied unchanged into a rewritten file is not)
         if va > vb:
             added, removed = removed, added
         return Diff(va, vb, sorted(added), sorted(updated), sorted(removed))
@@ -375,60 +384,91 @@ class CorpusStore:
         batches: Iterable[pa.RecordBatch],
         *,
         read_version: int | None,
-        upsert: bool,
         message: str | None,
         counts: dict[str, int],
-        n_rows_hint: int = 0,
+        replace: Iterable[str] | None = None,
     ) -> int:
         """Write rows as ONE commit on top of ``read_version`` (None: create the table).
 
-        ``upsert`` MERGEs on doc_id (replaces existing rows, inserts the rest); otherwise the
-        rows are appended. Raises ``ConcurrentCommit`` when ``read_version`` is no longer the
-        latest, so the caller can re-plan instead of committing stale decisions.
+        The rows go to new Parquet files (pyarrow, streamed: one open file per bucket, rotated
+        at ``TARGET_FILE_SIZE``). Documents in ``replace`` get new revisions: the files that
+        hold their current rows are rewritten without them (copy-on-write, only in their
+        buckets) and the old files are removed in the same commit, so older versions still
+        read them. Raises ``ConcurrentCommit`` when ``read_version`` is no longer the latest,
+        so the caller can re-plan instead of committing stale decisions.
         """
-        now = utc_now()
-        reader = pa.RecordBatchReader.from_batches(SCHEMA, (_stamp(b, now) for b in batches))
+        now, now_ms = utc_now(), int(time.time() * 1000)
         props = CommitProperties(
             custom_metadata={"userMetadata": message or "", "corpus": dict(counts)}, max_commit_retries=0
         )
+        fs, root = self._filesystem()
+        files = _FileSet(fs, root)
         try:
+            for batch in batches:
+                files.write(_stamp(batch, now))
+            removes: list[RemoveAction] = []
+            if replace and read_version is not None:
+                dt = DeltaTable(self.uri, version=read_version, storage_options=self.storage_options)
+                removes = self._rewrite_without(dt, set(replace), files, now_ms)
+            adds = files.close()
             if read_version is None:
                 if self.exists():
                     raise ConcurrentCommit("the store was created by another writer meanwhile")
-                write_deltalake(
-                    self.uri,
-                    reader,
-                    mode="error",
-                    partition_by=["bucket"],
-                    configuration=TABLE_CONFIG,
-                    storage_options=self.storage_options,
-                    commit_properties=props,
+                create_table_with_add_actions(
+                    self.uri, DeltaSchema.from_arrow(SCHEMA), adds, mode="error", partition_by=["bucket"],
+                    configuration=TABLE_CONFIG, storage_options=self.storage_options, commit_properties=props,
                 )
             else:
                 dt = DeltaTable(self.uri, version=read_version, storage_options=self.storage_options)
-                if upsert:
-                    (
-                        dt.merge(
-                            reader,
-                            predicate="t.bucket = s.bucket AND t.doc_id = s.doc_id",
-                            source_alias="s",
-                            target_alias="t",
-                            streamed_exec=n_rows_hint > 20000,
-                            commit_properties=props,
-                        )
-                        .when_matched_update_all()
-                        .when_not_matched_insert_all()
-                        .execute()
-                    )
-                else:
-                    write_deltalake(dt, reader, mode="append", commit_properties=props)
-        except CommitFailedError as e:
+                dt.create_write_transaction([*adds, *removes], "append", SCHEMA, ["bucket"], commit_properties=props)
+        except (CommitFailedError, ConcurrentCommit) as e:
+            files.discard()
             raise ConcurrentCommit(f"another import committed first ({e})") from e
         except DeltaError as e:
-            if "already exists" in str(e).lower():
+            files.discard()
+            if "already exists" in str(e).lower() or "version" in str(e).lower() and "exist" in str(e).lower():
                 raise ConcurrentCommit(f"another import committed first ({e})") from e
             raise StoreError(f"writing to {self.display_uri} failed: {e}") from e
+        except BaseException:
+            files.discard()
+            raise
         return DeltaTable(self.uri, storage_options=self.storage_options).version()
+
+    def _filesystem(self) -> tuple[pafs.FileSystem, str]:
+        """A pyarrow filesystem and the table root in it (local disk, or deltalake's object store)."""
+        if _is_local(self.uri):
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+            return pafs.LocalFileSystem(), self.uri
+        from deltalake.fs import DeltaStorageHandler
+
+        return pafs.PyFileSystem(DeltaStorageHandler(self.uri, self.storage_options)), ""
+
+    def _rewrite_without(
+        self, dt: DeltaTable, doc_ids: set[str], files: "_FileSet", now_ms: int
+    ) -> list[RemoveAction]:
+        """Copy-on-write: files holding any of ``doc_ids`` are rewritten without those rows."""
+        buckets = {bucket_of(d) for d in doc_ids}
+        wanted = pa.array(sorted(doc_ids), pa.string())
+        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        removes = []
+        for act in actions:
+            bucket = act.get("partition.bucket") or (act.get("partition_values") or {}).get("bucket")
+            if bucket not in buckets:
+                continue
+            path = act["path"]
+            full = f"{files.root}/{path}" if files.root else path
+            ids = pq.read_table(full, columns=["doc_id"], filesystem=files.fs).column("doc_id").cast(pa.string())
+            hit = pc.is_in(ids, value_set=wanted)
+            if not pc.any(hit).as_py():
+                continue
+            keep = pq.read_table(full, filesystem=files.fs).filter(pc.invert(hit))
+            if keep.num_rows:
+                keep = keep.append_column("bucket", pa.array([bucket] * keep.num_rows, pa.string()))
+                keep = keep.select(SCHEMA.names).cast(SCHEMA)
+                for b in keep.to_batches(max_chunksize=2048):
+                    files.write(b)
+            removes.append(RemoveAction(path, True, now_ms, int(act["size_bytes"]), {"bucket": bucket}))
+        return removes
 
     # ------------------------------------------------------------------ tags
 
@@ -537,6 +577,85 @@ class CorpusStore:
                 os.unlink(tmp)
             raise
         return count
+
+
+_FILE_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "bucket"])
+_STATS_COLUMNS = ("doc_id", "text_sha256", "imported_at")
+
+
+class _FileSet:
+    """Parquet files being written into the table: one open writer per bucket, rotated by size.
+
+    Each closed file becomes a Delta ``AddAction`` with exact statistics (row count, min/max
+    and null count of the key columns): readers use them to skip files, so they must be right.
+    """
+
+    def __init__(self, fs: pafs.FileSystem, root: str):
+        self.fs, self.root = fs, root
+        self.open: dict[str, dict[str, Any]] = {}
+        self.done: list[AddAction] = []
+        self.paths: list[str] = []
+
+    def _full(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if self.root else rel
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        buckets = batch.column("bucket")
+        values = pc.unique(buckets).to_pylist()
+        for b in values:
+            part = batch.filter(pc.equal(buckets, b)) if len(values) > 1 else batch
+            self._write_bucket(b, part.drop_columns(["bucket"]).cast(_FILE_SCHEMA))
+
+    def _write_bucket(self, bucket: str, part: pa.RecordBatch) -> None:
+        f = self.open.get(bucket)
+        if f is None:
+            rel = f"bucket={bucket}/part-{uuid.uuid4()}-c000.zstd.parquet"
+            if self.root:
+                self.fs.create_dir(self._full(f"bucket={bucket}"), recursive=True)
+            self.paths.append(rel)
+            writer = pq.ParquetWriter(self._full(rel), _FILE_SCHEMA, filesystem=self.fs, compression="zstd",
+                                      compression_level=3)
+            f = self.open[bucket] = {"rel": rel, "writer": writer, "rows": 0, "bytes": 0, "min": {}, "max": {},
+                                     "nulls": dict.fromkeys(_STATS_COLUMNS, 0)}
+        f["writer"].write_batch(part, row_group_size=2048)
+        f["rows"] += part.num_rows
+        f["bytes"] += part.nbytes
+        for c in _STATS_COLUMNS:
+            col = part.column(c)
+            f["nulls"][c] += col.null_count
+            mm = pc.min_max(col).as_py()
+            if mm["min"] is not None:
+                f["min"][c] = mm["min"] if c not in f["min"] else min(f["min"][c], mm["min"])
+                f["max"][c] = mm["max"] if c not in f["max"] else max(f["max"][c], mm["max"])
+        if f["bytes"] >= 3 * TARGET_FILE_SIZE:  # ~3x compression on news text
+            self._close(bucket)
+
+    def _close(self, bucket: str) -> None:
+        f = self.open.pop(bucket)
+        f["writer"].close()
+        size = self.fs.get_file_info(self._full(f["rel"])).size
+        stats = {"numRecords": f["rows"], "minValues": f["min"], "maxValues": f["max"], "nullCount": f["nulls"]}
+        self.done.append(AddAction(f["rel"], size, {"bucket": bucket}, int(time.time() * 1000), True,
+                                   json.dumps(stats, ensure_ascii=False)))
+
+    def close(self) -> list[AddAction]:
+        for b in sorted(self.open):
+            self._close(b)
+        return self.done
+
+    def discard(self) -> None:
+        """Delete the files of a commit that did not happen (they would be orphans)."""
+        for f in self.open.values():
+            try:
+                f["writer"].close()
+            except Exception:  # pragma: no cover - best effort
+                pass
+        self.open = {}
+        for rel in self.paths:
+            try:
+                self.fs.delete_file(self._full(rel))
+            except OSError:
+                pass
 
 
 def _stamp(batch: pa.RecordBatch, now: str) -> pa.RecordBatch:

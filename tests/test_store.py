@@ -14,7 +14,8 @@ from corpus.store import TAGS_FILE, ConcurrentCommit, CorpusStore, article_to_ro
 
 def commit(store, items, read_version, upsert=False, message="m"):
     rows = [article_to_row(Article(make_doc_id(k), t, title=k.upper()), source_key=k) for k, t in items]
-    return store.commit([rows_to_batch(rows)], read_version=read_version, upsert=upsert, message=message,
+    replace = {r["doc_id"] for r in rows} if upsert else None
+    return store.commit([rows_to_batch(rows)], read_version=read_version, replace=replace, message=message,
                         counts={"added": len(rows)})
 
 
@@ -92,7 +93,7 @@ def test_history_has_messages_and_counts(store):
     h = store.history()
     assert [v.version for v in h] == [0, 1]
     assert [v.message for v in h] == ["first", "second"]
-    assert h[0].counts["added"] == 2 and h[1].operation == "MERGE"
+    assert h[0].counts["added"] == 2 and h[1].operation == "WRITE"
 
 
 def test_diff_from_change_feed(store):

@@ -1,0 +1,177 @@
+"""Import benchmark: N generated ~2 KB articles (JSONL) into a fresh corpus store.
+
+Reports docs/s, MB/s and peak RSS for, each in its own process so peaks do not mix:
+  baseline  read the same JSONL, sha256 each text, write Parquet with pyarrow (no corpus logic)
+  import    `corpus import` of the file (normalize, MinHash, dedup, Delta commit)
+  reimport  the same import again (everything unchanged: no new version)
+  import/4  import of the first N/4 records, to see whether memory grows with N
+and the ratios import/baseline (goal <= 2) and reimport/import (goal <= 0.10).
+
+    python bench/bench_import.py [--n 100000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+VOCAB_SEED = 42
+EXTRAS = ["café", "naïve", "“quoted”", "it’s", "—", "Zürich", "São Paulo", "€5"]
+
+
+def generate(path: Path, n: int) -> int:
+    """n articles of ~2 KB from a fixed vocabulary (some non-ASCII, as in real news)."""
+    rng = random.Random(VOCAB_SEED)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))) for _ in range(20000)]
+    size = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            words = [rng.choice(vocab) for _ in range(300)]
+            for _ in range(3):
+                words[rng.randrange(300)] = rng.choice(EXTRAS)
+            text = f"Headline number {i}\n\n" + " ".join(words) + "."
+            rec = {"id": f"a{i}", "title": f"Headline number {i}", "text": text, "published": "2024-01-01"}
+            line = json.dumps(rec, ensure_ascii=False) + "\n"
+            size += len(line.encode("utf-8"))
+            f.write(line)
+    return size
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_baseline(data: Path, out: Path, limit: int | None) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.large_string()),
+                        ("published", pa.string()), ("text_sha256", pa.string())])
+    t0 = time.perf_counter()
+    n = 0
+    rows: list[dict] = []
+    with pq.ParquetWriter(out, schema) as w, open(data, encoding="utf-8") as f:
+        for line in f:
+            if limit is not None and n >= limit:
+                break
+            r = json.loads(line)
+            r["text_sha256"] = hashlib.sha256(r["text"].encode("utf-8")).hexdigest()
+            rows.append(r)
+            n += 1
+            if len(rows) >= 5000:
+                w.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows = []
+        if rows:
+            w.write_table(pa.Table.from_pylist(rows, schema=schema))
+    return {"docs": n, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_import(data: Path, store_uri: str) -> dict:
+    from corpus.ingest import import_paths
+    from corpus.store import CorpusStore
+
+    t0 = time.perf_counter()
+    r = import_paths([data], CorpusStore(store_uri), message="bench")
+    secs = time.perf_counter() - t0
+    return {"docs": r.added + r.updated + r.unchanged + r.duplicates, "seconds": secs, "peak_rss_mb": peak_rss_mb(),
+            "added": r.added, "unchanged": r.unchanged, "duplicates": r.duplicates,
+            "near_duplicates": r.near_duplicates, "errors": len(r.errors), "version": r.version, "created": r.created}
+
+
+def run_phase(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--phase", *args], capture_output=True, text=True, cwd=REPO)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {args[0]} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def head(src: Path, dst: Path, n: int) -> None:
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as g:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            g.write(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000, help="articles to generate (default 100000)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.phase:
+        kind, *rest = args.phase
+        if kind == "baseline":
+            res = phase_baseline(Path(rest[0]), Path(rest[1]), None)
+        else:
+            res = phase_import(Path(rest[0]), rest[1])
+        print(json.dumps(res))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        data = work / "articles.jsonl"
+        t0 = time.perf_counter()
+        nbytes = generate(data, args.n)
+        gen_s = time.perf_counter() - t0
+        quarter = work / "quarter.jsonl"
+        head(data, quarter, max(1, args.n // 4))
+
+        base = run_phase("baseline", str(data), str(work / "baseline.parquet"))
+        imp = run_phase("import", str(data), str(work / "store"))
+        re = run_phase("import", str(data), str(work / "store"))
+        small = run_phase("import", str(quarter), str(work / "store-quarter"))
+
+        mb = nbytes / 1e6
+        result = {
+            "n": args.n,
+            "input_mb": round(mb, 1),
+            "generate_s": round(gen_s, 2),
+            "baseline": {"seconds": round(base["seconds"], 2), "docs_per_s": round(args.n / base["seconds"]),
+                         "mb_per_s": round(mb / base["seconds"], 1), "peak_rss_mb": round(base["peak_rss_mb"])},
+            "import": {"seconds": round(imp["seconds"], 2), "docs_per_s": round(args.n / imp["seconds"]),
+                       "mb_per_s": round(mb / imp["seconds"], 1), "peak_rss_mb": round(imp["peak_rss_mb"]),
+                       "added": imp["added"], "near_duplicates": imp["near_duplicates"], "errors": imp["errors"]},
+            "reimport": {"seconds": round(re["seconds"], 2), "docs_per_s": round(args.n / re["seconds"]),
+                         "peak_rss_mb": round(re["peak_rss_mb"]), "unchanged": re["unchanged"],
+                         "created_version": re["created"]},
+            "import_quarter": {"n": max(1, args.n // 4), "seconds": round(small["seconds"], 2),
+                               "peak_rss_mb": round(small["peak_rss_mb"])},
+            "ratio_import_vs_baseline": round(imp["seconds"] / base["seconds"], 2),
+            "ratio_reimport_vs_import": round(re["seconds"] / imp["seconds"], 3),
+            "goals": {"ratio_import_vs_baseline": 2.0, "ratio_reimport_vs_import": 0.10},
+        }
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return
+        print(f"{args.n} articles, {result['input_mb']} MB JSONL")
+        for k in ("baseline", "import", "reimport"):
+            r = result[k]
+            print(f"  {k:<9} {r['seconds']:>8.2f} s  {r['docs_per_s']:>8} docs/s"
+                  + (f"  {r['mb_per_s']:>6} MB/s" if "mb_per_s" in r else "             ")
+                  + f"  peak RSS {r['peak_rss_mb']} MB")
+        q = result["import_quarter"]
+        print(f"  import of {q['n']} (N/4): {q['seconds']:.2f} s, peak RSS {q['peak_rss_mb']} MB "
+              f"(vs {result['import']['peak_rss_mb']} MB for N)")
+        print(f"  import / baseline = {result['ratio_import_vs_baseline']} (goal <= 2)")
+        print(f"  reimport / import = {result['ratio_reimport_vs_import']} (goal <= 0.10)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
