@@ -53,9 +53,10 @@ demo: install
 	$(BIN)/corpus ls --store $(STORE)
 	$(BIN)/corpus show $$($(BIN)/corpus ls --store $(STORE) --limit 1 | cut -d' ' -f1) --store $(STORE) | head -20
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed install-labelstudio
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_release.py
+	$(BIN)/python bench/bench_push.py
 
 labelstudio: install-labelstudio $(VENV)/.installed
 	$(BIN)/corpus labelstudio start --port $(LS_PORT)

@@ -38,13 +38,14 @@ WORDS = (
 
 
 def make_store(path: Path, n: int) -> str:
+    """N generated articles (distinct texts, ~2-3 KB), imported with corpus.ingest."""
+    from corpus.ingest import import_articles
     from corpus.model import Article, make_doc_id
-    from corpus.store import CorpusStore, article_to_row, rows_to_batch
+    from corpus.store import CorpusStore
 
     store = CorpusStore(str(path))
 
-    def batches():
-        rows = []
+    def articles():
         for k in range(n):
             rnd = random.Random(k)
             sents = []
@@ -53,17 +54,11 @@ def make_store(path: Path, n: int) -> str:
                 sents.append(" ".join(words).capitalize() + ".")
             if k % 3 == 0:
                 sents.insert(1, f"The spokesman said the convoy reached the border on day {k}.")
-            text = " ".join(sents)
-            art = Article(doc_id=make_doc_id(f"bench:{k}"), text=text, title=f"Bench article {k}",
+            yield Article(doc_id=make_doc_id(f"bench:{k}"), text=" ".join(sents), title=f"Bench article {k}",
                           source="bench", published="2025-01-20", url=f"https://example.org/{k}")
-            rows.append(article_to_row(art))
-            if len(rows) == 2000:
-                yield rows_to_batch(rows)
-                rows = []
-        if rows:
-            yield rows_to_batch(rows)
 
-    store.commit(batches(), read_version=None, upsert=False, message="bench push", counts={"added": n})
+    rep = import_articles(store, articles(), message="bench push")
+    assert rep.added + rep.near_duplicates == n, rep.counts()
     return store.uri
 
 

@@ -459,20 +459,12 @@ def labelstudio_group() -> None:
 @json_option
 def labelstudio_start(port: int, data_dir: str, timeout: float, as_json: bool) -> None:
     """Start Label Studio and wait until it answers; print the URL and how to log in."""
-    from pathlib import Path
-
     from corpus import lsserver
 
     binary = lsserver.find_binary()
     creds = lsserver.load_credentials()
-    if not as_json and not (Path(data_dir) / "label_studio.sqlite3").exists():
-        fresh = not (lsserver.template_dir(binary) / lsserver.TEMPLATE_MARKER).exists()
-        click.echo(
-            f"Initializing {data_dir}"
-            + (" (first time on this machine: database migrations take about a minute)" if fresh else ""),
-            err=True,
-        )
-    info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout)
+    notify = None if as_json else (lambda msg: click.echo(msg, err=True))
+    info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout, notify=notify)
     lsserver.remember_url(info.url)
     if as_json:
         emit_json({**info.to_dict(), "username": creds.username, "credentials_from": creds.origin})

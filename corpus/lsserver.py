@@ -37,7 +37,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from corpus.errors import LabelStudioError, UsageError
 
@@ -433,6 +433,7 @@ def start(
     creds: Credentials | None = None,
     binary: Path | None = None,
     timeout: float = 180,
+    notify: Callable[[str], None] | None = None,
 ) -> ServerInfo:
     """Start Label Studio on 127.0.0.1:port with data in ``data_dir`` and wait until it answers.
 
@@ -455,6 +456,10 @@ def start(
             f"port {port} on {DEFAULT_HOST} is already in use",
             hint="choose another port with --port (make labelstudio LS_PORT=...) or stop what uses it",
         )
+    if notify is not None and not (data_dir / "label_studio.sqlite3").exists():
+        fresh = not (template_dir(binary) / TEMPLATE_MARKER).exists()
+        notify(f"Initializing {data_dir}"
+               + (" (first time on this machine: database migrations take about a minute)" if fresh else ""))
     initialized = prepare_data_dir(data_dir, binary)
     log_path = data_dir / LOG_FILE
     log = open(log_path, "ab")

@@ -257,6 +257,16 @@ class IndexCache:
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, self.path)
+        self._prune()
+
+    def _prune(self, keep: int = 64) -> None:
+        """Keep the most recently used indexes only (projects come and go; tests make many)."""
+        try:
+            files = sorted(self.path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- tasks and predictions
