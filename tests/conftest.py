@@ -60,7 +60,7 @@ def labelstudio(tmp_path_factory):
     except LabelStudioError as e:
         if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(f"Label Studio server is required in CI: {e}")
-        pytest.skip(f"Label Studio server not available: {e.message}")
+        pytest.skip(f"Label Studio server not available: {e.message} ({e.hint})")
     from corpus.labelstudio import LSClient
 
     data_dir = tmp_path_factory.mktemp("labelstudio")

@@ -85,6 +85,8 @@ def test_fixture_server_is_local_and_authenticated(labelstudio):
     assert labelstudio.client.whoami()["email"] == labelstudio.username
     log = (labelstudio.data_dir / lsserver.LOG_FILE).read_text(errors="replace")
     assert labelstudio.token not in log
+    rec_text = (labelstudio.data_dir / lsserver.PID_FILE).read_text()
+    assert labelstudio.token not in rec_text
 
 
 @pytest.mark.labelstudio
@@ -138,3 +140,19 @@ def test_stop_leaves_an_unrelated_process_alone(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", "failed"), ("", "skipped")])
+def test_fixture_fails_in_ci_and_skips_locally_without_label_studio(tmp_path, ci, outcome):
+    """Without the binary the session fixture FAILs under CI=true and skips (with the reason) otherwise."""
+    env = {**os.environ, "CORPUS_LABEL_STUDIO_BIN": str(tmp_path / "missing" / "label-studio"), "CI": ci}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+         f"{__file__}::test_fixture_server_is_local_and_authenticated"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
+    )
+    assert f"1 {outcome}" in res.stdout or "1 error" in res.stdout, res.stdout[-1500:]
+    if outcome == "failed":
+        assert res.returncode != 0 and "required in CI" in res.stdout
+    else:
+        assert res.returncode == 0 and "make install-labelstudio" in res.stdout
