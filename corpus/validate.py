@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from jsonschema import Draft202012Validator
 
 from corpus import jsonschemas, lsformat
+from corpus.fastschema import compile_schema
 from corpus import taxonomy as taxmod
 from corpus.findings import CODES, ERROR, INFO, WARNING, Finding
 from corpus.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
@@ -40,17 +41,25 @@ BATCH = 500  # canonical records per text lookup: memory stays flat on big snaps
 
 
 class Validator:
-    """The JSON Schemas of one taxonomy, compiled once (format checks off: they are slow and unused)."""
+    """The JSON Schemas of one taxonomy, compiled once (format checks off: they are slow and unused).
+
+    Each schema has a fast yes/no check (:mod:`corpus.fastschema`); only records it cannot
+    vouch for go through ``jsonschema.iter_errors``, which reports every error with its pointer.
+    """
 
     def __init__(self, tax: Taxonomy | None = None):
         self.tax = tax or taxmod.load()
         export = jsonschemas.labelstudio_export_schema(self.tax)
         task = {"$schema": export["$schema"], "$ref": "#/$defs/task", "$defs": export["$defs"]}
+        annotation = jsonschemas.annotation_schema(self.tax)
         self.task = Draft202012Validator(task)
-        self.annotation = Draft202012Validator(jsonschemas.annotation_schema(self.tax))
+        self.annotation = Draft202012Validator(annotation)
+        self._fast = {id(self.task): compile_schema(task), id(self.annotation): compile_schema(annotation)}
 
-    @staticmethod
-    def errors(validator: Draft202012Validator, instance: Any, prefix: str = "", **where: Any) -> list[Finding]:
+    def errors(self, validator: Draft202012Validator, instance: Any, prefix: str = "", **where: Any) -> list[Finding]:
+        fast = self._fast.get(id(validator))
+        if fast is not None and fast(instance):
+            return []
         out = []
         for e in validator.iter_errors(instance):
             ptr = prefix + "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in e.absolute_path)
