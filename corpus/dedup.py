@@ -101,11 +101,19 @@ def shingle_hashes(text: str) -> list[int]:
     return (th & _M32).tolist()
 
 
+_SKETCHERS: dict[int, MinHash] = {}
+
+
 def signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray:
-    """MinHash signature of a text: ``num_perm`` uint32 values."""
-    m = MinHash(num_perm=num_perm, seed=_SEED, hashfunc=int, permutations=_permutations(num_perm), scheme="affine32")
+    """MinHash signature of a text: ``num_perm`` uint32 values (datasketch, affine32 scheme)."""
+    m = _SKETCHERS.get(num_perm)
+    if m is None:  # one reusable MinHash: building one re-parses its permutations every time
+        m = _SKETCHERS[num_perm] = MinHash(
+            num_perm=num_perm, seed=_SEED, hashfunc=int, permutations=_permutations(num_perm), scheme="affine32"
+        )
+    m.clear()
     m.update_batch(shingle_hashes(text))
-    return np.asarray(m.hashvalues, dtype=np.uint32)
+    return np.array(m.hashvalues, dtype=np.uint32)
 
 
 def to_bytes(sig: np.ndarray) -> bytes:

@@ -173,22 +173,26 @@ class _Staging:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
         self.files: list[Path] = []
-        self.buffer: list[dict[str, Any]] = []
+        self.columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
+        self.buffered = 0
         self.rows = 0
 
     def add(self, row: dict[str, Any]) -> None:
-        self.buffer.append(row)
+        for name, values in self.columns.items():
+            values.append(row[name])
+        self.buffered += 1
         self.rows += 1
-        if len(self.buffer) >= BATCH:
+        if self.buffered >= BATCH:
             self.flush()
 
     def flush(self) -> None:
-        if not self.buffer:
+        if not self.buffered:
             return
         path = self.dir / f"{len(self.files):06d}.parquet"
-        pq.write_table(pa.Table.from_pylist(self.buffer, schema=_STAGE_SCHEMA), path, compression="none")
+        pq.write_table(pa.Table.from_pydict(self.columns, schema=_STAGE_SCHEMA), path, compression="none")
         self.files.append(path)
-        self.buffer = []
+        self.columns = {n: [] for n in _STAGE_SCHEMA.names}
+        self.buffered = 0
 
     def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.files[i], columns=columns, schema=_STAGE_SCHEMA if columns is None else None)
@@ -405,7 +409,7 @@ def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str
         t = staging.read(i)
         t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
         t = t.filter(pa.array(mask))
-        yield from t.to_batches(max_chunksize=1000)
+        yield from t.to_batches()
 
 
 class _progress:

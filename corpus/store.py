@@ -581,6 +581,7 @@ class CorpusStore:
 
 _FILE_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "bucket"])
 _STATS_COLUMNS = ("doc_id", "text_sha256", "imported_at")
+_ROW_GROUP = 2048
 
 
 class _FileSet:
@@ -616,8 +617,12 @@ class _FileSet:
             writer = pq.ParquetWriter(self._full(rel), _FILE_SCHEMA, filesystem=self.fs, compression="zstd",
                                       compression_level=3)
             f = self.open[bucket] = {"rel": rel, "writer": writer, "rows": 0, "bytes": 0, "min": {}, "max": {},
-                                     "nulls": dict.fromkeys(_STATS_COLUMNS, 0)}
-        f["writer"].write_batch(part, row_group_size=2048)
+                                     "nulls": dict.fromkeys(_STATS_COLUMNS, 0), "pending": [], "pending_rows": 0}
+        # buffer up to one row group: each write call would otherwise make its own tiny group
+        f["pending"].append(part)
+        f["pending_rows"] += part.num_rows
+        if f["pending_rows"] >= _ROW_GROUP:
+            self._flush_rows(f)
         f["rows"] += part.num_rows
         f["bytes"] += part.nbytes
         for c in _STATS_COLUMNS:
@@ -630,8 +635,15 @@ class _FileSet:
         if f["bytes"] >= 3 * TARGET_FILE_SIZE:  # ~3x compression on news text
             self._close(bucket)
 
+    @staticmethod
+    def _flush_rows(f: dict[str, Any]) -> None:
+        if f["pending"]:
+            f["writer"].write_table(pa.Table.from_batches(f["pending"]), row_group_size=_ROW_GROUP)
+            f["pending"], f["pending_rows"] = [], 0
+
     def _close(self, bucket: str) -> None:
         f = self.open.pop(bucket)
+        self._flush_rows(f)
         f["writer"].close()
         size = self.fs.get_file_info(self._full(f["rel"])).size
         stats = {"numRecords": f["rows"], "minValues": f["min"], "maxValues": f["max"], "nullCount": f["nulls"]}
