@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from corpus import taxonomy
 from corpus.cli import main
-from corpus.errors import LabelStudioError, LabelStudioUnavailable
+from corpus.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable
 from corpus.ingest import import_paths
 from corpus.labelstudio import LSClient
 from corpus.model import Annotation, Attribution, Span
@@ -175,6 +175,33 @@ def test_retry_checks_what_landed_instead_of_duplicating(labelstudio, corpus_sto
     assert rep.pushed == n and rep.retries == 2 and not rep.errors
     docs = project_docs(labelstudio.client, rep.project_id)
     assert len(docs) == n and set(docs.values()) == {1}
+
+
+class RefusesOne(LSClient):
+    """A real client for which Label Studio 'refuses' any request containing one document."""
+
+    def __init__(self, url, token, poison: str):
+        super().__init__(url, token)
+        self.poison = poison
+
+    def import_tasks(self, project_id, tasks):
+        if any(t["meta"]["doc_id"] == self.poison for t in tasks):
+            raise LabelStudioRejected("simulated: HTTP 400 for this task", status=400)
+        return super().import_tasks(project_id, tasks)
+
+
+def test_a_refused_task_is_reported_and_the_rest_of_its_batch_goes_in(labelstudio, corpus_store):
+    poison = next(corpus_store.iter_articles()).doc_id
+    client = RefusesOne(labelstudio.url, labelstudio.token, poison)
+    try:
+        rep = push(client, corpus_store, "t-push-refused")
+    finally:
+        client.close()
+    n = corpus_store.count()
+    assert rep.pushed == n - 1 and [e["doc_id"] for e in rep.errors] == [poison]
+    assert poison not in project_docs(labelstudio.client, rep.project_id)
+    again = push(labelstudio.client, corpus_store, "t-push-refused")
+    assert (again.pushed, again.skipped) == (1, n - 1)
 
 
 def test_where_limit_and_predictions_file(labelstudio, corpus_store, tmp_path):
