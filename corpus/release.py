@@ -237,8 +237,24 @@ class ReleaseReport:
         return d
 
 
-# not_in_corpus, excluded_origin, superseded and no_reviewed are expected outcomes; these are not
+# not_in_corpus, excluded_origin and no_reviewed are expected outcomes; these are not
 FAILURE_KINDS = {"invalid", "stale", "bad_anchor", "unknown_label"}
+EXAMPLES_PER_KIND = 100
+
+
+class ProblemLog(list):
+    """Problems of a build: every failure is kept; expected outcomes (a prediction skipped, a
+    document outside the pinned version) are counted, with the first examples kept, so a
+    corpus full of predictions does not grow memory or release.json."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter = Counter()
+
+    def append(self, p: gold.Problem) -> None:  # type: ignore[override]
+        self.counts[p.kind] += 1
+        if p.kind in FAILURE_KINDS or self.counts[p.kind] <= EXAMPLES_PER_KIND:
+            super().append(p)
 
 
 def _check_options(opts: BuildOptions) -> None:
@@ -330,9 +346,11 @@ def build_release(
     files = gold.snapshot_files(opts.annotations)
     if not files:
         raise UsageError(f"no .jsonl annotation snapshot found in {', '.join(opts.annotations)}")
-    index, snapshots, problems = gold.index_snapshots(files, opts.exclude_origins)
+    index, snapshots, found = gold.index_snapshots(files, opts.exclude_origins)
     chosen, more = gold.select_gold(index, opts.policy)  # sorted by doc_id, columnar
-    problems += more
+    problems = ProblemLog()
+    for p in found + more:
+        problems.append(p)
     del index
     gold_ids = chosen.column("doc_id").combine_chunks()
     n_gold = len(gold_ids)
@@ -421,7 +439,7 @@ def build_release(
         rows = {c: {s: w.close() for s, w in ws.items()} for c, ws in writers.items()}
         if not any(rows["documents"].values()):
             raise ReleaseError(
-                "no document could be shipped: " + (", ".join(f"{k} {v}" for k, v in Counter(p.kind for p in problems).items()) or "no annotations"),
+                "no document could be shipped: " + (", ".join(f"{k} {v}" for k, v in problems.counts.items()) or "no annotations"),
                 hint="Check --annotations, --corpus-version and --policy (run with --json to see every problem).",
             )
         for c, ws in writers.items():  # `load_dataset` refuses a split without rows: leave it out
@@ -429,7 +447,7 @@ def build_release(
                 if not rows[c][s]:
                     w.path.unlink()
 
-        left_out = Counter(p.kind for p in problems)
+        left_out = problems.counts
         built_at = opts.built_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         stats = {
             "name": opts.name,
