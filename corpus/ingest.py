@@ -233,6 +233,7 @@ def _run(
         with _progress(progress, total) as tick:
             seen: set[str] = set()
             for item in make_items(tick):
+                tick.record()
                 if isinstance(item, ReadError):
                     report.errors.append(item.to_dict())
                     continue
@@ -413,25 +414,39 @@ def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str
 
 
 class _progress:
-    """A rich progress bar on stderr when asked for (the CLI asks only on a terminal)."""
+    """A rich progress bar on stderr when asked for (the CLI asks only on a terminal).
+
+    The bar counts input files; its label counts records, so a single big JSONL file still
+    shows that the import is moving.
+    """
 
     def __init__(self, enabled: bool, total: int | None):
         self.enabled, self.total = enabled, total
-        self._p = None
+        self._p: Any = None
+        self.records = 0
 
-    def __enter__(self) -> Callable[[], None]:
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def __enter__(self) -> "_progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._p = Progress(
-            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._p.start()
-        task = self._p.add_task("import", total=self.total)
-        return lambda: self._p.advance(task)  # type: ignore[union-attr]
+            self._p = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._p.start()
+            self._task = self._p.add_task("importing", total=self.total)
+        return self
+
+    def __call__(self) -> None:
+        """One input file (or one record, for records given directly) is done."""
+        if self._p is not None:
+            self._p.advance(self._task)
+
+    def record(self) -> None:
+        self.records += 1
+        if self._p is not None and self.records % 500 == 0:
+            self._p.update(self._task, description=f"importing ({self.records} records)")
 
     def __exit__(self, *exc: Any) -> None:
         if self._p is not None:
