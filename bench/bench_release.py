@@ -91,25 +91,21 @@ def generate(k: int):
 
 
 def prepare(work: Path, n: int) -> tuple[str, str]:
-    from corpus.store import CorpusStore, article_to_row, rows_to_batch
+    """The store (through the real import workflow) and one annotation snapshot."""
+    from corpus.ingest import import_articles
+    from corpus.store import CorpusStore
 
     store = CorpusStore(str(work / "store"))
     snap = work / "annotations.jsonl"
     with open(snap, "w", encoding="utf-8") as fh:
 
-        def batches():
-            rows = []
+        def articles():
             for k in range(n):
                 art, ann = generate(k)
                 fh.write(json.dumps(ann.to_dict()) + "\n")
-                rows.append(article_to_row(art))
-                if len(rows) == 5000:
-                    yield rows_to_batch(rows)
-                    rows = []
-            if rows:
-                yield rows_to_batch(rows)
+                yield art
 
-        store.commit(batches(), read_version=None, upsert=False, message="bench", counts={"added": n})
+        import_articles(store, articles(), message="bench")
     return store.uri, str(snap)
 
 

@@ -21,7 +21,8 @@ from corpus.errors import ReleaseError
 from corpus.model import Annotation, Argument, Article, Attribution, Entity, Event, Span, make_doc_id
 from corpus.rows import CONFIGS
 from corpus.splits import SPLITS, assign_split
-from corpus.store import CorpusStore, article_to_row, rows_to_batch
+from corpus.ingest import import_articles
+from corpus.store import CorpusStore
 
 PEOPLE = ["Sean Parnell", "Maria Lopez", "John Kirby", "Anna Weber", "Omar Haddad", "Lena Fischer", "Paul Martin"]
 OUTLETS = ["Al Hadath TV", "Reuters", "Sky News", "Al Jazeera", "CNN"]
@@ -84,10 +85,10 @@ def fixture_article(k: int) -> tuple[Article, Annotation]:
 
 
 def write_store(uri: str, articles: list[Article]) -> CorpusStore:
+    """One new corpus version through the real import workflow (``corpus.ingest``)."""
     st = CorpusStore(uri)
-    latest = st.latest_version()
-    st.commit([rows_to_batch([article_to_row(a) for a in articles])], read_version=latest, upsert=latest is not None,
-              message="fixture", counts={"added": len(articles)})
+    rep = import_articles(st, articles, message="fixture")
+    assert rep.added + rep.updated == len(articles), rep
     return st
 
 
