@@ -538,11 +538,13 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
         text = doc.get("text") if isinstance(doc.get("text"), str) else None
         rep.findings += validate_record(doc, text, v.tax, validator=v)
         if text is None:
-            rep.findings.append(Finding("text_unavailable", "no text to check offsets against", file=str(p)))
+            rep.counts["records_without_text"] += 1
+            rep.findings.append(Finding("text_unavailable", "the record has no text: its offsets and span texts were "
+                                        "not checked (pass --store/--version, or add a text field)", file=str(p)))
         return
     if not isinstance(doc, list):
         rep.findings.append(_unreadable(p, f"{p}: the top level is a {type(doc).__name__}; a Label Studio JSON "
-                                           "export is a list of tasks"))
+                                           "export is a list of tasks (or give canonical annotation JSONL)"))
         return
     rep.counts["format_labelstudio"] = 1
     any_fix = False
@@ -588,16 +590,19 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                     if fixes:
                         n_fixed += 1
                         raw = json.dumps(rec, ensure_ascii=False)
+                elif isinstance(rec, dict) and "doc_id" not in rec:
+                    rep.counts["records"] += 1
+                    fs = [Finding("schema", f"neither a canonical annotation record (doc_id, entities, events, "
+                                  f"attributions) nor a Label Studio task (data, annotations); keys: "
+                                  f"{', '.join(sorted(map(str, rec))[:8]) or 'none'}", pointer="")]
                 else:
                     rep.counts["records"] += 1
                     text = rec.get("text") if isinstance(rec, dict) and isinstance(rec.get("text"), str) else None
                     if text is None and isinstance(rec, dict):
                         text = found.get(rec.get("doc_id")) if isinstance(rec.get("doc_id"), str) else None
                     fs = validate_record(rec, text, v.tax, validator=v)
-                    if text is None:
-                        fs.append(Finding("text_unavailable", "no text for this record (pass --store/--version or "
-                                          "add a text field): offsets and texts were not checked",
-                                          doc_id=rec.get("doc_id") if isinstance(rec, dict) else None))
+                    if text is None and isinstance(rec, dict):
+                        rep.counts["records_without_text"] += 1
                     elif fix_offsets and isinstance(rec, dict) and any(f.code == "utf16_offsets" for f in fs):
                         if _fix_canonical_offsets(rec, text):
                             n_fixed += 1
@@ -608,6 +613,11 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                 rep.findings += fs
                 if tmp_file is not None and raw is not None:
                     tmp_file.write(raw.rstrip("\n") + "\n")
+        if rep.counts["records_without_text"]:
+            rep.findings.append(Finding(
+                "text_unavailable", f"{rep.counts['records_without_text']} record(s) without a text: their offsets "
+                "and span texts were not checked (pass --store/--version, or records with a text field)",
+                file=str(p)))
         if tmp_file is not None:
             tmp_file.close()
             if n_fixed:
@@ -620,7 +630,7 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
             tmp_file.close()
             Path(tmp_name).unlink(missing_ok=True)
         raise
-    rep.findings.sort(key=lambda f: (f.line or 0))  # bad lines were reported while reading ahead
+    rep.findings.sort(key=lambda f: (f.line or 1 << 60))  # bad lines were reported while reading ahead
 
 
 def _jsonl_lines(p: Path, rep: Report) -> Iterator[tuple[int, Any, str | None]]:
