@@ -152,7 +152,9 @@ def build(tmp_path: Path, store_uri: str, annotations: list[str], version: str =
 
 
 def test_build_loads_every_config_with_exact_features(tmp_path, fixture_release, hf_offline):
-    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["annotations"])])
+    agreement = tmp_path / "agreement.json"
+    agreement.write_text(json.dumps({"entities": {"f1_exact": 0.8123456}, "attribution": {"alpha": 0.71}}))
+    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["annotations"])], agreement=str(agreement))
     folder = Path(rep.folder)
     assert folder.name == "newscorpus-1.0.0"
     for c in CONFIGS:
@@ -204,6 +206,7 @@ def test_build_loads_every_config_with_exact_features(tmp_path, fixture_release,
     assert "config_name: ner" in card and "default: true" in card
     assert 'load_dataset("acme/news", "ner")' in card
     assert fixture_release["snapshot"].name in card and "20240101T000000Z" not in card
+    assert "| entities.f1_exact | 0.8123 |" in card and "| attribution.alpha | 0.71 |" in card
     assert "| ner | GPE |" in card  # the misaligned "Syria" count is in the card
     # every split's per-label entity count in the card's table
     total_per = sum(len(b.entities) for _, b in p[3:]) + len(p[0][1].entities) + len(p[1][1].entities) + len(p[2][1].entities)
