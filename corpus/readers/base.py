@@ -65,7 +65,10 @@ class ReadOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
 
     def candidates(self, name: str) -> list[str]:
-        return [self.field_map[name]] if self.field_map.get(name) else DEFAULT_FIELDS[name]
+        """Field names to try for ``name`` (text, id, title, url, published, source, language);
+        ``date`` is accepted as another key for ``published``."""
+        given = self.field_map.get(name) or (self.field_map.get("date") if name == "published" else None)
+        return [given] if given else DEFAULT_FIELDS[name]
 
 
 def key_prefix(source: str | None) -> str:
