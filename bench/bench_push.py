@@ -73,7 +73,7 @@ def main() -> None:
     from corpus import lsserver, taxonomy
     from corpus.labelstudio import LSClient
     from corpus.preannotate import load_preannotator
-    from corpus.push import make_task, push
+    from corpus.push import Predictor, PushReport, make_task, push
     from corpus.store import CorpusStore
 
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
@@ -89,12 +89,19 @@ def main() -> None:
             config = taxonomy.labelstudio_config(tax)
             version = store.resolve_version(None)
 
+            # The raw side sends exactly the task dicts push sends (with the same predictions, if any),
+            # made before the clock starts.
+            pre = load_preannotator(args.predictions)
+            predictor = Predictor(pre, tax, PushReport(0)) if pre is not None else None
+            tasks = []
+            for a in store.iter_articles(version):
+                task = make_task(a, version, str(tax.version))
+                if predictor is not None:
+                    task["predictions"] = predictor.predictions_for(a)
+                tasks.append(task)
             # warm-up: Django loads the import machinery on first use; neither side should pay it
-            tasks = [make_task(a, version, str(tax.version)) for a in store.iter_articles(version)]
             warm = client.create_project("bench-warm-up", config)
             client.import_tasks(warm["id"], tasks[:50])
-
-            pre = load_preannotator(args.predictions)
             raws, pushes, repushes = [], [], []
             for rnd in range(args.rounds):
                 # raw: one SDK call with the very same task dicts, into a fresh project

@@ -330,13 +330,3 @@ def read_export(path: Path) -> list[dict[str, Any]]:
         raise LabelStudioError(f"unexpected export format in {path}: expected a JSON list of tasks")
     return data
 
-
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for it in items:
-        batch.append(it)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from corpus.errors import InputError, UsageError
+from corpus.errors import UsageError
 from corpus.model import Annotation, Article, Attribution, Span
 
 
@@ -299,4 +299,4 @@ def load_preannotator(spec: str | None) -> PreAnnotator | None:
     raise UsageError(f"unknown --predictions source {spec!r}", hint="use `rules` or a canonical annotations .jsonl file")
 
 
-__all__ = ["PreAnnotator", "RuleAttributionPreannotator", "JsonlPredictions", "load_preannotator", "sentences", "InputError"]
+__all__ = ["PreAnnotator", "RuleAttributionPreannotator", "JsonlPredictions", "load_preannotator", "sentences"]

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from corpus import lsformat, taxonomy, validate
 from corpus.errors import LabelStudioError, UsageError
 from corpus.labelstudio import LSClient, read_export
 from corpus.model import Annotation, sha256_text
@@ -99,8 +100,6 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     repaired, relations resolved); ``validate`` then checks the whole record (JSON Schema and
     semantics against the taxonomy and the text). Every finding keeps task id, annotation id and region id.
     """
-    from corpus import lsformat, validate
-
     data = task.get("data") or {}
     text = data.get("text") if isinstance(data.get("text"), str) else ""
     conv = lsformat.ls_annotation_record(task, record, tax, draft=draft)
@@ -138,8 +137,6 @@ def pull(
     now: datetime | None = None,
 ) -> PullReport:
     """Export ``project`` and write a validated snapshot under ``out`` (default annotations/<project>)."""
-    from corpus import taxonomy
-
     proj = client.find_project(project)
     if proj is None:
         raise LabelStudioError(f"no Label Studio project titled {project!r}", hint="push to it first (corpus push)")

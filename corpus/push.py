@@ -14,16 +14,19 @@ send the rest. So a push killed at any moment and run again ends with each docum
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from corpus import lsformat, taxonomy, validate
 from corpus.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable, UsageError
 from corpus.labelstudio import LSClient
-from corpus.model import Annotation, Article
+from corpus.model import Article
 from corpus.preannotate import JsonlPredictions, PreAnnotator
 
 CRASH_ENV = "CORPUS_TEST_CRASH_AFTER_BATCHES"  # test hook: SIGKILL ourselves after N imported batches
@@ -97,17 +100,13 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _norm_config(xml: str) -> str:
-    import re
-
+    """A labeling config without comments and inter-tag whitespace (for comparing)."""
     return re.sub(r">\s+<", "><", re.sub(r"<!--.*?-->", "", xml or "", flags=re.S)).strip()
 
 
 def _plain(html_text: str) -> str:
     """The words of an HTML text: Label Studio sanitizes (bleach) the instruction it stores, so
     a stored instruction is compared by its text, not byte for byte."""
-    import html
-    import re
-
     prev = None
     while prev != html_text:
         prev, html_text = html_text, html.unescape(html_text)
@@ -281,8 +280,6 @@ class Predictor:
         self.report = report
 
     def predictions_for(self, article: Article) -> list[dict[str, Any]]:
-        from corpus import lsformat, validate
-
         if isinstance(self.pre, JsonlPredictions):
             anns = self.pre.predict_all(article)
         else:
@@ -293,7 +290,8 @@ class Predictor:
             ann.origin = "prediction"
             ann.model_version = ann.model_version or self.pre.model_version
             ann.taxonomy_version = ann.taxonomy_version or self.tax.version
-            errors = validate_errors(validate, ann, article, self.tax)
+            errors = [f.to_dict() for f in validate.validate_record(ann.to_dict(), article.text, self.tax)
+                      if f.is_error]
             if errors:
                 self.report.predictions_invalid += 1
                 self.report.errors.append(
@@ -309,12 +307,6 @@ class Predictor:
                 pred["score"] = float(ann.score)
             out.append(pred)
         return out
-
-
-def validate_errors(validate_mod: Any, ann: Annotation, article: Article, tax: Any) -> list[dict[str, Any]]:
-    findings = validate_mod.validate_record(ann.to_dict(), article.text, tax)
-    return [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in findings
-            if (getattr(f, "severity", None) or (f.get("severity") if isinstance(f, dict) else "error")) == "error"]
 
 
 def make_task(article: Article, corpus_version: int, taxonomy_version: str) -> dict[str, Any]:
@@ -450,8 +442,6 @@ def push(
     progress: Callable[[int], None] | None = None,
 ) -> PushReport:
     """Push the selected articles of a corpus version to the project ``project`` (created if needed)."""
-    from corpus import taxonomy
-
     if limit is not None and limit < 0:
         raise UsageError("--limit must be >= 0")
     if overlap is not None and not 0 <= overlap <= 1:
@@ -468,7 +458,8 @@ def push(
         settings["overlap_cohort_percentage"] = int(round(overlap * 100))
         settings.setdefault("maximum_annotations", 2)
     proj, action = ensure_project(
-        client, project, taxonomy.labelstudio_config(tax), instruction=_instruction(taxonomy, tax), settings=settings
+        client, project, taxonomy.labelstudio_config(tax), instruction=taxonomy.expert_instruction(tax),
+        settings=settings,
     )
     report = PushReport(project_id=int(proj["id"]), project_action=action,
                         corpus_version=corpus_version, taxonomy_version=str(tax.version))
@@ -539,15 +530,3 @@ def push(
     if isinstance(preannotator, JsonlPredictions):
         report.errors.extend({"kind": "prediction", **e} for e in preannotator.errors)
     return report
-
-
-def _instruction(taxonomy_mod: Any, tax: Any) -> str | None:
-    """Guidelines for the project's instruction panel, when the taxonomy module can render them."""
-    for name in ("expert_instruction", "instruction_html", "guidelines_html"):
-        fn = getattr(taxonomy_mod, name, None)
-        if callable(fn):
-            try:
-                return fn(tax)
-            except TypeError:
-                return fn()
-    return None
