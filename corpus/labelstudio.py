@@ -322,11 +322,59 @@ class LSClient:
         return self._dump(ex)
 
 
-def read_export(path: Path) -> list[dict[str, Any]]:
-    """Tasks of a downloaded JSON export."""
+def iter_export(path: Path, *, chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:
+    """Tasks of a downloaded JSON export, one at a time (memory: one task, not the export)."""
+    dec = json.JSONDecoder()
+    bad = LabelStudioError(f"unexpected export format in {path}: expected a JSON list of task objects")
     with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, list):
-        raise LabelStudioError(f"unexpected export format in {path}: expected a JSON list of tasks")
-    return data
+        buf, pos, eof = "", 0, False
 
+        def fill() -> None:
+            nonlocal buf, pos, eof
+            more = f.read(chunk_size)
+            eof = eof or not more
+            buf, pos = buf[pos:] + more, 0
+
+        def skip_ws() -> None:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf) or eof:
+                    return
+                fill()
+
+        fill()
+        skip_ws()
+        if buf[pos : pos + 1] != "[":
+            raise bad
+        pos += 1
+        first = True
+        while True:
+            skip_ws()
+            if pos >= len(buf):
+                raise LabelStudioError(f"export {path} is truncated")
+            if buf[pos] == "]":
+                return
+            if not first:
+                if buf[pos] != ",":
+                    raise bad
+                pos += 1
+                skip_ws()
+            first = False
+            if buf[pos : pos + 1] != "{":
+                raise bad
+            while True:
+                try:
+                    obj, pos = dec.raw_decode(buf, pos)  # an object only decodes once complete
+                    break
+                except json.JSONDecodeError:
+                    if eof:
+                        raise LabelStudioError(f"export {path} is truncated or not JSON") from None
+                    fill()
+            yield obj
+
+
+def read_export(path: Path) -> list[dict[str, Any]]:
+    """All tasks of a downloaded JSON export (small exports; pull streams with iter_export)."""
+    return list(iter_export(path))

@@ -28,7 +28,7 @@ from typing import Any
 
 from corpus import lsformat, taxonomy, validate
 from corpus.errors import LabelStudioError, UsageError
-from corpus.labelstudio import LSClient, read_export
+from corpus.labelstudio import LSClient, iter_export
 from corpus.model import Annotation, sha256_text
 
 
@@ -152,23 +152,72 @@ def pull(
     report = PullReport(project_id=int(proj["id"]))
 
     export_path = out_dir / f".{base.name}.export.json"
+    jsonl = base.with_suffix(".jsonl")
+    err_path = base.with_name(base.name + ".errors.jsonl")
+    tmp_jsonl = out_dir / f".{jsonl.name}.tmp"
+    tmp_err = out_dir / f".{err_path.name}.tmp"
     try:
         exported = client.export_snapshot(report.project_id, export_path, title=f"newscorpus pull {base.name}")
-        tasks = read_export(export_path)
+        # Stream: one task in memory at a time; records go straight to temporary files.
+        with open(tmp_jsonl, "w", encoding="utf-8") as good, open(tmp_err, "w", encoding="utf-8") as bad:
+            w = _SnapshotWriter(tax, include_drafts, good, bad)
+            for task in iter_export(export_path):
+                w.add_task(task)
+            for f in (good, bad):
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp_jsonl, jsonl)
+        report.snapshot = str(jsonl)
+        if w.counts["invalid"]:
+            os.replace(tmp_err, err_path)
+            report.errors_file = str(err_path)
     finally:
-        export_path.unlink(missing_ok=True)
+        for tmp in (export_path, tmp_jsonl, tmp_err):
+            tmp.unlink(missing_ok=True)
+    counts = w.counts
+    for k in ("tasks", "annotations", "written", "invalid", "cancelled", "drafts", "drafts_written", "offset_repairs"):
+        counts.setdefault(k, 0)
+    report.counts = dict(counts)
+    manifest = {
+        "project": project,
+        "project_id": report.project_id,
+        "label_studio_url": client.url,
+        "export_id": exported.get("id"),
+        "exported_at": _iso(exported.get("finished_at") or exported.get("created_at")),
+        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "snapshot": jsonl.name,
+        "sha256": w.digest.hexdigest(),
+        "errors_file": Path(report.errors_file).name if report.errors_file else None,
+        "corpus_versions": sorted(w.corpus_versions, key=str),
+        "taxonomy_version": str(tax.version),
+        "annotation_taxonomy_versions": sorted(v for v in w.taxonomy_versions if v),
+        "include_drafts": include_drafts,
+        "counts": report.counts,
+        "annotators": dict(sorted(w.annotators.items())),
+    }
+    man_path = base.with_name(base.name + ".manifest.json")
+    _atomic_write(man_path, lambda f: f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"))
+    report.manifest = str(man_path)
+    return report
 
-    counts: Counter = Counter()
-    corpus_versions: set[Any] = set()
-    taxonomy_versions: set[str] = set()
-    annotators: Counter = Counter()
-    good: list[dict[str, Any]] = []
-    bad: list[dict[str, Any]] = []
-    for task in tasks:
+
+class _SnapshotWriter:
+    """Converts, validates and writes the annotations (and, on request, drafts) task by task."""
+
+    def __init__(self, tax: Any, include_drafts: bool, good, bad):
+        self.tax, self.include_drafts, self.good, self.bad = tax, include_drafts, good, bad
+        self.counts: Counter = Counter()
+        self.corpus_versions: set[Any] = set()
+        self.taxonomy_versions: set[str] = set()
+        self.annotators: Counter = Counter()
+        self.digest = hashlib.sha256()
+
+    def add_task(self, task: dict[str, Any]) -> None:
+        counts = self.counts
         counts["tasks"] += 1
         meta = task.get("meta") or {}
         if meta.get("corpus_version") is not None:
-            corpus_versions.add(meta["corpus_version"])
+            self.corpus_versions.add(meta["corpus_version"])
         records: list[tuple[dict[str, Any], bool]] = []
         for a in task.get("annotations") or []:
             counts["annotations"] += 1
@@ -178,64 +227,33 @@ def pull(
             records.append((a, False))
         for d in task.get("drafts") or []:
             counts["drafts"] += 1
-            if include_drafts:
+            if self.include_drafts:
                 records.append((d, True))
         for rec, is_draft in records:
-            conv = convert(task, rec, tax=tax, draft=is_draft)
+            conv = convert(task, rec, tax=self.tax, draft=is_draft)
             counts["offset_repairs"] += conv.repairs
             if conv.annotation is None:
                 counts["invalid"] += 1
-                bad.append({
+                self.bad.write(json.dumps({
                     "task_id": task.get("id"), "annotation_id": None if is_draft else rec.get("id"),
                     "draft": is_draft, "doc_id": (task.get("data") or {}).get("doc_id"),
                     "annotator": _user_name(rec.get("user") if is_draft else rec.get("completed_by")),
                     "findings": conv.errors,
-                })
+                }, ensure_ascii=False) + "\n")
                 continue
             counts["written"] += 1
             counts["drafts_written"] += int(is_draft)
-            annotators[conv.annotation.annotator] += 1
-            taxonomy_versions.add(conv.annotation.taxonomy_version or "")
-            good.append(conv.annotation.to_dict())
+            self.annotators[conv.annotation.annotator] += 1
+            self.taxonomy_versions.add(conv.annotation.taxonomy_version or "")
+            line = json.dumps(conv.annotation.to_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+            self.digest.update(line.encode("utf-8"))
+            self.good.write(line)
 
-    jsonl = base.with_suffix(".jsonl")
-    digest = hashlib.sha256()
 
-    def write_jsonl(f) -> None:
-        for rec in good:
-            line = json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n"
-            digest.update(line.encode("utf-8"))
-            f.write(line)
-
-    _atomic_write(jsonl, write_jsonl)
-    report.snapshot = str(jsonl)
-    if bad:
-        err_path = base.with_name(base.name + ".errors.jsonl")
-        _atomic_write(err_path, lambda f: f.writelines(json.dumps(b, ensure_ascii=False) + "\n" for b in bad))
-        report.errors_file = str(err_path)
-    for k in ("tasks", "annotations", "written", "invalid", "cancelled", "drafts", "drafts_written", "offset_repairs"):
-        counts.setdefault(k, 0)
-    report.counts = dict(counts)
-    manifest = {
-        "project": project,
-        "project_id": report.project_id,
-        "label_studio_url": client.url,
-        "export_id": exported.get("id"),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "snapshot": jsonl.name,
-        "sha256": digest.hexdigest(),
-        "errors_file": Path(report.errors_file).name if report.errors_file else None,
-        "corpus_versions": sorted(corpus_versions, key=str),
-        "taxonomy_version": str(tax.version),
-        "annotation_taxonomy_versions": sorted(v for v in taxonomy_versions if v),
-        "include_drafts": include_drafts,
-        "counts": report.counts,
-        "annotators": dict(sorted(annotators.items())),
-    }
-    man_path = base.with_name(base.name + ".manifest.json")
-    _atomic_write(man_path, lambda f: f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"))
-    report.manifest = str(man_path)
-    return report
+def _iso(value: Any) -> str:
+    if value is None:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> list[Annotation]:
@@ -247,33 +265,33 @@ def read_snapshot(path: str | os.PathLike[str]) -> list[Annotation]:
 
 
 def project_status(client: LSClient, project: str, *, workdir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Tasks, annotated, double-annotated and per-annotator counts of a project (from an export)."""
+    """Tasks, annotated, double-annotated and per-annotator counts of a project (from an export).
+
+    Cancelled (skipped) annotations do not count as annotated; "double-annotated" means at least
+    two different people completed the task.
+    """
     proj = client.find_project(project)
     if proj is None:
         raise LabelStudioError(f"no Label Studio project titled {project!r}")
+    c: Counter = Counter()
+    per_annotator: Counter = Counter()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = Path(tmp) / "export.json"
         client.export_snapshot(int(proj["id"]), path, title="newscorpus status")
-        tasks = read_export(path)
-    per_annotator: Counter = Counter()
-    annotated = double = cancelled = total_ann = 0
-    for t in tasks:
-        done = [a for a in t.get("annotations") or [] if not a.get("was_cancelled")]
-        cancelled += sum(1 for a in t.get("annotations") or [] if a.get("was_cancelled"))
-        total_ann += len(done)
-        people = {_user_name(a.get("completed_by")) for a in done}
-        for p in people:
-            per_annotator[p] += 1
-        annotated += bool(done)
-        double += len(people) >= 2
+        for t in iter_export(path):
+            anns = t.get("annotations") or []
+            done = [a for a in anns if not a.get("was_cancelled")]
+            people = {_user_name(a.get("completed_by")) for a in done}
+            per_annotator.update(people)
+            c["tasks"] += 1
+            c["annotated"] += bool(done)
+            c["double_annotated"] += len(people) >= 2
+            c["annotations"] += len(done)
+            c["cancelled"] += len(anns) - len(done)
     return {
         "project": project,
         "project_id": int(proj["id"]),
-        "tasks": len(tasks),
-        "annotated": annotated,
-        "double_annotated": double,
-        "annotations": total_ann,
-        "cancelled": cancelled,
+        **{k: c[k] for k in ("tasks", "annotated", "double_annotated", "annotations", "cancelled")},
         "maximum_annotations": proj.get("maximum_annotations"),
         "overlap_cohort_percentage": proj.get("overlap_cohort_percentage"),
         "by_annotator": dict(sorted(per_annotator.items())),
