@@ -231,3 +231,21 @@ def test_pull_unknown_project_is_a_clear_error(labelstudio, tmp_path):
     res = CliRunner(env=labelstudio.env).invoke(main, ["pull", "--project", "no-such-project", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "no Label Studio project titled 'no-such-project'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_iter_export_streams_across_chunk_boundaries(tmp_path):
+    from corpus.errors import LabelStudioError
+    from corpus.labelstudio import iter_export
+
+    tasks = [{"id": i, "data": {"text": "é😀\"]},[" * (i % 7) + "x" * (i * 13 % 500)}} for i in range(200)]
+    path = tmp_path / "export.json"
+    for indent in (None, 1):
+        path.write_text(json.dumps(tasks, indent=indent, ensure_ascii=False), encoding="utf-8")
+        for chunk in (5, 333, 1 << 20):
+            assert list(iter_export(path, chunk_size=chunk)) == tasks
+    path.write_text(json.dumps(tasks)[:-40], encoding="utf-8")
+    with pytest.raises(LabelStudioError, match="truncated"):
+        list(iter_export(path, chunk_size=64))
+    path.write_text('{"not": "a list"}', encoding="utf-8")
+    with pytest.raises(LabelStudioError, match="expected a JSON list"):
+        list(iter_export(path))
