@@ -201,19 +201,26 @@ class _Staging:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _load_index(store: CorpusStore, version: int | None, threshold: float) -> tuple[dedup.DedupIndex, dict[str, bytes]]:
-    """Dedup index and raw hashes of the stored corpus (ids, hashes, signatures only)."""
+def _load_index(store: CorpusStore, version: int | None, threshold: float) -> dedup.DedupIndex:
+    """Dedup index of the stored corpus: ids, text hashes, signatures, clusters (no texts)."""
     index = dedup.DedupIndex(threshold=threshold)
+    if version is not None:
+        for batch in store.read_index(version):
+            d = batch.to_pydict()
+            index.add_many(d["doc_id"], d["text_sha256"], d["minhash"], d["near_dup_cluster"])
+    return index
+
+
+def _load_raw_hashes(store: CorpusStore, version: int | None) -> dict[str, bytes]:
+    """doc_id -> hash of the raw input last stored: recognizes unchanged records cheaply."""
     raw: dict[str, bytes] = {}
-    if version is None:
-        return index, raw
-    for batch in store.read_index(version):
-        d = batch.to_pydict()
-        index.add_many(d["doc_id"], d["text_sha256"], d["minhash"], d["near_dup_cluster"])
-        for doc_id, r in zip(d["doc_id"], d["raw_sha256"]):
-            if r:
-                raw[doc_id] = bytes.fromhex(r)
-    return index, raw
+    if version is not None:
+        for batch in store.iter_batches(version, columns=["doc_id", "raw_sha256"], batch_size=50000):
+            d = batch.to_pydict()
+            for doc_id, r in zip(d["doc_id"], d["raw_sha256"]):
+                if r:
+                    raw[doc_id] = bytes.fromhex(r)
+    return raw
 
 
 def _run(
@@ -226,7 +233,7 @@ def _run(
     threshold: float,
 ) -> ImportReport:
     version = store.latest_version()
-    index, raw_by_doc = _load_index(store, version, threshold)
+    raw_by_doc = _load_raw_hashes(store, version)
     report = ImportReport(version=version, message=message)
     staging = _Staging()
     try:
@@ -242,8 +249,9 @@ def _run(
                     staging.add(prepared.row)
             staging.flush()
         del raw_by_doc
-        if staging.rows == 0:
+        if staging.rows == 0:  # all unchanged or failed: the signatures are never loaded
             return report
+        index = _load_index(store, version, threshold)
         _plan_and_commit(store, staging, index, version, report, threshold)
         return report
     finally:
@@ -326,7 +334,7 @@ def _plan_and_commit(
         report.attempts = attempt
         if attempt > 1:
             version = store.latest_version()
-            index, _ = _load_index(store, version, threshold)
+            index = _load_index(store, version, threshold)
         plan = _plan(staging, index, report, base)
         report.version = version
         if plan is None:  # nothing to write: no empty version

@@ -81,7 +81,7 @@ SCHEMA = pa.schema(
     ]
 )
 ARTICLE_COLUMNS = [n for n in SCHEMA.names if n not in ("bucket", "minhash")]
-INDEX_COLUMNS = ["doc_id", "text_sha256", "raw_sha256", "minhash", "near_dup_cluster"]
+INDEX_COLUMNS = ["doc_id", "text_sha256", "minhash", "near_dup_cluster"]
 _TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 
 
