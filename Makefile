@@ -59,6 +59,7 @@ bench: $(VENV)/.installed install-labelstudio
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_release.py
 	$(BIN)/python bench/bench_push.py
+	$(BIN)/python bench/bench_validate.py
 
 labelstudio: install-labelstudio $(VENV)/.installed
 	$(BIN)/corpus labelstudio start --port $(LS_PORT)

@@ -205,7 +205,7 @@ def validate_annotation(ann: Annotation | dict[str, Any], text: str | None = Non
             if role is None:
                 add("relation_not_allowed", f"{ev.type} has no role {a.role!r} (roles: {', '.join(et.role_names)})",
                     ev.id, f"{ap}/role")
-            elif ent.label not in role.entity_types:
+            elif ent.label not in role.entity_types and ent.label in ent_labels:  # unknown labels: said above
                 add("relation_not_allowed", f"{ev.type} {a.role} accepts {', '.join(role.entity_types)}, not "
                     f"{ent.label} entity {ent.id}", ev.id, ap)
 
@@ -351,12 +351,21 @@ def check_ls_task(task: Any, tax: Taxonomy | None = None, *, prefix: str = "", c
                            annotation_id=aid, pointer=aprefix)]
         for f in sem:
             f.task_id, f.annotation_id = tid, aid
-            if f.pointer in schema_ptrs:  # the schema already said it (e.g. an unknown control)
+            if _said(f.pointer, schema_ptrs):  # the schema already said it (e.g. an unknown control)
                 continue
             out.append(f)
     if live > 1:
         counts["multi_annotated_tasks"] += 1
     return out
+
+
+def _said(pointer: str, schema_ptrs: set[str]) -> bool:
+    """True when a schema finding already points at this region item (or inside it)."""
+    if pointer in schema_ptrs:
+        return True
+    if "/result/" not in pointer:
+        return False
+    return any(p.startswith(pointer + "/") for p in schema_ptrs)
 
 
 def validate_ls_task(task: Any, tax: Taxonomy | None = None, *, prefix: str = "") -> list[Finding]:
