@@ -104,7 +104,7 @@ def annotated(labelstudio, tmp_path_factory):
     store = CorpusStore(str(root / "store"))
     import_paths([SEEDS], store, source="seed")
     import_paths([src], store, source="t")
-    rep = push(client, store, PROJECT)
+    rep = push(client, store, PROJECT, overlap=0.2, annotators_per_task=2)
     assert rep.pushed == 3 and not rep.errors
 
     users = {e: client.create_user(e, "pw-" + e.split("@")[0] + "-123456", first_name=e[:4])["id"]
@@ -223,6 +223,7 @@ def test_status_counts_annotators_and_overlap(labelstudio, annotated):
     st = json.loads(res.output)
     assert (st["tasks"], st["annotated"], st["double_annotated"], st["cancelled"]) == (3, 3, 2, 1)
     assert st["by_annotator"] == {"ann1@example.com": 3, "ann2@example.com": 2}
+    assert (st["maximum_annotations"], st["overlap_cohort_percentage"]) == (2, 20)
     table = CliRunner(env=labelstudio.env).invoke(main, ["status", "--project", PROJECT])
     assert "double-annotated" in table.output and "ann2@example.com" in table.output
 
