@@ -633,6 +633,8 @@ def status_cmd(project, as_json) -> None:
     table.add_column("value", justify="right")
     for key in ("tasks", "annotated", "double_annotated", "annotations", "cancelled"):
         table.add_row(key.replace("_", "-"), str(st[key]))
+    table.add_row("annotators per task (overlap)", str(st["maximum_annotations"]))
+    table.add_row("overlap %", str(st["overlap_cohort_percentage"]))
     for who, n in st["by_annotator"].items():
         table.add_row(f"tasks by {who}", str(n))
     Console(soft_wrap=True).print(table)
