@@ -86,10 +86,20 @@ def looks_like_mojibake(segment: str) -> bool:
 
 
 def _fix_line(line: str) -> str:
-    """ftfy on one line (ftfy itself works line by line, so results match a whole-text call)."""
-    if not looks_like_mojibake(line):
-        return line
-    return ftfy.fix_text(line, FTFY_CONFIG)
+    """ftfy on one line (ftfy itself works line by line, so results match a whole-text call).
+
+    Repeated until nothing changes (at most 4 passes): one pass of ftfy undoes one layer of
+    double-encoded mojibake ("rÃƒÂ©sumÃƒÂ©"), and the stored text must be a fixed point of
+    normalization, or re-importing it would look like an update.
+    """
+    for _ in range(4):
+        if not looks_like_mojibake(line):
+            return line
+        fixed = ftfy.fix_text(line, FTFY_CONFIG)
+        if fixed == line:
+            return line
+        line = fixed
+    return line
 
 
 # --- decoding ----------------------------------------------------------------------------

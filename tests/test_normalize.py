@@ -158,3 +158,14 @@ MOJI = st.text(
 def test_fast_mojibake_check_agrees_with_ftfy(s):
     expected = is_bad(s) or any("\x80" <= c <= "\x9f" for c in s)
     assert looks_like_mojibake(s) == expected
+
+
+def test_double_encoded_mojibake_reaches_a_fixed_point():
+    """Two layers of mojibake are both undone, so normalizing the stored text changes nothing."""
+    once = "résumé".encode("utf-8").decode("cp1252")
+    twice = once.encode("utf-8").decode("cp1252")
+    out = normalize_text(twice)
+    assert out == "résumé"
+    assert normalize_text(out) == out
+    mapped, offsets = normalize_with_map(twice)
+    assert mapped == out and len(offsets) == len(twice) + 1
