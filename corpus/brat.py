@@ -1171,23 +1171,6 @@ def _article_for(files: BratFiles, doc_id: str, key: str, stored: str, raw: str,
     )
 
 
-def _normalize_fixed_point(text: str) -> tuple[str, list[int]]:
-    """``normalize_with_map`` repeated until the text no longer changes, maps composed.
-
-    One pass of ftfy can leave a second layer of mojibake ("rÃƒÂ©sumÃƒÂ©" -> "rÃ©sumÃ©"),
-    and ``ingest`` only stores an Article whose text ``normalize_text`` leaves unchanged.
-    """
-    from corpus import normalize
-
-    out, omap = normalize.normalize_with_map(text)
-    for _ in range(3):
-        if normalize.normalize_text(out) == out:
-            break
-        nxt, m2 = normalize.normalize_with_map(out)
-        out, omap = nxt, [m2[i] for i in omap]
-    return out, omap
-
-
 def import_brat(
     paths_or_dir: str | Path | Sequence[str | Path],
     store: Any,
@@ -1228,7 +1211,7 @@ def import_brat(
                 report.issues.append(BratIssue(str(files.txt), None, "error", "unreadable", e.message))
                 continue
         body = raw[1:] if raw.startswith("\ufeff") else raw  # the stored text has no BOM
-        stored, omap = _normalize_fixed_point(body)
+        stored, omap = normalize.normalize_with_map(body)
         if body is not raw:
             omap = [0, *omap]
         key = (f"{source}:" if source else "") + files.rel

@@ -86,20 +86,10 @@ def looks_like_mojibake(segment: str) -> bool:
 
 
 def _fix_line(line: str) -> str:
-    """ftfy on one line (ftfy itself works line by line, so results match a whole-text call).
-
-    Repeated until nothing changes (at most 4 passes): one pass of ftfy undoes one layer of
-    double-encoded mojibake ("rÃƒÂ©sumÃƒÂ©"), and the stored text must be a fixed point of
-    normalization, or re-importing it would look like an update.
-    """
-    for _ in range(4):
-        if not looks_like_mojibake(line):
-            return line
-        fixed = ftfy.fix_text(line, FTFY_CONFIG)
-        if fixed == line:
-            return line
-        line = fixed
-    return line
+    """ftfy on one line (ftfy itself works line by line, so results match a whole-text call)."""
+    if not looks_like_mojibake(line):
+        return line
+    return ftfy.fix_text(line, FTFY_CONFIG)
 
 
 # --- decoding ----------------------------------------------------------------------------
@@ -168,8 +158,26 @@ def _detect(raw: bytes, err: UnicodeDecodeError) -> tuple[str, dict[str, Any]]:
 _NEWLINES = re.compile(r"\r\n?")
 
 
+# Passes of the whole pipeline before giving up on a fixed point: a mojibake layer can become
+# fixable only after NFC has composed it (seen in 20 PolNeAR texts: "rÃƒÂ©sumÃƒÂ©").
+_MAX_PASSES = 4
+
+
 def normalize_text(s: str) -> str:
-    """The stored form of a decoded text: newlines to ``\\n``, mojibake fixed, NFC."""
+    """The stored form of a decoded text: newlines to ``\\n``, mojibake fixed, NFC.
+
+    A fixed point: ``normalize_text(normalize_text(s)) == normalize_text(s)``, so re-importing
+    a stored text never looks like an update.
+    """
+    for _ in range(_MAX_PASSES):
+        out = _normalize_once(s)
+        if out == s:
+            break
+        s = out
+    return s
+
+
+def _normalize_once(s: str) -> str:
     if "\r" in s:
         s = _NEWLINES.sub("\n", s)
     if not s.isascii():
@@ -180,6 +188,18 @@ def normalize_text(s: str) -> str:
 
 
 def normalize_with_map(s: str) -> tuple[str, list[int]]:
+    """``normalize_text`` plus the raw -> normalized offset map (see ``_normalize_once_with_map``),
+    passes composed until the text is a fixed point."""
+    out, omap = _normalize_once_with_map(s)
+    for _ in range(_MAX_PASSES - 1):
+        if _normalize_once(out) == out:
+            break
+        nxt, m2 = _normalize_once_with_map(out)
+        out, omap = nxt, [m2[i] for i in omap]
+    return out, omap
+
+
+def _normalize_once_with_map(s: str) -> tuple[str, list[int]]:
     """Like ``normalize_text`` and also ``offset_map``: ``offset_map[i]`` is the offset in the
     normalized text of raw code point ``i`` (``len(s) + 1`` entries, monotonic).
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus import brat
+from corpus import brat, normalize
 from corpus.cli import main
 from corpus.model import Annotation
 from corpus.store import CorpusStore
@@ -78,7 +78,7 @@ def _expected_lines(ann_path: Path, txt_path: Path, reported: set[int]) -> tuple
     """The original .ann lines minus reported ones, offsets mapped to the stored text; and the
     ids of reported lines (their items may still be exported, e.g. a joined span)."""
     raw = txt_path.read_bytes().decode("utf-8")
-    stored, omap = brat._normalize_fixed_point(raw)
+    stored, omap = normalize.normalize_with_map(raw)
     out, reported_ids = [], set()
     for no, line in enumerate(ann_path.read_text("utf-8").split("\n"), start=1):
         if no in reported:
