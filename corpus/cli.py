@@ -639,6 +639,27 @@ def status_cmd(project, as_json) -> None:
         table.add_row(f"tasks by {who}", str(n))
     Console(soft_wrap=True).print(table)
 
+
+@command("accept-predictions")
+@click.option("--project", required=True, help="Label Studio project title.")
+@json_option
+def accept_predictions_cmd(project, as_json) -> None:
+    """Demo only: save each unannotated task's prediction as an annotation by a bot user.
+
+    The annotations are marked machine-made (annotator prediction-bot@newscorpus.invalid,
+    parent_prediction set), so they never pass for human work.
+    """
+    from corpus.labelstudio import LSClient
+    from corpus.push import MACHINE_ANNOTATOR, accept_predictions
+
+    counts = accept_predictions(LSClient(), project)
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(f"accepted {counts['accepted']} predictions as annotations by {MACHINE_ANNOTATOR} "
+                   f"({counts['already_annotated']} tasks already annotated, "
+                   f"{counts['without_prediction']} without prediction)")
+
 # ---- end of Label Studio commands
 
 

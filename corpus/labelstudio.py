@@ -264,8 +264,11 @@ class LSClient:
         lead_time: float | None = None,
         was_cancelled: bool = False,
         ground_truth: bool = False,
+        parent_prediction: int | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"result": result, "was_cancelled": was_cancelled, "ground_truth": ground_truth}
+        if parent_prediction is not None:
+            kwargs["parent_prediction"] = parent_prediction
         if completed_by is not None:
             kwargs["completed_by"] = completed_by
         if lead_time is not None:

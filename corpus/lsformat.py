@@ -557,6 +557,9 @@ def ls_annotation_record(task: dict[str, Any], annotation: dict[str, Any], tax: 
         conv.annotation.meta["corpus_version"] = tmeta["corpus_version"]
     if draft:
         conv.annotation.meta.update({"draft": True, "draft_id": annotation.get("id")})
+    if annotation.get("parent_prediction") is not None:
+        # started from a prediction (accepted in the UI, or by `corpus accept-predictions`)
+        conv.annotation.meta["parent_prediction"] = annotation["parent_prediction"]
     return conv
 
 

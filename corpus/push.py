@@ -18,6 +18,7 @@ import html
 import json
 import os
 import re
+import secrets
 import signal
 import time
 from dataclasses import dataclass, field
@@ -530,3 +531,37 @@ def push(
     if isinstance(preannotator, JsonlPredictions):
         report.errors.extend({"kind": "prediction", **e} for e in preannotator.errors)
     return report
+
+
+# ---------------------------------------------------------------- demo: accept predictions
+
+MACHINE_ANNOTATOR = "prediction-bot@newscorpus.invalid"
+
+
+def accept_predictions(client: LSClient, project: str) -> dict[str, int]:
+    """Demo only: turn each unannotated task's latest prediction into an annotation.
+
+    The annotation is made by a dedicated user, ``MACHINE_ANNOTATOR``, with ``parent_prediction``
+    set, so a pull shows it as machine-made (annotator = the bot, ``meta.parent_prediction``) and
+    nobody mistakes it for human work. Tasks that already have an annotation are left alone, so a
+    second run adds nothing.
+    """
+    proj = client.find_project(project)
+    if proj is None:
+        raise LabelStudioError(f"no Label Studio project titled {project!r}", hint="run `corpus push` first")
+    bot = client.create_user(MACHINE_ANNOTATOR, secrets.token_urlsafe(24), first_name="prediction", last_name="bot")
+    counts = {"accepted": 0, "already_annotated": 0, "without_prediction": 0}
+    for task_id, _meta in client.task_meta(int(proj["id"])):
+        task = client.get_task(task_id)
+        if task.get("total_annotations") or task.get("annotations"):
+            counts["already_annotated"] += 1
+            continue
+        preds = client.predictions(task_id)
+        if not preds:
+            counts["without_prediction"] += 1
+            continue
+        latest = max(preds, key=lambda p: p.get("id") or 0)
+        client.create_annotation(task_id, latest.get("result") or [], completed_by=int(bot["id"]),
+                                 lead_time=0.0, parent_prediction=int(latest["id"]))
+        counts["accepted"] += 1
+    return counts
