@@ -456,11 +456,20 @@ def labelstudio_group() -> None:
 @click.option("--port", type=int, envvar="CORPUS_LS_PORT", default=8080, show_default=True, help="Port on 127.0.0.1.")
 @ls_data_dir_option
 @click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait for /health.")
+@click.option("--reuse", is_flag=True, help="If it already runs for this data dir, say where and succeed.")
 @json_option
-def labelstudio_start(port: int, data_dir: str, timeout: float, as_json: bool) -> None:
+def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, as_json: bool) -> None:
     """Start Label Studio and wait until it answers; print the URL and how to log in."""
     from corpus import lsserver
 
+    running = lsserver.status(data_dir)
+    if reuse and running["running"] and running["healthy"]:
+        lsserver.remember_url(running["url"])
+        if as_json:
+            emit_json({**running, "reused": True})
+        else:
+            click.echo(f"Label Studio is already running at {running['url']} (pid {running['pid']})")
+        return
     binary = lsserver.find_binary()
     creds = lsserver.load_credentials()
     notify = None if as_json else (lambda msg: click.echo(msg, err=True))

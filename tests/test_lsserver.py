@@ -111,6 +111,8 @@ def test_cli_start_status_stop_cycle(labelstudio, tmp_path, config_home):
 
         again = runner.invoke(main, ["labelstudio", "start", "--port", str(port), "--data-dir", str(data_dir)])
         assert again.exit_code == 1 and "already running" in again.output
+        reused = runner.invoke(main, ["labelstudio", "start", "--reuse", "--json", "--data-dir", str(data_dir)])
+        assert reused.exit_code == 0 and json.loads(reused.output)["pid"] == pid
 
         # The token from the config file works against the new server.
         from corpus.labelstudio import LSClient
@@ -156,3 +158,4 @@ def test_fixture_fails_in_ci_and_skips_locally_without_label_studio(tmp_path, ci
         assert res.returncode != 0 and "required in CI" in res.stdout
     else:
         assert res.returncode == 0 and "make install-labelstudio" in res.stdout
+
