@@ -49,11 +49,25 @@ install-browser:
 test: install install-browser
 	$(BIN)/pytest -q
 
+# The whole chain on seeds/: import, local Label Studio, push with rule pre-annotations, accept
+# them as (machine-made) annotations, pull, validate, build the release, load it back.
+DEMO        := data/demo
+DEMO_STORE  := $(DEMO)/corpus
+
 demo: install
-	$(BIN)/corpus import seeds/ --store $(STORE) --message "demo import of seeds/"
-	$(BIN)/corpus log --store $(STORE)
-	$(BIN)/corpus ls --store $(STORE)
-	$(BIN)/corpus show $$($(BIN)/corpus ls --store $(STORE) --limit 1 | cut -d' ' -f1) --store $(STORE) | head -20
+	$(BIN)/corpus import seeds/ --store $(DEMO_STORE) --message "demo: import seeds/"
+	$(BIN)/corpus log --store $(DEMO_STORE)
+	$(BIN)/corpus labelstudio start --reuse --port $(LS_PORT)
+	$(BIN)/corpus push --project $(PROJECT) --store $(DEMO_STORE) --predictions rules
+	$(BIN)/corpus accept-predictions --project $(PROJECT)
+	$(BIN)/corpus pull --project $(PROJECT) --out $(DEMO)/annotations
+	$(BIN)/corpus validate $(DEMO)/annotations --store $(DEMO_STORE)
+	$(BIN)/corpus release build --version $(VERSION) --store $(DEMO_STORE) --annotations $(DEMO)/annotations \
+	  --out $(DEMO)/dist --name $(PROJECT) --force
+	$(BIN)/corpus release summary $(DEMO)/dist/$(PROJECT)-$(VERSION)
+	@echo
+	@echo "Label Studio: http://127.0.0.1:$(LS_PORT)/projects/  (log in: see the 'Log in as' line above;"
+	@echo "  stop it with: make labelstudio-stop)"
 
 bench: $(VENV)/.installed install-labelstudio
 	$(BIN)/python bench/bench_import.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -398,7 +399,7 @@ def taxonomy_check(root: str | None, as_json: bool) -> None:
 
 
 @command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--store", default=None, envvar="CORPUS_STORE",
               help="Corpus store for the texts of canonical records without a text field. Env: CORPUS_STORE.")
 @version_option
@@ -407,8 +408,17 @@ def taxonomy_check(root: str | None, as_json: bool) -> None:
 @json_option
 def validate_cmd(files: tuple[str, ...], store: str | None, version: str | None, fix_offsets: bool,
                  as_json: bool) -> None:
-    """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics)."""
+    """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics).
+
+    A folder stands for its latest complete snapshot per sub-folder (what a release would read).
+    """
     from corpus import validate
+    from corpus.gold import snapshot_files
+
+    if any(Path(f).is_dir() for f in files):
+        files = tuple(str(f) for f in snapshot_files(files))
+        if not files:
+            raise UsageError("no annotation snapshot (*.jsonl) in the given folders")
 
     texts = None
     if store:
@@ -805,6 +815,26 @@ def release_publish(folder: str, repo: str, private: bool, dry_run: bool, as_jso
         click.echo(f"  {f['size']:>12,}  {f['path']}")
     if plan.commit:
         click.echo(f"Commit {plan.commit}, tagged {plan.tag}")
+
+
+@release_group.command("summary")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@json_option
+def release_summary(folder: str, as_json: bool) -> None:
+    """Load a built release with `datasets.load_dataset` and print what it holds."""
+    from corpus import release
+
+    s = release.summarize(folder)
+    if as_json:
+        emit_json(s)
+        return
+    click.echo(f"{s['folder']}: {s['documents']} annotated documents")
+    for config, splits in s["configs"].items():
+        click.echo(f"  load_dataset({s['folder']!r}, {config!r}): " + ", ".join(f"{k} {v}" for k, v in splits.items()))
+    click.echo("  spans: " + ", ".join(f"{k} {v}" for k, v in s["spans"].items()))
+    for layer, counts in s["labels"].items():
+        if counts:
+            click.echo(f"  {layer}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 # ---- end of release commands
 

@@ -233,6 +233,9 @@ def port_in_use(port: int, host: str = DEFAULT_HOST) -> bool:
         except OSError:
             pass
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the server itself binds: connections left in TIME_WAIT by a stopped server do not
+        # make the port busy (without this, start right after stop is refused for a minute)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -532,31 +535,46 @@ def _wait_ready(proc: subprocess.Popen, info: ServerInfo, timeout: float) -> Non
 
 
 def _terminate(pid: int, grace: float = 15) -> None:
-    """SIGTERM the process group we created (start_new_session), then SIGKILL if needed."""
+    """SIGTERM the process group we created (start_new_session), then SIGKILL if needed.
+
+    Returns only when every process of the group is gone, so the port is free for the next
+    ``start`` (the server's worker can outlive its parent by a moment).
+    """
     try:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         return
-    sig_target = (lambda s: os.killpg(pid, s)) if pgid == pid else (lambda s: os.kill(pid, s))
+    group = pgid == pid
+    sig_target = (lambda s: os.killpg(pid, s)) if group else (lambda s: os.kill(pid, s))
+
+    def gone() -> bool:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # reap when it is our child
+                pass
+        except ChildProcessError:
+            pass
+        try:
+            sig_target(0)
+        except ProcessLookupError:
+            return True
+        return not group and not _alive(pid)
+
     try:
         sig_target(signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)  # reap when it is our child
-            if done == pid:
-                return
-        except ChildProcessError:
-            if not _alive(pid):
-                return
+        if gone():
+            return
         time.sleep(0.1)
     try:
         sig_target(signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not gone():
+        time.sleep(0.1)
 
 
 def stop(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:

@@ -639,3 +639,46 @@ def publish(
         ) from None
     plan.commit = commit
     return plan
+
+
+# ---------------------------------------------------------------- loading a release back
+
+
+def summarize(folder: str | Path) -> dict[str, Any]:
+    """Load every config of a built release with ``datasets.load_dataset`` (as an ML team would)
+    and count what it holds: rows per config and split, spans per layer, labels per layer.
+
+    Reads the folder only (offline), so it proves the release loads, not merely that files exist.
+    """
+    from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()  # stdout/stderr carry the summary, not per-split bars
+    folder = Path(folder)
+    if not (folder / "README.md").is_file():
+        raise UsageError(f"{folder} is not a release folder (no README.md)", hint="build one with `corpus release build`")
+    out: dict[str, Any] = {"folder": str(folder), "configs": {}}
+    spans = Counter()
+    labels: dict[str, Counter] = {"entities": Counter(), "events": Counter(), "attributions": Counter()}
+    for config in CONFIGS:
+        ds = load_dataset(str(folder), config)
+        out["configs"][config] = {split: d.num_rows for split, d in ds.items()}
+        if config != "documents":
+            continue
+        for d in ds.values():
+            ent_names = d.features["entities"].feature["label"].names
+            ev_names = d.features["events"].feature["type"].names
+            for row in d:
+                spans["documents"] += 1
+                spans["entities"] += len(row["entities"])
+                spans["events"] += len(row["events"])
+                spans["attributions"] += len(row["attributions"])
+                labels["entities"].update(ent_names[e["label"]] for e in row["entities"])
+                labels["events"].update(ev_names[e["type"]] for e in row["events"])
+                labels["attributions"].update(
+                    part for a in row["attributions"] for part in ("cue", "content", "source") if a.get(part)
+                )
+    out["documents"] = spans.pop("documents", 0)
+    out["spans"] = dict(spans)
+    out["labels"] = {layer: dict(sorted(c.items())) for layer, c in labels.items()}
+    return out

@@ -128,6 +128,11 @@ def test_cli_start_status_stop_cycle(labelstudio, tmp_path, config_home):
     st = json.loads(runner.invoke(main, ["labelstudio", "status", "--json", "--data-dir", str(data_dir)]).output)
     assert st["running"] is False
 
+    # Right after a stop the same port is free again (its TIME_WAIT connections do not count).
+    r3 = runner.invoke(main, ["labelstudio", "start", "--port", str(port), "--data-dir", str(data_dir)])
+    runner.invoke(main, ["labelstudio", "stop", "--data-dir", str(data_dir)])
+    assert r3.exit_code == 0, r3.output
+
 
 def test_stop_leaves_an_unrelated_process_alone(tmp_path):
     """A pid file whose pid now belongs to another process (pid reuse) must not kill it."""

@@ -330,6 +330,27 @@ def test_cli_exit_codes_and_json(tmp_path):
     assert r.exit_code == 1 and "error: [unknown_label]" in r.output and "bad.json" in r.output
 
 
+def test_cli_validates_the_latest_complete_snapshot_of_a_folder(tmp_path):
+    """A folder means its newest snapshot with a manifest; an incomplete (newer) one is ignored."""
+    task, _ = seed_task()
+    ann = lsformat.ls_annotation_record(task, task["annotations"][0], TAX).annotation.to_dict()
+    ann["text"] = task["data"]["text"]
+    snap = tmp_path / "annotations" / "proj"
+    snap.mkdir(parents=True)
+    (snap / "20260101T000000Z.jsonl").write_text(json.dumps(ann) + "\n", encoding="utf-8")
+    (snap / "20260101T000000Z.manifest.json").write_text("{}", encoding="utf-8")
+    bad = dict(ann, entities=[dict(ann["entities"][0], label="NOPE")]) if ann["entities"] else dict(ann, doc_id=5)
+    (snap / "20270101T000000Z.jsonl").write_text(json.dumps(bad) + "\n", encoding="utf-8")  # no manifest
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "annotations")])
+    assert r.exit_code == 0, r.output
+    (snap / "20270101T000000Z.manifest.json").write_text("{}", encoding="utf-8")
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "annotations")])
+    assert r.exit_code == 1 and "20270101T000000Z.jsonl" in r.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert CliRunner().invoke(main, ["validate", str(empty)]).exit_code == 2
+
+
 HOSTILE = {
     "truncated.json": '[{"id": 1, "data": {"text": "abc"}, "annotations": [',
     "deep.json": "[" * 100000 + "]" * 100000,
