@@ -91,6 +91,7 @@ release: $(VENV)/.installed
 	  echo "Pulling Label Studio project $(LS_PROJECT) from $$LABEL_STUDIO_URL"; \
 	  $(BIN)/corpus pull --project "$(LS_PROJECT)"; \
 	else echo "LABEL_STUDIO_URL is not set: building from the committed snapshots in $(ANNOTATIONS)/"; fi
+	$(BIN)/corpus import seeds/ --store $(STORE) --message "release $(VERSION): import seeds/"
 	$(BIN)/corpus validate $(ANNOTATIONS) --store $(STORE)
 	$(BIN)/corpus release build --version $(VERSION) --store $(STORE) --annotations $(ANNOTATIONS) \
 	  --out dist --name $(RELEASE_NAME) --force $(if $(HF_REPO),--repo $(HF_REPO))
