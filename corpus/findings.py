@@ -34,6 +34,7 @@ CODES: dict[str, tuple[str, str]] = {
     "hash_mismatch": (ERROR, "text_sha256 does not match the text"),
     "text_unavailable": (WARNING, "no text to check offsets against (pass --store, or records with a text field)"),
     "taxonomy_version": (WARNING, "made with another taxonomy version"),
+    "no_records": (WARNING, "a snapshot with no annotation records (e.g. a pull before anyone annotated)"),
     "unsupported_result": (WARNING, "a Label Studio result item this config does not produce; ignored"),
 }
 

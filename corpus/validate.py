@@ -494,7 +494,9 @@ def validate_file(path: str | os.PathLike[str], tax: Taxonomy | None = None, *, 
     except OSError as e:
         rep.findings.append(_unreadable(p, f"cannot read {p}: {e.strerror or e}"))
         return rep
-    if kind == "empty":
+    if kind == "empty" and p.suffix == ".jsonl":
+        rep.findings.append(Finding("no_records", f"{p} holds no annotation records", file=str(p)))
+    elif kind == "empty":
         rep.findings.append(_unreadable(p, f"{p} is empty"))
     elif kind == "other":
         rep.findings.append(_unreadable(p, f"{p} is neither a Label Studio JSON export (a list of tasks) nor "
