@@ -168,7 +168,12 @@ class _Prepared:
 
 
 class _Staging:
-    """Rows waiting for the commit, in temporary Parquet files of BATCH rows (memory flat)."""
+    """Rows waiting for the commit, in temporary Arrow IPC files of BATCH rows (memory flat).
+
+    MinHash signatures are computed here, for a whole batch at once (``dedup.signatures``).
+    Arrow IPC rather than Parquet: planning and the commit read the files back memory-mapped,
+    without decoding.
+    """
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
@@ -188,26 +193,73 @@ class _Staging:
     def flush(self) -> None:
         if not self.buffered:
             return
-        path = self.dir / f"{len(self.files):06d}.parquet"
-        pq.write_table(pa.Table.from_pydict(self.columns, schema=_STAGE_SCHEMA), path, compression="none")
+        sigs = dedup.signatures(self.columns["text"])
+        self.columns["minhash"] = _binary_column(sigs)
+        path = self.dir / f"{len(self.files):06d}.arrow"
+        table = pa.Table.from_pydict(self.columns, schema=_STAGE_SCHEMA)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _STAGE_SCHEMA) as w:
+            w.write_table(table)
         self.files.append(path)
         self.columns = {n: [] for n in _STAGE_SCHEMA.names}
         self.buffered = 0
 
     def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.files[i], columns=columns, schema=_STAGE_SCHEMA if columns is None else None)
+        with pa.memory_map(str(self.files[i]), "r") as src:
+            t = pa.ipc.open_file(src).read_all()
+        return t.select(columns) if columns is not None else t
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _binary_column(sigs: np.ndarray) -> pa.Array:
+    """(n, k) uint32 signatures -> a binary array of n little-endian values, without copies per row."""
+    n, k = sigs.shape
+    data = np.ascontiguousarray(sigs, dtype="<u4")
+    offsets = np.arange(0, (n + 1) * 4 * k, 4 * k, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _signature_matrix(col: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray | None:
+    """A binary column of equal-length signatures -> (n, num_perm) uint32 (None: other lengths)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0:
+        return np.empty((0, num_perm), np.uint32)
+    if arr.null_count or arr.type != pa.binary():
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    if not (np.diff(offsets) == 4 * num_perm).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype="<u4", count=(offsets[-1] - offsets[0]) // 4, offset=int(offsets[0]))
+    return data.reshape(n, num_perm)
+
+
 def _load_index(store: CorpusStore, version: int | None, threshold: float) -> dedup.DedupIndex:
-    """Dedup index of the stored corpus: ids, text hashes, signatures, clusters (no texts)."""
+    """Dedup index of the stored corpus: ids, text hashes, signatures, clusters (no texts).
+
+    A store whose signatures use another MinHash scheme (``store.minhash_scheme``; stores made
+    before the scheme was recorded) cannot be compared with ours: their signatures are
+    recomputed from the stored texts, in batches, on every import into such a store.
+    """
     index = dedup.DedupIndex(threshold=threshold)
-    if version is not None:
-        for batch in store.read_index(version):
-            d = batch.to_pydict()
-            index.add_many(d["doc_id"], d["text_sha256"], d["minhash"], d["near_dup_cluster"])
+    if version is None:
+        return index
+    recompute = store.minhash_scheme(version) != dedup.SCHEME
+    for batch in store.read_index(version, with_text=recompute):
+        d = batch.select(["doc_id", "text_sha256", "near_dup_cluster"]).to_pydict()
+        for doc_id, sha in zip(d["doc_id"], d["text_sha256"]):
+            index.set_sha(doc_id, sha)
+        if recompute:
+            sigs = dedup.signatures(batch.column("text").to_pylist())
+        else:
+            sigs = _signature_matrix(batch.column("minhash"), index.num_perm)
+            if sigs is None:  # mixed lengths or nulls: keep the rows with a usable signature
+                mh = batch.column("minhash").to_pylist()
+                ok = [j for j, m in enumerate(mh) if m is not None and len(m) == 4 * index.num_perm]
+                sigs = np.frombuffer(b"".join(mh[j] for j in ok), "<u4").reshape(len(ok), index.num_perm)
+                d = {k: [v[j] for j in ok] for k, v in d.items()}
+        index.add_signatures(d["doc_id"], sigs, d["near_dup_cluster"])
     return index
 
 
@@ -310,8 +362,7 @@ def _prepare(
             raw_sha256=raw_sha,
             meta=dict(item.meta),
         )
-    sig = dedup.signature(article.text)
-    return _Prepared(article_to_row(article, source_key=key, minhash=dedup.to_bytes(sig)), key)
+    return _Prepared(article_to_row(article, source_key=key), key)  # signature: at staging, per batch
 
 
 def _clean(v: str | None) -> str | None:
@@ -363,7 +414,12 @@ def _plan_and_commit(
 def _plan(
     staging: _Staging, index: dedup.DedupIndex, report: ImportReport, base: tuple[int, list[dict[str, Any]]]
 ) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
-    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids."""
+    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids.
+
+    Rows are decided in order (a row can duplicate an earlier row of the same import), but the
+    near-duplicate candidates of a whole staged batch are looked up at once: against the index
+    (``DedupIndex.candidates``) and against earlier rows of the batch (equal band keys).
+    """
     report.unchanged, report.errors = base[0], list(base[1])
     report.added = report.updated = report.duplicates = report.near_duplicates = 0
     report.duplicate_of, report.near_duplicate_of = [], []
@@ -371,10 +427,17 @@ def _plan(
     clusters: list[list[str | None]] = []
     updated: set[str] = set()
     for i in range(len(staging.files)):
-        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"]).to_pydict()
-        mask = np.zeros(len(t["doc_id"]), dtype=bool)
-        cl: list[str | None] = [None] * len(t["doc_id"])
-        for j, (doc_id, key, sha, mh) in enumerate(zip(t["doc_id"], t["source_key"], t["text_sha256"], t["minhash"])):
+        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"])
+        sigs = _signature_matrix(t.column("minhash"), index.num_perm)
+        assert sigs is not None  # staged by this import
+        d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
+        doc_ids, keys, shas = d["doc_id"], d["source_key"], d["text_sha256"]
+        n = len(doc_ids)
+        mask = np.zeros(n, dtype=bool)
+        cl: list[str | None] = [None] * n
+        stored = index.candidates(sigs)
+        earlier = _earlier_in_batch(index, sigs)
+        for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
             old = index.sha_of(doc_id)
             if old == sha:
                 report.unchanged += 1
@@ -387,8 +450,14 @@ def _plan(
                     report.doc_ids[key] = dup
                     continue
             report.doc_ids[key] = doc_id
-            sig = dedup.from_bytes(mh)
-            near = index.find_near(sig, exclude=doc_id)
+            near = None
+            if stored[j] is not None:
+                near = index.best_match(sigs[j], stored[j], exclude=doc_id)
+            for e in earlier.get(j, ()):
+                if mask[e]:
+                    sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
+                    if sim >= index.threshold and (near is None or sim > near.similarity):
+                        near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
             if near is not None:
                 cl[j] = near.cluster
                 report.near_duplicates += 1
@@ -402,12 +471,35 @@ def _plan(
                 report.updated += 1
                 updated.add(doc_id)
             mask[j] = True
-            index.add(doc_id, sha, sig, cl[j])
+            index.set_sha(doc_id, sha)
+        kept = np.flatnonzero(mask)
+        index.add_signatures([doc_ids[j] for j in kept.tolist()], sigs[kept], [cl[j] for j in kept.tolist()])
         masks.append(mask)
         clusters.append(cl)
     if report.added + report.updated == 0:
         return None
     return masks, clusters, updated
+
+
+def _earlier_in_batch(index: dedup.DedupIndex, sigs: np.ndarray) -> dict[int, list[int]]:
+    """Row -> earlier rows of the same batch sharing a band key with it (the first few per key)."""
+    out: dict[int, list[int]] = {}
+    if len(sigs) < 2:
+        return out
+    keys = index._band_keys(sigs)
+    for b in range(index.bands):
+        order = np.argsort(keys[:, b], kind="stable")
+        k = keys[order, b]
+        same = np.flatnonzero(k[1:] == k[:-1]) + 1  # sorted positions equal to their predecessor
+        if not len(same):
+            continue
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+        group_start = starts[np.searchsorted(starts, same, side="right") - 1]
+        for p, g in zip(same.tolist(), group_start.tolist()):
+            row = int(order[p])
+            prev = order[g : min(p, g + index._PER_KEY)].tolist()
+            out.setdefault(row, []).extend(prev)
+    return out
 
 
 def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]]) -> Iterator[pa.RecordBatch]:

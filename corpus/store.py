@@ -40,6 +40,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from corpus.dedup import SCHEME as MINHASH_SCHEME
 from corpus.errors import StoreError, UnknownVersion, UsageError
 from corpus.model import Article
 
@@ -75,13 +76,16 @@ SCHEMA = pa.schema(
         pa.field("text_sha256", pa.string(), nullable=False),
         pa.field("raw_sha256", pa.string()),
         pa.field("meta", pa.string()),  # JSON object
-        pa.field("minhash", pa.binary()),  # MinHash signature, uint32 little-endian (corpus.dedup)
+        # MinHash signature, uint32 little-endian; the field metadata names the scheme (corpus.dedup)
+        pa.field("minhash", pa.binary(), metadata={"minhash_scheme": MINHASH_SCHEME}),
         pa.field("near_dup_cluster", pa.string()),  # doc_id of the first member of its cluster
         pa.field("imported_at", pa.string()),  # UTC ISO 8601, when this revision was committed
     ]
 )
 ARTICLE_COLUMNS = [n for n in SCHEMA.names if n not in ("bucket", "minhash")]
 INDEX_COLUMNS = ["doc_id", "text_sha256", "minhash", "near_dup_cluster"]
+# Stores created before the scheme was recorded hold datasketch MinHash (affine32, 128 permutations).
+LEGACY_MINHASH_SCHEME = "datasketch-affine32-128"
 _TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -308,9 +312,19 @@ class CorpusStore:
         for batch in self.iter_batches(version, columns=cols, batch_size=5000):
             yield from batch.to_pylist()
 
-    def read_index(self, version: int) -> Iterator[pa.RecordBatch]:
-        """Only the columns dedup needs (no texts), for planning an import against ``version``."""
-        return self.iter_batches(version, columns=INDEX_COLUMNS, batch_size=20000)
+    def read_index(self, version: int, with_text: bool = False) -> Iterator[pa.RecordBatch]:
+        """Only the columns dedup needs (no texts unless asked), for planning an import against
+        ``version``."""
+        cols = INDEX_COLUMNS + ["text"] if with_text else INDEX_COLUMNS
+        return self.iter_batches(version, columns=cols, batch_size=5000 if with_text else 20000)
+
+    def minhash_scheme(self, version: int | str | None = None) -> str:
+        """The MinHash scheme of the table's ``minhash`` column (``corpus.dedup.SCHEME`` when
+        written by this version of the toolkit). The table schema carries it as field metadata,
+        set when the table is created; signatures of another scheme cannot be compared."""
+        field = next((f for f in self.table(self.resolve_version(version)).schema().fields if f.name == "minhash"), None)
+        meta = (field.metadata or {}) if field is not None else {}
+        return str(meta.get("minhash_scheme") or LEGACY_MINHASH_SCHEME)
 
     # ------------------------------------------------------------------ history
 

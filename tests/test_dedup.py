@@ -1,14 +1,15 @@
-"""dedup: MinHash signatures (datasketch) and the near-duplicate index."""
+"""dedup: MinHash signatures (one-permutation hashing) and the near-duplicate index."""
 
 from __future__ import annotations
 
 import random
 
 import numpy as np
-from datasketch import MinHash
-
 from corpus import dedup
 from corpus.dedup import DedupIndex, jaccard, shingle_hashes, signature, word_hashes
+
+
+EXPECTED_PREFIX = [2990059405, 1825485219, 1201925018, 4125856419]
 
 
 def text(seed: int, n: int = 300) -> str:
@@ -29,11 +30,32 @@ def test_long_texts_hash_like_short_ones(monkeypatch):
     assert (word_hashes(t) == expected).all()
 
 
-def test_signature_is_datasketch_minhash_of_the_shingles():
-    t = text(2)
-    m = MinHash(num_perm=dedup.NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
-    m.update_batch(shingle_hashes(t))
-    assert (signature(t) == m.hashvalues.astype(np.uint32)).all()
+def test_signatures_of_a_batch_are_the_signatures_of_each_text(monkeypatch):
+    texts = ["", "one", "Two words", text(7, 5000), "CAFÉ Zürich it’s\nnew", text(8), "  \t ", "ÉTAT état"]
+    batch = signature_matrix = dedup.signatures(texts)
+    assert batch.shape == (len(texts), dedup.NUM_PERM) and batch.dtype == np.uint32
+    for t, row in zip(texts, signature_matrix):
+        assert (signature(t) == row).all()
+    monkeypatch.setattr(dedup, "_BATCH_BYTES", 50)  # every text in its own run: same result
+    assert (dedup.signatures(texts) == batch).all()
+    # lower-cased words, whitespace-insensitive; no word / one word texts still fill every slot
+    assert (signature("café zürich IT’S new") == batch[4]).all()
+    assert (batch[0] == batch[6]).all() and not (batch[1] == batch[2]).all()
+    assert jaccard(signature("ÉTAT"), signature("état")) == 1.0
+
+
+def test_signatures_are_fixed():
+    """The stored signatures must not change silently (bump dedup.SCHEME when they do)."""
+    sig = signature("The minister’s budget vote was postponed again on Tuesday")
+    assert dedup.SCHEME == "oph-splitmix64-w3-v1"
+    assert sig[:4].tolist() == EXPECTED_PREFIX
+
+
+def test_band_split_is_datasketchs():
+    from datasketch.lsh import _optimal_param
+
+    for t in (0.5, 0.8, 0.9, 0.95):
+        assert dedup.optimal_bands(t, 128) == _optimal_param(t, 128, 0.01, 0.99)
 
 
 def test_jaccard_estimate_tracks_the_true_similarity():
@@ -45,6 +67,26 @@ def test_jaccard_estimate_tracks_the_true_similarity():
         a, b = set(shingle_hashes(" ".join(words))), set(shingle_hashes(" ".join(other)))
         true = len(a & b) / len(a | b)
         assert abs(jaccard(signature(" ".join(words)), signature(" ".join(other))) - true) < 0.12
+
+
+def test_jaccard_estimate_is_unbiased_on_many_pairs():
+    """One-permutation hashing with densification estimates like 128-permutation MinHash
+    (standard error sqrt(J(1-J)/128) <= 0.044), for short and long texts."""
+    rng = random.Random(11)
+    errors = []
+    for i in range(300):
+        words = text(1000 + i, rng.choice([20, 60, 300, 1500])).split()
+        other = list(words)
+        for j in rng.sample(range(len(words)), rng.randrange(0, len(words) // 3 + 1)):
+            other[j] = f"x{j}"
+        a, b = set(shingle_hashes(" ".join(words))), set(shingle_hashes(" ".join(other)))
+        true = len(a & b) / len(a | b)
+        sa, sb = dedup.signatures([" ".join(words), " ".join(other)])
+        errors.append(jaccard(sa, sb) - true)
+    errors = np.array(errors)
+    assert abs(errors.mean()) < 0.01
+    assert np.sqrt((errors**2).mean()) < 0.045
+    assert np.abs(errors).max() < 0.2
 
 
 def test_index_finds_near_duplicates_only_above_threshold():

@@ -200,3 +200,28 @@ def test_concurrent_imports_lose_nothing(store, tmp_path):
     assert store.count() == n_proc * n_files
     assert [v.version for v in store.history()] == list(range(n_proc))
     assert sorted(v.message for v in store.history()) == [f"s{p}" for p in range(n_proc)]
+
+
+def test_store_with_another_minhash_scheme_gets_signatures_recomputed(store, monkeypatch):
+    """A store written before the scheme was recorded (datasketch MinHash) is not compared
+    slot by slot with ours: its signatures are recomputed from the stored texts."""
+    import pyarrow as pa
+
+    from corpus import store as store_mod
+    from corpus.store import LEGACY_MINHASH_SCHEME, article_to_row
+
+    legacy = store_mod.SCHEMA.set(store_mod.SCHEMA.get_field_index("minhash"), pa.field("minhash", pa.binary()))
+    monkeypatch.setattr(store_mod, "SCHEMA", legacy)
+    base = "Title A\n" + article_text(1)
+    rows = [article_to_row(Article(make_doc_id("a.txt"), base), source_key="a.txt", minhash=bytes(512))]
+    store.commit([pa.RecordBatch.from_pylist(rows, schema=legacy)], read_version=None, message="old", counts={})
+    monkeypatch.undo()
+    assert store.minhash_scheme() == LEGACY_MINHASH_SCHEME != dedup.SCHEME
+    near = base.split(" ")
+    near[40] = "CHANGED"
+    r = import_articles(store, [RawRecord("near.txt", " ".join(near)), RawRecord("b.txt", article_text(2))])
+    assert (r.added, r.near_duplicates) == (2, 1)
+    assert r.near_duplicate_of[0]["similar_to"] == make_doc_id("a.txt")
+    fresh = CorpusStore(store.uri + "-new")
+    import_articles(fresh, [RawRecord("x", article_text(3))])
+    assert fresh.minhash_scheme() == dedup.SCHEME
