@@ -564,9 +564,18 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
 @click.option("--overlap", type=float, default=None, help="Fraction of tasks annotated by several people (e.g. 0.2).")
 @click.option("--annotators-per-task", type=int, default=None, help="Annotations wanted on overlapping tasks.")
 @click.option("--batch-size", type=int, default=2000, show_default=True, help="Tasks per import request (each request costs Label Studio ~0.2 s on top).")
+@click.option("--annotations", "annotation_snapshots", multiple=True, type=click.Path(exists=True),
+              help="Push these canonical annotation snapshots (e.g. from a brat import or adjudication) instead; "
+              "their documents are pushed first. Repeatable.")
+@click.option("--as", "push_as", type=click.Choice(["annotations", "predictions"]), default="annotations",
+              show_default=True, help="With --annotations: as annotations (one Label Studio user per annotator, for "
+              "review) or as predictions (model_version ORIGIN:ANNOTATOR).")
+@click.option("--conflicts", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --annotations: adjudication conflicts JSONL to show the reviewer (default: the "
+              ".conflicts.jsonl beside each gold snapshot).")
 @json_option
 def push_cmd(project, store, version, where, limit, predictions, update_changed, overlap, annotators_per_task,
-             batch_size, as_json) -> None:
+             batch_size, annotation_snapshots, push_as, conflicts, as_json) -> None:
     """Push corpus articles to Label Studio as tasks (idempotent), optionally with pre-annotations."""
     from corpus.labelstudio import LSClient
     from corpus.preannotate import load_preannotator
@@ -575,6 +584,11 @@ def push_cmd(project, store, version, where, limit, predictions, update_changed,
 
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
+    if annotation_snapshots:
+        _push_annotation_snapshots(project, store, version, annotation_snapshots, push_as, conflicts, update_changed,
+                                   bool(where or limit is not None or predictions or overlap is not None
+                                        or annotators_per_task is not None), as_json)
+        return
     st = CorpusStore(store)
     pre = load_preannotator(predictions)
     client = LSClient()
@@ -602,6 +616,38 @@ def push_cmd(project, store, version, where, limit, predictions, update_changed,
         if len(report.errors) > 20:
             click.echo(f"  ... and {len(report.errors) - 20} more errors (see --json)", err=True)
     if report.errors:
+        sys.exit(1)
+
+
+def _push_annotation_snapshots(project, store, version, snapshots, push_as, conflicts, update_changed, other_flags,
+                               as_json) -> None:
+    """`corpus push --annotations`: canonical records -> annotations or predictions (corpus.push_annotations)."""
+    from corpus.labelstudio import LSClient
+    from corpus.push_annotations import push_annotations
+    from corpus.store import CorpusStore
+
+    if other_flags:
+        raise UsageError("--annotations pushes the documents its records need; --where, --limit, --predictions, "
+                         "--overlap and --annotators-per-task do not apply to it")
+    with _ls_progress(as_json, None, f"push annotations -> {project}") as advance:
+        rep = push_annotations(LSClient(), CorpusStore(store), project, list(snapshots), mode=push_as,
+                               conflicts=conflicts, version=version, update_changed=update_changed, progress=advance)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        click.echo(
+            f"Project {project!r} (id {rep.project_id}): {rep.documents.get('pushed', 0)} documents pushed; "
+            f"{rep.records} records: {rep.sent} sent as {push_as}, {rep.skipped} already there, "
+            f"{rep.invalid} invalid, {rep.stale} not matching the corpus text"
+            + (f"; {rep.conflicts_attached} conflicts shown on regions" if rep.conflicts_listed else "")
+        )
+        for e in rep.errors[:20]:
+            click.echo(f"  error: {e['file']}:{e['line']}: {e.get('doc_id')} ({e.get('annotator')}): {e['error']}", err=True)
+            for f in (e.get("findings") or [])[:3]:
+                click.echo(f"    {f.get('code')} at {f.get('pointer')}: {f.get('message')}", err=True)
+        if len(rep.errors) > 20:
+            click.echo(f"  ... and {len(rep.errors) - 20} more (see --json)", err=True)
+    if rep.errors:
         sys.exit(1)
 
 

@@ -253,6 +253,29 @@ class LSClient:
     def predictions(self, task_id: int) -> list[dict[str, Any]]:
         return [self._dump(p) for p in self._call(f"list predictions of task {task_id}", self.sdk.predictions.list, task=task_id)]
 
+    def update_task_meta(self, task_id: int, meta: dict[str, Any]) -> None:
+        """Replace a task's ``meta`` (PATCH; the caller merges with what was there)."""
+        self._call(f"update the meta of task {task_id}", self.sdk.tasks.update, str(task_id), meta=meta)
+
+    def project_predictions(self, project_id: int) -> list[dict[str, Any]]:
+        """Every prediction of the project (task, model_version, result, ...), in one request."""
+        return [self._dump(p) for p in self._call(f"list predictions of project {project_id}",
+                                                   self.sdk.predictions.list, project=project_id)]
+
+    def create_prediction(self, task_id: int, result: list[dict[str, Any]], *, model_version: str,
+                          score: float | None = None) -> dict[str, Any]:
+        """One prediction on an existing task; not retried by the SDK (a re-sent POST duplicates)."""
+        kwargs: dict[str, Any] = {"task": task_id, "result": result, "model_version": model_version}
+        if score is not None:
+            kwargs["score"] = float(score)
+        p = self._call(f"add a prediction to task {task_id}", self.sdk.predictions.create, **kwargs,
+                       request_options=NO_RETRY)
+        return self._dump(p)
+
+    def annotations(self, task_id: int) -> list[dict[str, Any]]:
+        """The annotations of one task (``completed_by`` is the user id)."""
+        return [self._dump(a) for a in self._call(f"list annotations of task {task_id}", self.sdk.annotations.list, task_id)]
+
     # ------------------------------------------------------------ annotations (tests, demo, scripts)
 
     def create_annotation(

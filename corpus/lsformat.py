@@ -560,7 +560,43 @@ def ls_annotation_record(task: dict[str, Any], annotation: dict[str, Any], tax: 
     if annotation.get("parent_prediction") is not None:
         # started from a prediction (accepted in the UI, or by `corpus accept-predictions`)
         conv.annotation.meta["parent_prediction"] = annotation["parent_prediction"]
+    restore_imported(conv.annotation, tmeta)
     return conv
+
+
+# Task meta key where `corpus push --annotations` keeps, per Label Studio user e-mail, what a
+# Label Studio annotation cannot hold: the original annotator id, origin, record meta (e.g.
+# meta["brat"], ids and line order for a byte-identical brat export) and notes on no region.
+IMPORTED_KEY = "imported_annotations"
+
+
+def restore_imported(ann: Annotation, task_meta: dict[str, Any]) -> None:
+    """Give a pulled annotation of an imported record its original annotator id and meta back.
+
+    The Label Studio copy may have been edited since; its spans are what Label Studio holds, the
+    kept meta is only a hint (brat export re-uses ids where the spans still match).
+    """
+    entry = (task_meta.get(IMPORTED_KEY) or {}).get(ann.annotator) if isinstance(task_meta, dict) else None
+    if not isinstance(entry, dict) or not entry.get("annotator"):
+        return
+    email = ann.annotator
+    ann.annotator = str(entry["annotator"])
+    kept = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    ann.meta = {**kept, **ann.meta, "imported": {"origin": entry.get("origin"), "user": email}}
+    # notes: those on regions came back through the regions; the others only from here. When
+    # together they are the original notes, the original order is kept (brat export pairs note i
+    # with its kept brat id); otherwise the kept brat note ids no longer apply.
+    known = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+    orig = [{"target": str(n.get("target", "")), "text": str(n.get("text", ""))}
+            for n in entry.get("notes") or [] if isinstance(n, dict)]
+    notes = ann.notes + [n for n in orig if n["target"] not in known]
+    key = lambda n: (n["target"], n["text"])  # noqa: E731
+    if sorted(map(key, notes)) == sorted(map(key, orig)):
+        ann.notes = orig
+    else:
+        ann.notes = notes
+        if isinstance(ann.meta.get("brat"), dict) and "notes" in ann.meta["brat"]:
+            ann.meta["brat"] = {k: v for k, v in ann.meta["brat"].items() if k != "notes"}
 
 
 def result_digest(result: Iterable[dict[str, Any]]) -> str:

@@ -441,8 +441,13 @@ def push(
     overlap: float | None = None,
     annotators_per_task: int | None = None,
     progress: Callable[[int], None] | None = None,
+    doc_ids: Iterable[str] | None = None,
 ) -> PushReport:
-    """Push the selected articles of a corpus version to the project ``project`` (created if needed)."""
+    """Push the selected articles of a corpus version to the project ``project`` (created if needed).
+
+    ``doc_ids`` restricts the selection to those documents (``corpus push --annotations`` pushes
+    the documents its records need this way).
+    """
     if limit is not None and limit < 0:
         raise UsageError("--limit must be >= 0")
     if overlap is not None and not 0 <= overlap <= 1:
@@ -450,6 +455,10 @@ def push(
     if annotators_per_task is not None and annotators_per_task < 1:
         raise UsageError("--annotators-per-task must be >= 1")
     keep = parse_where(where)
+    if doc_ids is not None:
+        wanted, by_where = set(doc_ids), keep
+        keep = lambda a: _field(a, "doc_id") in wanted and by_where(a)  # noqa: E731
+        keep.fields = by_where.fields | {"doc_id"}  # type: ignore[attr-defined]
     corpus_version = store.resolve_version(version)
     tax = taxonomy.load()
     settings: dict[str, Any] = {}
