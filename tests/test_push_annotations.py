@@ -23,7 +23,7 @@ from corpus.pull import pull, read_snapshot
 from corpus.push_annotations import annotator_email, attach_conflicts, conflict_note, push_annotations
 from corpus.store import CorpusStore
 
-pytestmark = [pytest.mark.labelstudio, pytest.mark.polnear]
+pytestmark = [pytest.mark.labelstudio, pytest.mark.polnear, pytest.mark.slow]
 
 # 8 train articles: several annotators (6 on two of them), discontinuous contents, review flags,
 # annotator notes (one on a span outside any attribution), a non-NFC text, a span over a line break
