@@ -345,18 +345,14 @@ def adjudicate(
 def write_adjudication(gold: list[Annotation], conflicts: list[dict[str, Any]], out: Any, **manifest: Any) -> dict[str, str]:
     """Gold snapshot + manifest + ``<stem>.conflicts.jsonl`` next to it, all written atomically."""
     import json
-    import os
-    import tempfile
-    from pathlib import Path
 
-    from corpus.brat import snapshot_path, write_snapshot
+    from corpus import snapshot
 
-    path = snapshot_path(out, prefix="gold-")
-    write_snapshot(gold, path, origin="adjudicated", conflicts=len(conflicts), **manifest)
-    cpath = path.with_name(path.name[: -len(".jsonl")] + ".conflicts.jsonl")
-    fd, tmp = tempfile.mkstemp(dir=cpath.parent, prefix=f".{cpath.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for c in conflicts:
-            fh.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, cpath)
-    return {"gold_path": str(path), "conflicts_path": str(cpath), "manifest_path": str(path.with_name(path.name[: -len(".jsonl")] + ".manifest.json"))}
+    def write_conflicts(fh) -> None:
+        fh.writelines(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n" for c in conflicts)
+
+    path = snapshot.new_snapshot_path(out, prefix="gold-")
+    cpath = snapshot.side_path(path, "conflicts")
+    snapshot.atomic_write(cpath, write_conflicts)
+    snapshot.write_snapshot(gold, path, origin="adjudicated", conflicts=len(conflicts), **manifest)
+    return {"gold_path": str(path), "conflicts_path": str(cpath), "manifest_path": str(snapshot.manifest_path(path))}

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 from corpus.errors import InputError, UsageError
 from corpus.model import Annotation, Argument, Attribution, Entity, Event, Fragment, Span
+from corpus.snapshot import iter_snapshot_records, new_snapshot_path, write_snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MAPPING = REPO_ROOT / "schemas" / "brat-polnear.yaml"
@@ -1025,104 +1026,6 @@ def _side_by_side(root: Path, annotator: str, meta: dict[str, dict[str, str]], i
 # ---------------------------------------------------------------- snapshot files
 
 
-def write_snapshot(records: Iterable[Annotation | dict[str, Any]], path: Path, **manifest_extra: Any) -> dict[str, Any]:
-    """Write a JSONL snapshot and its ``.manifest.json`` atomically (temp + os.replace)."""
-    import datetime as _dt
-    import hashlib
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    counts = {"records": 0, "documents": 0, "entities": 0, "events": 0, "attributions": 0}
-    docs: set[str] = set()
-    annotators: dict[str, int] = {}
-    origins: set[str] = set()
-    h = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for rec in records:
-                d = rec.to_dict() if isinstance(rec, Annotation) else rec
-                line = json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n"
-                fh.write(line)
-                h.update(line.encode("utf-8"))
-                counts["records"] += 1
-                docs.add(d["doc_id"])
-                who = d.get("annotator") or ""
-                annotators[who] = annotators.get(who, 0) + 1
-                origins.add(d.get("origin") or "")
-                for k in ("entities", "events", "attributions"):
-                    counts[k] += len(d.get(k) or [])
-        counts["documents"] = len(docs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    manifest = {
-        "snapshot": path.name,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sha256": h.hexdigest(),
-        "counts": counts,
-        "annotators": dict(sorted(annotators.items())),
-        "origins": sorted(origins),
-        **manifest_extra,
-    }
-    mpath = path.with_name(path.name[: -len(".jsonl")] + ".manifest.json" if path.name.endswith(".jsonl") else path.name + ".manifest.json")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{mpath.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, ensure_ascii=False, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, mpath)
-    return manifest
-
-
-def snapshot_path(out: str | Path, prefix: str = "") -> Path:
-    """``annotations/NAME`` -> ``annotations/NAME/<prefix><UTC timestamp>.jsonl``; a ``.jsonl`` path is kept."""
-    import datetime as _dt
-
-    out = Path(out)
-    if out.suffix == ".jsonl":
-        return out
-    stamp = f"{prefix}{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
-    path, n = out / f"{stamp}.jsonl", 1
-    while path.exists() or path.with_name(path.stem + ".manifest.json").exists():
-        path, n = out / f"{stamp}-{n}.jsonl", n + 1  # two runs in one second never overwrite
-    return path
-
-
-def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterable[tuple[Path, int, dict[str, Any]]]:
-    """(file, line, record dict) for every record of snapshot files or directories of them."""
-    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            files = sorted(x for x in p.rglob("*.jsonl") if not x.name.endswith((".conflicts.jsonl", ".errors.jsonl")))
-        elif p.is_file():
-            files = [p]
-        else:
-            raise UsageError(f"snapshot {p} does not exist", hint="give a .jsonl snapshot or a directory of them")
-        for f in files:
-            with f.open(encoding="utf-8") as fh:
-                for no, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield f, no, json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise InputError(f"{f}:{no}: not valid JSON ({e.msg})", hint="is this a snapshot file?") from e
-
-
-def load_annotations(paths: str | Path | Sequence[str | Path]) -> list[Annotation]:
-    out = []
-    for f, no, d in iter_snapshot_records(paths):
-        try:
-            out.append(Annotation.from_dict(d))
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"{f}:{no}: not a canonical annotation record ({e})") from e
-    return out
-
-
 # ---------------------------------------------------------------- import / export workflows
 
 
@@ -1258,7 +1161,7 @@ def import_brat(
             report.unmapped += len(ann.meta["brat"].get("unmapped", []))
     report.annotations = len(records)
     if annotations_out is not None and records:
-        path = snapshot_path(annotations_out)
+        path = new_snapshot_path(annotations_out)
         write_snapshot(
             records, path, origin="brat", mapping=mp.name, taxonomy_version=mp.taxonomy_version,
             corpus_version=getattr(ireport, "version", None), source=str(paths_or_dir) if isinstance(paths_or_dir, (str, Path)) else None,

@@ -413,7 +413,7 @@ def validate_cmd(files: tuple[str, ...], store: str | None, version: str | None,
     A folder stands for its latest complete snapshot per sub-folder (what a release would read).
     """
     from corpus import validate
-    from corpus.gold import snapshot_files
+    from corpus.snapshot import snapshot_files
 
     if any(Path(f).is_dir() for f in files):
         files = tuple(str(f) for f in snapshot_files(files))
@@ -955,7 +955,7 @@ def agreement_cmd(snapshots: tuple[str, ...], layers: tuple[str, ...], by: str |
     agreement and event triple F1. Definitions: corpus/agreement.py and the README.
     """
     from corpus import agreement as ag
-    from corpus.brat import load_annotations
+    from corpus.snapshot import load_annotations
     from corpus.errors import CorpusError
 
     anns = load_annotations(list(snapshots))
@@ -999,7 +999,7 @@ def adjudicate_cmd(snapshots: tuple[str, ...], out: str, min_votes: int | None, 
     Exit 1 when records had to be left out (stale text, too few annotators for --min-votes).
     """
     from corpus.adjudicate import adjudicate, write_adjudication
-    from corpus.brat import load_annotations
+    from corpus.snapshot import load_annotations
 
     anns = load_annotations(list(snapshots))
     gold, conflicts, rep = adjudicate(anns, min_votes=min_votes, reviewer=reviewer)

@@ -32,8 +32,9 @@ from typing import Iterable
 
 import pyarrow as pa
 
-from corpus.errors import ReleaseError, UsageError
+from corpus.errors import UsageError
 from corpus.model import FRAGMENT_JOINER, Annotation, Fragment, Span
+from corpus.snapshot import check_manifest, snapshot_files
 
 POLICIES = ("default", "latest", "reviewed")
 DEFAULT_EXCLUDED_ORIGINS = ("prediction",)
@@ -83,58 +84,6 @@ class Problem:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def _manifest_of(f: Path) -> Path:
-    return f.with_name(f.name[: -len(".jsonl")] + ".manifest.json")
-
-
-def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The JSONL files to read: files as given; for a directory, the latest complete snapshot in
-    each folder below it.
-
-    ``corpus pull`` writes full snapshots named by UTC timestamp (``<ts>.jsonl``, then
-    ``<ts>.manifest.json`` last, plus ``<ts>.errors.jsonl`` for what did not validate), so the
-    newest snapshot with a manifest supersedes the older ones; reading them all would only add
-    stale copies. Folders of hand-made JSONL files without manifests use their newest file.
-    """
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_file():
-            out.append(p)
-        elif p.is_dir():
-            by_dir: dict[Path, list[Path]] = {}
-            for f in p.rglob("*.jsonl"):
-                if not f.name.endswith(".errors.jsonl"):
-                    by_dir.setdefault(f.parent, []).append(f)
-            for _, files in sorted(by_dir.items()):
-                complete = [f for f in files if _manifest_of(f).is_file()]
-                out.append(max(complete or files, key=lambda f: f.name))
-        else:
-            raise UsageError(f"annotation snapshot {p} does not exist", hint="Pass a .jsonl snapshot or a folder of them.")
-    seen: set[Path] = set()
-    unique = []
-    for f in out:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
-            unique.append(f)
-    return unique
-
-
-def check_manifest(path: Path, sha256: str) -> None:
-    """A snapshot whose manifest records another sha256 was changed after the pull: refuse it."""
-    m = _manifest_of(path)
-    if not m.is_file():
-        return
-    try:
-        recorded = json.loads(m.read_text(encoding="utf-8")).get("sha256")
-    except (OSError, ValueError) as e:
-        raise ReleaseError(f"manifest {m} is unreadable: {e}") from None
-    if recorded and recorded != sha256:
-        raise ReleaseError(
-            f"snapshot {path} does not match its manifest (sha256 {sha256[:12]}..., manifest {str(recorded)[:12]}...)",
-            hint="Snapshots are immutable: restore the file from git, or pull a new snapshot.",
-        )
 
 
 def _candidates(d: dict, file_idx: int, line: int, offset: int) -> Candidate:

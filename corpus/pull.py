@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from corpus import lsformat, taxonomy, validate
+from corpus import lsformat, snapshot, taxonomy, validate
 from corpus.errors import LabelStudioError, UsageError
 from corpus.labelstudio import LSClient, iter_export
 from corpus.model import Annotation, sha256_text
@@ -56,23 +56,6 @@ def safe_name(project: str) -> str:
     if not name:
         raise UsageError(f"cannot make a directory name from project {project!r}", hint="use --out")
     return name
-
-
-def utc_stamp(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _user_name(user: Any) -> str:
@@ -143,21 +126,16 @@ def pull(
     tax = taxonomy.load()
     out_dir = Path(out) if out else Path("annotations") / safe_name(project)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = utc_stamp(now)
-    base = out_dir / stamp
-    n = 1
-    while base.with_suffix(".jsonl").exists() or base.with_suffix(".manifest.json").exists():
-        base = out_dir / f"{stamp}-{n}"  # two pulls in one second never overwrite each other
-        n += 1
+    jsonl = snapshot.new_snapshot_path(out_dir, now=now)
+    name = jsonl.name[: -len(".jsonl")]
     report = PullReport(project_id=int(proj["id"]))
 
-    export_path = out_dir / f".{base.name}.export.json"
-    jsonl = base.with_suffix(".jsonl")
-    err_path = base.with_name(base.name + ".errors.jsonl")
+    export_path = out_dir / f".{name}.export.json"
+    err_path = snapshot.side_path(jsonl, "errors")
     tmp_jsonl = out_dir / f".{jsonl.name}.tmp"
     tmp_err = out_dir / f".{err_path.name}.tmp"
     try:
-        exported = client.export_snapshot(report.project_id, export_path, title=f"newscorpus pull {base.name}")
+        exported = client.export_snapshot(report.project_id, export_path, title=f"newscorpus pull {name}")
         # Stream: one task in memory at a time; records go straight to temporary files.
         with open(tmp_jsonl, "w", encoding="utf-8") as good, open(tmp_err, "w", encoding="utf-8") as bad:
             w = _SnapshotWriter(tax, include_drafts, good, bad)
@@ -195,9 +173,7 @@ def pull(
         "counts": report.counts,
         "annotators": dict(sorted(w.annotators.items())),
     }
-    man_path = base.with_name(base.name + ".manifest.json")
-    _atomic_write(man_path, lambda f: f.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"))
-    report.manifest = str(man_path)
+    report.manifest = str(snapshot.write_manifest(jsonl, manifest))
     return report
 
 
@@ -254,11 +230,6 @@ def _iso(value: Any) -> str:
     if value is None:
         return datetime.now(timezone.utc).isoformat(timespec="seconds")
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def read_snapshot(path: str | os.PathLike[str]) -> list[Annotation]:
-    with open(path, encoding="utf-8") as f:
-        return [Annotation.from_dict(json.loads(line)) for line in f if line.strip()]
 
 
 # ---------------------------------------------------------------- project status

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from corpus import lsformat, taxonomy, validate
-from corpus.brat import iter_snapshot_records
+from corpus.snapshot import iter_snapshot_records
 from corpus.errors import InputError, UsageError
 from corpus.labelstudio import LSClient
 from corpus.model import Annotation

@@ -44,6 +44,7 @@ from corpus import card, gold
 from corpus.errors import ReleaseError, UsageError
 from corpus.model import Annotation, Article
 from corpus.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
+from corpus.snapshot import snapshot_files
 from corpus.splits import SPLITS, assign_split, parse_ratios
 from corpus.store import ARTICLE_COLUMNS, row_to_article
 
@@ -343,7 +344,7 @@ def build_release(
         raise ReleaseError(f"{final} already exists", hint="A built release is not overwritten; pass --force to rebuild it.")
     corpus_version = source.resolve_version(opts.corpus_version)
 
-    files = gold.snapshot_files(opts.annotations)
+    files = snapshot_files(opts.annotations)
     if not files:
         raise UsageError(f"no .jsonl annotation snapshot found in {', '.join(opts.annotations)}")
     index, snapshots, found = gold.index_snapshots(files, opts.exclude_origins)

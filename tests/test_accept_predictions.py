@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from corpus.cli import main
 from corpus.ingest import import_paths
-from corpus.pull import pull, read_snapshot
+from corpus.pull import pull
+from corpus.snapshot import load_annotations as read_snapshot
 from corpus.preannotate import RuleAttributionPreannotator
 from corpus.push import MACHINE_ANNOTATOR, push
 from corpus.store import CorpusStore

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from corpus.adjudicate import adjudicate, adjudicate_document
-from corpus.brat import load_annotations, write_snapshot
+from corpus.snapshot import load_annotations, write_snapshot
 from corpus.cli import main
 from corpus.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text
 

@@ -13,9 +13,9 @@ from seed_gold import seed_gold
 
 from corpus import lsformat, taxonomy
 from corpus.cli import main
-from corpus.gold import snapshot_files
+from corpus.snapshot import snapshot_files
 from corpus.model import Annotation
-from corpus.pull import read_snapshot
+from corpus.snapshot import load_annotations as read_snapshot
 from corpus.store import CorpusStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from corpus.errors import ReleaseError
-from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, select_gold, snapshot_files
+from corpus.errors import InputError
+from corpus.gold import AnchorError, Candidate, anchor, choose, index_snapshots, select_gold
+from corpus.snapshot import snapshot_files
 from corpus.model import Annotation, Entity, Span
 
 
@@ -72,7 +73,7 @@ def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": infos[0].sha256}))
     index_snapshots(files)
     (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": "0" * 64}))
-    with pytest.raises(ReleaseError, match="does not match its manifest"):
+    with pytest.raises(InputError, match="does not match its manifest"):
         index_snapshots(files)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus import brat, normalize
+from corpus import brat, normalize, snapshot
 from corpus.cli import main
 from corpus.model import Annotation
 from corpus.store import CorpusStore
@@ -56,7 +56,7 @@ def test_metadata_fills_title_publisher_date(imported, polnear_dir):
 
 def test_every_span_matches_the_stored_text(imported, polnear_dir):
     store, _, breport, _ = imported
-    anns = brat.load_annotations(breport.snapshot)
+    anns = snapshot.load_annotations(breport.snapshot)
     texts = {k: a.text for k, a in store.get_many({a.doc_id for a in anns}).items()}
     assert set(texts) == {a.doc_id for a in anns}
     spans = 0
@@ -146,7 +146,7 @@ def test_agreement_on_the_annotator_training_compartment(polnear_dir, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["gold_records"] == 4 and res["conflicts"] > 0
-    gold = brat.load_annotations(res["gold_path"])
+    gold = snapshot.load_annotations(res["gold_path"])
     assert {g.origin for g in gold} == {"adjudicated"} and all(g.attributions for g in gold)
     assert sum(1 for _ in open(res["conflicts_path"], encoding="utf-8")) == res["conflicts"]
 
@@ -160,7 +160,7 @@ def test_brat_records_validate(imported):
     from corpus import taxonomy, validate
 
     store, _, breport, _ = imported
-    anns = brat.load_annotations(breport.snapshot)
+    anns = snapshot.load_annotations(breport.snapshot)
     texts = {k: a.text for k, a in store.get_many({a.doc_id for a in anns}).items()}
     tax = taxonomy.load()
     v = validate.validator_for(tax)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import adjudicate, brat, release
+from corpus import adjudicate, brat, release, snapshot
 from corpus.bio import bio_decode
 from corpus.splits import SPLITS
 from corpus.store import CorpusStore
@@ -30,7 +30,7 @@ def built(polnear_dir: Path, tmp_path_factory):
     store = CorpusStore(str(root / "store"))
     _, rep = brat.import_brat(polnear_dir / "train", store, source="polnear", annotations_out=root / "annotations" / "train")
     assert rep.errors == []
-    records = brat.load_annotations(rep.snapshot)
+    records = snapshot.load_annotations(rep.snapshot)
     per_doc = Counter(a.doc_id for a in records)
     multi = [a for a in records if per_doc[a.doc_id] > 1]
     gold, conflicts, _ = adjudicate.adjudicate(multi)

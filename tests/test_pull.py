@@ -15,7 +15,8 @@ from corpus import lsformat, taxonomy
 from corpus.cli import main
 from corpus.ingest import import_paths
 from corpus.model import Annotation, Argument, Attribution, Entity, Event, Span
-from corpus.pull import pull, read_snapshot
+from corpus.pull import pull
+from corpus.snapshot import load_annotations as read_snapshot
 from corpus.push import push
 from corpus.store import CorpusStore
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus import adjudicate, brat, lsformat
+from corpus import adjudicate, brat, lsformat, snapshot
 from corpus.cli import main
 from corpus.model import Annotation
-from corpus.pull import pull, read_snapshot
+from corpus.pull import pull
+from corpus.snapshot import load_annotations as read_snapshot
 from corpus.push_annotations import annotator_email, attach_conflicts, conflict_note, push_annotations
 from corpus.store import CorpusStore
 
@@ -73,7 +74,7 @@ def sample(polnear_dir: Path, tmp_path_factory):
     store = CorpusStore(str(root / "store"))
     _, rep = brat.import_brat(root / "train", store, source="polnear", annotations_out=root / "annotations" / "sample")
     assert rep.errors == [] and rep.documents == 8
-    records = brat.load_annotations(rep.snapshot)
+    records = snapshot.load_annotations(rep.snapshot)
     # the sample has what the round trip must carry
     per_doc = Counter(a.doc_id for a in records)
     assert sum(1 for n in per_doc.values() if n > 1) >= 3 and max(per_doc.values()) == 6
@@ -181,7 +182,7 @@ def training(polnear_dir: Path, tmp_path_factory):
     _, rep = brat.import_brat(polnear_dir / "annotator-training", store, source="polnear",
                               annotations_out=root / "annotations" / "training")
     assert rep.annotations == 24 and rep.errors == []
-    records = brat.load_annotations(rep.snapshot)
+    records = snapshot.load_annotations(rep.snapshot)
     gold, conflicts, _ = adjudicate.adjudicate(records)
     paths = adjudicate.write_adjudication(gold, conflicts, root / "annotations" / "training-gold")
     return {"store": store, "snapshot": Path(rep.snapshot), "records": records, "gold": gold,
