@@ -328,13 +328,19 @@ class DedupIndex:
         if not self._runs or n == 0:
             return [None] * n
         keys = self._band_keys(sigs)
-        for rk, ri in self._runs:
-            for b in range(self.bands):
+        for b in range(self.bands):
+            order = np.argsort(keys[:, b])
+            q_sorted = keys[order, b]  # sorted needles: numpy's binary search reuses the last bound
+            for rk, ri in self._runs:
                 col = rk[:, b]
-                lo = np.searchsorted(col, keys[:, b], side="left")
-                hi = np.searchsorted(col, keys[:, b], side="right")
-                for q in np.flatnonzero(hi > lo).tolist():
-                    found = ri[lo[q] : min(hi[q], lo[q] + self._PER_KEY), b]
+                lo = np.searchsorted(col, q_sorted, side="left")
+                hit = np.flatnonzero(col[np.minimum(lo, len(col) - 1)] == q_sorted)
+                for h in hit.tolist():
+                    q, start = int(order[h]), int(lo[h])
+                    end = start + 1
+                    while end < min(len(col), start + self._PER_KEY) and col[end] == col[start]:
+                        end += 1
+                    found = ri[start:end, b]
                     lst = out[q]
                     if lst is None:
                         out[q] = [found]

@@ -10,10 +10,12 @@ The outcome of each record is decided by its doc_id (from its source key) and te
 * added/updated and MinHash-similar to a stored text (Jaccard >= threshold): also a
   near-duplicate, stored with the cluster id (the first member's doc_id).
 
-Memory stays flat: records are normalized and staged to temporary Parquet files in batches;
-only doc ids, hashes and MinHash signatures are held in memory. A record whose raw bytes are
-the ones already stored is recognized as unchanged before any normalization, so re-importing
-an unchanged corpus costs little more than reading it.
+Memory stays flat: records are normalized, MinHash-signed (a whole batch at once) and staged
+to temporary Arrow files in batches; only doc ids, hashes and signatures are held in memory.
+In a big import (more than one batch) the normalizing and hashing run in worker processes
+(``$CORPUS_IMPORT_WORKERS``, default one per CPU) while this process reads. A record whose
+raw bytes are the ones already stored is recognized as unchanged before any normalization,
+so re-importing an unchanged corpus costs little more than reading it.
 
 The plan is made against the latest version; if another import commits first, the staged rows
 are re-planned against the new version and the commit is retried (``store.ConcurrentCommit``).
@@ -22,10 +24,16 @@ are re-planned against the new version and the commit is retried (``store.Concur
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import pickle
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -161,16 +169,9 @@ def import_articles(
 # ---------------------------------------------------------------------------- the workflow
 
 
-@dataclass
-class _Prepared:
-    row: dict[str, Any]
-    source_key: str
-
-
 class _Staging:
     """Rows waiting for the commit, in temporary Arrow IPC files of BATCH rows (memory flat).
 
-    MinHash signatures are computed here, for a whole batch at once (``dedup.signatures``).
     Arrow IPC rather than Parquet: planning and the commit read the files back memory-mapped,
     without decoding.
     """
@@ -178,30 +179,17 @@ class _Staging:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
         self.files: list[Path] = []
-        self.columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
-        self.buffered = 0
         self.rows = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        for name, values in self.columns.items():
-            values.append(row[name])
-        self.buffered += 1
-        self.rows += 1
-        if self.buffered >= BATCH:
-            self.flush()
+    def write(self, table: pa.Table) -> None:
+        path = self.dir / f"local-{len(self.files):06d}.arrow"
+        _write_ipc(table, path)
+        self.add_file(path, table.num_rows)
 
-    def flush(self) -> None:
-        if not self.buffered:
-            return
-        sigs = dedup.signatures(self.columns["text"])
-        self.columns["minhash"] = _binary_column(sigs)
-        path = self.dir / f"{len(self.files):06d}.arrow"
-        table = pa.Table.from_pydict(self.columns, schema=_STAGE_SCHEMA)
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _STAGE_SCHEMA) as w:
-            w.write_table(table)
+    def add_file(self, path: Path, rows: int) -> None:
+        """A staged file written elsewhere (by an import worker)."""
         self.files.append(path)
-        self.columns = {n: [] for n in _STAGE_SCHEMA.names}
-        self.buffered = 0
+        self.rows += rows
 
     def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
         with pa.memory_map(str(self.files[i]), "r") as src:
@@ -210,6 +198,11 @@ class _Staging:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _write_ipc(table: pa.Table, path: str | Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _STAGE_SCHEMA) as w:
+        w.write_table(table)
 
 
 def _binary_column(sigs: np.ndarray) -> pa.Array:
@@ -288,32 +281,47 @@ def _run(
     raw_by_doc = _load_raw_hashes(store, version)
     report = ImportReport(version=version, message=message)
     staging = _Staging()
+    builder = _Builder(staging)
+    errors: list[tuple[int, dict[str, Any]]] = []  # (record number, error): kept in input order
     try:
         with _progress(progress, total) as tick:
             seen: set[str] = set()
-            for item in make_items(tick):
+            for seq, item in enumerate(make_items(tick)):
                 tick.record()
                 if isinstance(item, ReadError):
-                    report.errors.append(item.to_dict())
+                    errors.append((seq, item.to_dict()))
                     continue
-                prepared = _prepare(item, report, seen, raw_by_doc)
-                if prepared is not None:
-                    staging.add(prepared.row)
-            staging.flush()
+                job = _admit(seq, item, report, errors, seen, raw_by_doc)
+                if job is not None:
+                    builder.add(job)
+            builder.finish()
         del raw_by_doc
+        errors.extend(builder.errors)
+        report.errors = [e for _, e in sorted(errors, key=lambda x: x[0])]
         if staging.rows == 0:  # all unchanged or failed: the signatures are never loaded
             return report
         index = _load_index(store, version, threshold)
         _plan_and_commit(store, staging, index, version, report, threshold)
         return report
     finally:
+        builder.close()
         staging.close()
 
 
-def _prepare(
-    item: RawRecord | Article, report: ImportReport, seen: set[str], raw_by_doc: dict[str, bytes]
-) -> _Prepared | None:
-    """Normalize one record into a stored row, or decide "unchanged" from the raw hash alone."""
+# A job: (record number, the record, doc_id, source key, raw sha256 or None, where for errors)
+_Job = tuple[int, "RawRecord | Article", str, str, "str | None", dict[str, Any]]
+
+
+def _admit(
+    seq: int,
+    item: RawRecord | Article,
+    report: ImportReport,
+    errors: list[tuple[int, dict[str, Any]]],
+    seen: set[str],
+    raw_by_doc: dict[str, bytes],
+) -> _Job | None:
+    """What must be decided in order: repeated keys, and "unchanged" from the raw hash alone
+    (no normalization). The rest (``_build_rows``) can run anywhere."""
     where = {"path": getattr(item, "path", None), "line": getattr(item, "line", None)}
     if isinstance(item, Article):
         key = item.meta.get("source_key") or item.doc_id
@@ -323,34 +331,62 @@ def _prepare(
         key = item.source_key
         doc_id = make_doc_id(key)
     if doc_id in seen:
-        report.errors.append({**where, "error": f"source key {key!r} appears more than once in this import; first kept"})
+        errors.append((seq, {**where, "error": f"source key {key!r} appears more than once in this import; first kept"}))
         return None
     seen.add(doc_id)
     report.doc_ids[key] = doc_id
+    raw_sha = None
+    if isinstance(item, RawRecord):
+        known = raw_by_doc.get(doc_id)
+        if item.raw_sha256:
+            raw_sha = item.raw_sha256
+            same = known is not None and known.hex() == raw_sha
+        else:
+            digest = hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).digest()
+            same = known == digest
+            raw_sha = digest.hex()
+        if same:
+            report.unchanged += 1  # same bytes as stored: skip normalization entirely
+            return None
+    return (seq, item, doc_id, key, raw_sha, where)
 
+
+def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]:
+    """Normalize records into stored rows, with their MinHash signatures (one batch at once).
+
+    Pure (no store, no report): runs in worker processes for big imports."""
+    columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
+    errors: list[tuple[int, dict[str, Any]]] = []
+    for seq, item, doc_id, key, raw_sha, where in jobs:
+        row = _row(item, doc_id, key, raw_sha)
+        if isinstance(row, str):
+            errors.append((seq, {**where, "error": row}))
+            continue
+        for name, values in columns.items():
+            values.append(row[name])
+    if not columns["doc_id"]:
+        return None, errors
+    columns["minhash"] = _binary_column(dedup.signatures(columns["text"]))
+    return pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors
+
+
+def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | str:
+    """The stored row of one record (signature left out), or the error message."""
     if isinstance(item, Article):
         text = item.text
         if not text or not text.strip():
-            report.errors.append({**where, "error": "empty text"})
-            return None
+            return "empty text"
         if normalize_text(text) != text:
-            report.errors.append({**where, "error": "article text is not normalized (use corpus.normalize)"})
-            return None
-        raw_sha = item.raw_sha256 or sha256_text(text)
+            return "article text is not normalized (use corpus.normalize)"
         article = Article(
             doc_id=doc_id, text=text, title=item.title, source=item.source, url=item.url,
-            published=item.published, language=item.language, raw_sha256=raw_sha, meta=dict(item.meta),
+            published=item.published, language=item.language, raw_sha256=item.raw_sha256 or sha256_text(text),
+            meta=dict(item.meta),
         )
     else:
-        raw_sha = item.raw_sha256 or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
-        known = raw_by_doc.get(doc_id)
-        if known is not None and known.hex() == raw_sha:
-            report.unchanged += 1  # same bytes as stored: skip normalization entirely
-            return None
         text = normalize_text(item.text)
         if not text.strip():
-            report.errors.append({**where, "error": "empty text"})
-            return None
+            return "empty text"
         article = Article(
             doc_id=doc_id,
             text=text,
@@ -359,10 +395,125 @@ def _prepare(
             url=_clean(item.url),
             published=_clean(item.published),
             language=_clean(item.language),
-            raw_sha256=raw_sha,
+            raw_sha256=raw_sha or "",
             meta=dict(item.meta),
         )
-    return _Prepared(article_to_row(article, source_key=key), key)  # signature: at staging, per batch
+    return article_to_row(article, source_key=key)
+
+
+_KINDS: dict[str, type] = {"raw": RawRecord, "article": Article}
+
+
+def _pack(jobs: list[_Job]) -> list[tuple[Any, ...]]:
+    """Jobs with their records as plain tuples: pickled twice as fast as dataclasses."""
+    return [
+        (seq, "article" if isinstance(item, Article) else "raw", tuple(item.__dict__.values()), doc_id, key, raw, where)
+        for seq, item, doc_id, key, raw, where in jobs
+    ]
+
+
+def _unpack(packed: list[tuple[Any, ...]]) -> list[_Job]:
+    return [(seq, _KINDS[kind](*values), doc_id, key, raw, where) for seq, kind, values, doc_id, key, raw, where in packed]
+
+
+def _workers() -> int:
+    """Worker processes for normalizing and hashing: ``$CORPUS_IMPORT_WORKERS``, else one
+    per CPU (at most 4); 0 or 1 = all in this process."""
+    env = os.environ.get("CORPUS_IMPORT_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return min(os.cpu_count() or 1, 4)
+
+
+class _Builder:
+    """Turns admitted records into staged batches of BATCH rows, in order.
+
+    A small import (less than one batch) is built here; in a big one, batches go to worker
+    processes (``corpus._importworker``) round robin, at most two per worker in flight, so
+    memory stays flat and reading goes on while they normalize and hash. Jobs and results
+    travel through files in the staging directory; the pipes carry one short line each.
+    """
+
+    def __init__(self, staging: _Staging) -> None:
+        self.staging = staging
+        self.jobs: list[_Job] = []
+        self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.batches = 0
+        self.n_workers = _workers()
+        self.procs: list[subprocess.Popen[str]] = []
+        self.pending: deque[tuple[subprocess.Popen[str], Path, Path]] = deque()
+
+    def add(self, job: _Job) -> None:
+        self.jobs.append(job)
+        if len(self.jobs) >= BATCH:
+            if self.n_workers > 1 and not self.procs:  # a big import: worth starting workers
+                self._start()
+            self._submit()
+
+    def _start(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        for _ in range(self.n_workers):
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "corpus._importworker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True, env=env, bufsize=1,
+            ))
+
+    def _submit(self) -> None:
+        jobs, self.jobs = self.jobs, []
+        self.batches += 1
+        if not self.procs:
+            self._take_local(_build_rows(jobs))
+            return
+        while len(self.pending) >= 2 * len(self.procs):
+            self._take_remote()
+        proc = self.procs[self.batches % len(self.procs)]
+        jobs_path = self.staging.dir / f"jobs-{self.batches:06d}.pickle"
+        out = self.staging.dir / f"{self.batches:06d}.arrow"
+        with open(jobs_path, "wb") as f:
+            pickle.dump(_pack(jobs), f, protocol=pickle.HIGHEST_PROTOCOL)
+        assert proc.stdin is not None
+        proc.stdin.write(f"{jobs_path}\t{out}\n")
+        proc.stdin.flush()
+        self.pending.append((proc, jobs_path, out))
+
+    def _take_local(self, result: tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]) -> None:
+        table, errors = result
+        self.errors.extend(errors)
+        if table is not None:
+            self.staging.write(table)
+
+    def _take_remote(self) -> None:
+        proc, jobs_path, out = self.pending.popleft()
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise StoreError("an import worker process failed (see its error above)", hint="run the import again")
+        res = json.loads(line)
+        jobs_path.unlink(missing_ok=True)
+        self.errors.extend((seq, err) for seq, err in res["errors"])
+        if res["rows"]:
+            self.staging.add_file(out, res["rows"])
+
+    def finish(self) -> None:
+        if self.jobs:
+            self._submit()
+        while self.pending:
+            self._take_remote()
+        for p in self.procs:  # no more work: let them exit while planning goes on
+            if p.stdin is not None:
+                p.stdin.close()
+
+    def close(self) -> None:
+        for p in self.procs:
+            try:
+                if p.stdin is not None and not p.stdin.closed:
+                    p.stdin.close()
+                p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                p.kill()
+                p.wait()
+        self.procs = []
 
 
 def _clean(v: str | None) -> str | None:

@@ -225,3 +225,44 @@ def test_store_with_another_minhash_scheme_gets_signatures_recomputed(store, mon
     fresh = CorpusStore(store.uri + "-new")
     import_articles(fresh, [RawRecord("x", article_text(3))])
     assert fresh.minhash_scheme() == dedup.SCHEME
+
+
+def test_worker_processes_give_the_same_import(tmp_path, monkeypatch):
+    """A big import normalizes and hashes in worker processes: same outcome, order and rows."""
+    from corpus import ingest
+
+    base = article_text(77)
+    near = base.split(" ")
+    near[30] = "CHANGED"
+    recs = []
+    for i in range(67):
+        recs.append(RawRecord(f"k{i}", f"Title {i}\n" + article_text(500 + i), title=f" T{i} ", meta={"i": i}))
+    recs[5] = RawRecord("k5", base)
+    recs[40] = RawRecord("k40", " ".join(near))                # near-duplicate of k5, another batch
+    recs[41] = RawRecord("k41", base)                          # exact duplicate of k5
+    recs[50] = RawRecord("k50", "  \n ")                       # empty after normalization
+    recs.append(RawRecord("k3", "repeated key"))               # repeated key
+    recs.append(Article(doc_id="a1", text="Cafe\u0301", meta={"source_key": "art"}))  # not normalized
+    monkeypatch.setattr(ingest, "BATCH", 20)
+    started, start = [], ingest._Builder._start
+
+    def spy(self):
+        started.append(self.n_workers)
+        start(self)
+
+    monkeypatch.setattr(ingest._Builder, "_start", spy)
+    reports, stores = [], []
+    for workers in ("0", "2"):
+        monkeypatch.setenv("CORPUS_IMPORT_WORKERS", workers)
+        s = CorpusStore(tmp_path / f"store{workers}")
+        reports.append(import_articles(s, recs, message="m").to_dict())
+        stores.append(s)
+    assert reports[0] == reports[1]
+    r = reports[1]
+    assert started == [2]  # workers ran in the second import only
+    assert (r["added"], r["duplicates"], r["near_duplicates"]) == (65, 1, 1)
+    assert [e["error"][:12] for e in r["errors"]] == ["empty text", "source key '", "article text"]
+    rows = [sorted((a.doc_id, a.text, a.title, a.meta.get("near_dup_cluster")) for a in s.iter_articles()) for s in stores]
+    assert rows[0] == rows[1] and len(rows[0]) == 65
+    sigs = [sorted((b.column("doc_id").to_pylist(), b.column("minhash").to_pylist()) for b in s.read_index(0)) for s in stores]
+    assert sigs[0] == sigs[1]
