@@ -6,6 +6,8 @@ Reports docs/s, MB/s and peak RSS for, each in its own process so peaks do not m
   reimport  the same import again (everything unchanged: no new version)
   import/4  import of the first N/4 records, to see whether memory grows with N
 and the ratios import/baseline (goal <= 2) and reimport/import (goal <= 0.10).
+Peak RSS is the importing process's; big imports also run worker processes
+($CORPUS_IMPORT_WORKERS, default one per CPU), whose largest peak is shown beside it.
 
     python bench/bench_import.py [--n 100000] [--json]
 """
@@ -54,6 +56,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_children_rss_mb() -> float:
+    """Largest peak RSS among finished child processes (the import workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def phase_baseline(data: Path, out: Path, limit: int | None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -87,6 +94,7 @@ def phase_import(data: Path, store_uri: str) -> dict:
     r = import_paths([data], CorpusStore(store_uri), message="bench")
     secs = time.perf_counter() - t0
     return {"docs": r.added + r.updated + r.unchanged + r.duplicates, "seconds": secs, "peak_rss_mb": peak_rss_mb(),
+            "worker_peak_rss_mb": peak_children_rss_mb(),
             "added": r.added, "unchanged": r.unchanged, "duplicates": r.duplicates,
             "near_duplicates": r.near_duplicates, "errors": len(r.errors), "version": r.version, "created": r.created}
 
@@ -137,38 +145,45 @@ def main() -> None:
         small = run_phase("import", str(quarter), str(work / "store-quarter"))
 
         mb = nbytes / 1e6
+        q_n = max(1, args.n // 4)
+
+        def figures(r: dict, n: int, size_mb: float) -> dict:
+            return {"seconds": round(r["seconds"], 2), "docs_per_s": round(n / r["seconds"]),
+                    "mb_per_s": round(size_mb / r["seconds"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
+                    "worker_peak_rss_mb": round(r.get("worker_peak_rss_mb", 0))}
+
         result = {
             "n": args.n,
             "input_mb": round(mb, 1),
             "generate_s": round(gen_s, 2),
-            "baseline": {"seconds": round(base["seconds"], 2), "docs_per_s": round(args.n / base["seconds"]),
-                         "mb_per_s": round(mb / base["seconds"], 1), "peak_rss_mb": round(base["peak_rss_mb"])},
-            "import": {"seconds": round(imp["seconds"], 2), "docs_per_s": round(args.n / imp["seconds"]),
-                       "mb_per_s": round(mb / imp["seconds"], 1), "peak_rss_mb": round(imp["peak_rss_mb"]),
-                       "added": imp["added"], "near_duplicates": imp["near_duplicates"], "errors": imp["errors"]},
-            "reimport": {"seconds": round(re["seconds"], 2), "docs_per_s": round(args.n / re["seconds"]),
-                         "peak_rss_mb": round(re["peak_rss_mb"]), "unchanged": re["unchanged"],
-                         "created_version": re["created"]},
-            "import_quarter": {"n": max(1, args.n // 4), "seconds": round(small["seconds"], 2),
-                               "peak_rss_mb": round(small["peak_rss_mb"])},
+            "workers": os.environ.get("CORPUS_IMPORT_WORKERS") or f"default ({min(os.cpu_count() or 1, 4)})",
+            "baseline": figures(base, args.n, mb),
+            "import": {**figures(imp, args.n, mb), "added": imp["added"], "near_duplicates": imp["near_duplicates"],
+                       "errors": imp["errors"]},
+            "reimport": {**figures(re, args.n, mb), "unchanged": re["unchanged"], "created_version": re["created"]},
+            "import_quarter": {"n": q_n, **figures(small, q_n, mb * q_n / args.n)},
             "ratio_import_vs_baseline": round(imp["seconds"] / base["seconds"], 2),
             "ratio_reimport_vs_import": round(re["seconds"] / imp["seconds"], 3),
+            "ratio_peak_rss_n_vs_quarter": round(imp["peak_rss_mb"] / small["peak_rss_mb"], 2),
             "goals": {"ratio_import_vs_baseline": 2.0, "ratio_reimport_vs_import": 0.10},
         }
         if args.json:
             print(json.dumps(result, indent=2))
             return
-        print(f"{args.n} articles, {result['input_mb']} MB JSONL")
-        for k in ("baseline", "import", "reimport"):
-            r = result[k]
-            print(f"  {k:<9} {r['seconds']:>8.2f} s  {r['docs_per_s']:>8} docs/s"
-                  + (f"  {r['mb_per_s']:>6} MB/s" if "mb_per_s" in r else "             ")
-                  + f"  peak RSS {r['peak_rss_mb']} MB")
-        q = result["import_quarter"]
-        print(f"  import of {q['n']} (N/4): {q['seconds']:.2f} s, peak RSS {q['peak_rss_mb']} MB "
-              f"(vs {result['import']['peak_rss_mb']} MB for N)")
-        print(f"  import / baseline = {result['ratio_import_vs_baseline']} (goal <= 2)")
-        print(f"  reimport / import = {result['ratio_reimport_vs_import']} (goal <= 0.10)")
+        print(f"{args.n} articles, {result['input_mb']} MB JSONL, workers: {result['workers']}")
+        rows = [("baseline", result["baseline"]), ("import", result["import"]), ("reimport", result["reimport"]),
+                (f"import N/4", result["import_quarter"])]
+        print(f"  {'phase':<11} {'seconds':>8} {'docs/s':>8} {'MB/s':>7} {'peak RSS':>9} {'workers':>8}")
+        for k, r in rows:
+            w = f"{r['worker_peak_rss_mb']} MB" if r["worker_peak_rss_mb"] else "-"
+            print(f"  {k:<11} {r['seconds']:>8.2f} {r['docs_per_s']:>8} {r['mb_per_s']:>7} {r['peak_rss_mb']:>6} MB"
+                  f" {w:>8}")
+        ok = lambda v, goal: "ok" if v <= goal else "MISSED"  # noqa: E731
+        ri, rr = result["ratio_import_vs_baseline"], result["ratio_reimport_vs_import"]
+        print(f"  import / baseline   = {ri:<6} (goal <= 2: {ok(ri, 2.0)})")
+        print(f"  reimport / import   = {rr:<6} (goal <= 0.10: {ok(rr, 0.10)})")
+        print(f"  peak RSS N vs N/4   = {result['import']['peak_rss_mb']} MB vs {result['import_quarter']['peak_rss_mb']} MB"
+              f" (x{result['ratio_peak_rss_n_vs_quarter']})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
