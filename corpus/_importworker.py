@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import sys
 
 
 def main() -> None:
+    # Ctrl-C is the importing process's to handle: it closes our stdin, and we stop after the batch
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from corpus.ingest import _build_rows, _unpack, _write_ipc
 
     for line in sys.stdin:

@@ -420,6 +420,7 @@ class DedupIndex:
             return
         idx = np.arange(start, end, dtype=np.int64)
         keys = self._band_keys(self._sigs(idx))
+        idx = idx.astype(np.int32 if end < 2**31 else np.int64)  # entry numbers: 4 bytes per band suffice
         self._pending_from = end
         self._runs.append(self._sorted_run(keys, np.repeat(idx[:, None], self.bands, axis=1)))
         # merge the newest runs while they are not much smaller than the one before (few runs, log merges)
@@ -428,6 +429,7 @@ class DedupIndex:
         ):
             (k2, i2), (k1, i1) = self._runs.pop(), self._runs.pop()
             self._runs.append(self._sorted_run(np.concatenate((k1, k2)), np.concatenate((i1, i2))))
+            del k1, k2, i1, i2
 
     @staticmethod
     def _sorted_run(keys: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
