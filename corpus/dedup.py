@@ -77,8 +77,6 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.01, fn_w
     return opt
 
 
-_WS = np.zeros(256, dtype=bool)
-_WS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 _P = 1099511628211  # odd, so invertible modulo 2**64
 _POW = np.empty(0, np.uint64)
 _INVPOW = np.empty(0, np.uint64)
@@ -98,12 +96,16 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW[:n], _INVPOW[:n]
 
 
-def _word_hashes_bytes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of the whitespace-separated words of UTF-8 bytes ``b``, and their start offsets."""
+def _word_hashes_bytes(b: np.ndarray, bounds: bool = False) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of the whitespace-separated words of UTF-8 bytes ``b``, and their start offsets
+    (and end offsets, if ``bounds``)."""
     n = len(b)
     if n == 0:
-        return np.empty(0, np.uint64), np.empty(0, np.int64)
-    ws = _WS[b]
+        e = np.empty(0, np.int64)
+        return (np.empty(0, np.uint64), e, e) if bounds else (np.empty(0, np.uint64), e)
+    ws = b == 32  # word separators: the bytes of _WS_RE (comparisons beat a table lookup per byte)
+    ws |= (b - np.uint8(9)) <= 4  # \t \n \v \f \r (uint8 wraps below 9)
+    ws |= (b - np.uint8(28)) <= 3  # \x1c-\x1f
     word = ~ws
     starts = np.flatnonzero(word & np.concatenate(([True], ws[:-1])))
     ends = np.flatnonzero(word & np.concatenate((ws[1:], [True]))) + 1
@@ -111,7 +113,26 @@ def _word_hashes_bytes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     prefix = np.empty(n + 1, np.uint64)
     prefix[0] = 0
     np.cumsum(b.astype(np.uint64) * pw, dtype=np.uint64, out=prefix[1:])
-    return (prefix[ends] - prefix[starts]) * ipw[starts], starts
+    h = (prefix[ends] - prefix[starts]) * ipw[starts]
+    return (h, starts, ends) if bounds else (h, starts)
+
+
+def _lower_word_hashes(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``_word_hashes_bytes`` of the lower-cased text, from the UTF-8 bytes of the text as is.
+
+    ``str.lower`` of a whole non-ASCII text costs more than the hashing; here ASCII letters are
+    lowered by ``bytes.lower`` and only the few words with non-ASCII bytes go through
+    ``str.lower`` (word by word: the same result, as no case mapping crosses whitespace).
+    """
+    w, starts, ends = _word_hashes_bytes(np.frombuffer(raw.lower(), dtype=np.uint8), bounds=True)  # ASCII only
+    high = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) >= 0x80)
+    if len(high):
+        wi = np.unique(np.searchsorted(ends, high, side="right"))  # words holding a non-ASCII byte
+        words = [raw[s:e].decode("utf-8", "surrogatepass").lower().encode("utf-8", "surrogatepass")
+                 for s, e in zip(starts[wi].tolist(), ends[wi].tolist())]
+        fixed, _ = _word_hashes_bytes(np.frombuffer(b"\n".join(words), dtype=np.uint8))
+        w[wi] = fixed
+    return w, starts
 
 
 def _encode(text: str) -> bytes:
@@ -204,19 +225,19 @@ def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
         # a run of texts up to _BATCH_BYTES, hashed together ("\n" keeps words apart)
         enc, size, j = [], 0, i
         while j < n:
-            e = _encode(texts[j])
+            e = texts[j].encode("utf-8", "surrogatepass")  # lower-cased while hashing
             if enc and size + len(e) > _BATCH_BYTES:
                 break
             enc.append(e)
             size += len(e) + 1
             j += 1
-        if len(enc) == 1 and len(enc[0]) > _VECTOR_LIMIT:
+        if len(enc) == 1 and len(enc[0]) > _VECTOR_LIMIT // 2:  # lower() may grow a text a bit
             w = word_hashes(texts[i])
             doc = np.zeros(len(w), np.int64)
         else:
             lens = np.fromiter((len(e) + 1 for e in enc), np.int64, len(enc))
             bounds = np.cumsum(lens) - lens
-            w, starts = _word_hashes_bytes(np.frombuffer(b"\n".join(enc), dtype=np.uint8))
+            w, starts = _lower_word_hashes(b"\n".join(enc))
             doc = np.searchsorted(bounds, starts, side="right") - 1
         sh, sd = _shingles(w, doc, len(enc))
         out[i:j] = _oph(sh, sd, len(enc), num_perm)

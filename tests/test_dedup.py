@@ -136,3 +136,23 @@ def test_near_duplicates_at_the_threshold_are_found():
     # datasketch's balanced banding (5 x 25) would find ~2/3 of these; ours nearly all
     assert found >= 36
     assert (idx.bands, idx.rows) == (11, 11)
+
+
+def test_batched_word_hashing_lowercases_like_str_lower():
+    """signatures() lowers ASCII bytes and then only the words with non-ASCII bytes; that must
+    hash every word exactly as the lower-cased text would (a plain Python reference)."""
+    import re
+
+    p, m = 1099511628211, 2**64
+
+    def reference(t: str) -> list[int]:
+        words = [w for w in re.split("[\t\n\x0b\x0c\r\x1c-\x1f ]+", t.lower()) if w]
+        return [sum(c * pow(p, i, m) for i, c in enumerate(w.encode("utf-8", "surrogatepass"))) % m for w in words]
+
+    texts = ["ΟΔΟΣ ΣΟΦΟΣ ς Σ", "İstanbul ǅemal ẞtraße ŁÓDŹ", "MiXeD Ünïcödé\u00a0NBSP x\u2028y", "\ud800 lone",
+             "ＡＢＣ wide", "Ꭰ 𐐀deseret", "", "  ", "\x1c\x1dA\x1e\x1fB\x08C\x0eD"]
+    rng = random.Random(3)
+    texts += ["".join(rng.choice("aZÉéΣσİıǅ 𐐀\u00a0\t\n—’\x1c\x08\r") for _ in range(rng.randrange(60))) for _ in range(300)]
+    for t in texts:
+        assert dedup._lower_word_hashes(t.encode("utf-8", "surrogatepass"))[0].tolist() == reference(t), t
+        assert word_hashes(t).tolist() == reference(t), t
