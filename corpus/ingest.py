@@ -338,6 +338,8 @@ def _admit(
     raw_sha = None
     if isinstance(item, RawRecord):
         known = raw_by_doc.get(doc_id)
+        if known is None:  # a new document: its raw hash is computed with the row (maybe in a worker)
+            return (seq, item, doc_id, key, item.raw_sha256 or None, where)
         if item.raw_sha256:
             raw_sha = item.raw_sha256
             same = known is not None and known.hex() == raw_sha
@@ -395,7 +397,7 @@ def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) 
             url=_clean(item.url),
             published=_clean(item.published),
             language=_clean(item.language),
-            raw_sha256=raw_sha or "",
+            raw_sha256=raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest(),
             meta=dict(item.meta),
         )
     return article_to_row(article, source_key=key)
