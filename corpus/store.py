@@ -25,8 +25,6 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -605,38 +603,23 @@ class _FileSet:
 
     Each closed file becomes a Delta ``AddAction`` with exact statistics (row count, min/max
     and null count of the key columns): readers use them to skip files, so they must be right.
-
-    Row groups are encoded and compressed on background threads (pyarrow releases the GIL
-    there), so the caller's Python work on the next rows overlaps with it; each file's groups
-    are written in order, and a few groups at most wait, so memory stays bounded.
     """
-
-    _MAX_QUEUED = 6
 
     def __init__(self, fs: pafs.FileSystem, root: str):
         self.fs, self.root = fs, root
         self.open: dict[str, dict[str, Any]] = {}
         self.done: list[AddAction] = []
         self.paths: list[str] = []
-        self._executor: ThreadPoolExecutor | None = None
-        self._queued: deque[Future[None]] = deque()
 
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel}" if self.root else rel
 
     def write(self, batch: pa.RecordBatch) -> None:
         buckets = batch.column("bucket")
-        if pc.count_distinct(buckets).as_py() > 1:  # one sort + slices instead of a filter per bucket
-            batch = batch.take(pc.sort_indices(buckets))
-            buckets = batch.column("bucket")
-        values = buckets.to_pylist()
-        start = 0
-        while start < len(values):
-            b, end = values[start], start + 1
-            while end < len(values) and values[end] == b:
-                end += 1
-            self._write_bucket(b, batch.slice(start, end - start).drop_columns(["bucket"]).cast(_FILE_SCHEMA))
-            start = end
+        values = pc.unique(buckets).to_pylist()
+        for b in values:
+            part = batch.filter(pc.equal(buckets, b)) if len(values) > 1 else batch
+            self._write_bucket(b, part.drop_columns(["bucket"]).cast(_FILE_SCHEMA))
 
     def _write_bucket(self, bucket: str, part: pa.RecordBatch) -> None:
         f = self.open.get(bucket)
@@ -668,23 +651,15 @@ class _FileSet:
         if f["bytes"] >= 3 * TARGET_FILE_SIZE:  # ~3x compression on news text
             self._close(bucket)
 
-    def _flush_rows(self, f: dict[str, Any]) -> None:
+    @staticmethod
+    def _flush_rows(f: dict[str, Any]) -> None:
         if f["pending"]:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(_WRITE_THREADS, thread_name_prefix="corpus-parquet")
-            while len(self._queued) >= self._MAX_QUEUED:
-                self._queued.popleft().result()
-            table = pa.Table.from_batches(f["pending"])
-            fut = self._executor.submit(_write_after, f.get("last"), f["writer"], table)
-            self._queued.append(fut)
-            f["last"] = fut
+            f["writer"].write_table(pa.Table.from_batches(f["pending"]), row_group_size=_ROW_GROUP)
             f["pending"], f["pending_rows"] = [], 0
 
     def _close(self, bucket: str) -> None:
         f = self.open.pop(bucket)
         self._flush_rows(f)
-        if f.get("last") is not None:
-            f["last"].result()
         f["writer"].close()
         size = self.fs.get_file_info(self._full(f["rel"])).size
         stats = {"numRecords": f["rows"], "minValues": f["min"], "maxValues": f["max"], "nullCount": f["nulls"]}
@@ -694,25 +669,10 @@ class _FileSet:
     def close(self) -> list[AddAction]:
         for b in sorted(self.open):
             self._close(b)
-        while self._queued:  # all done by now; raise a failure of a rotated file's last group
-            self._queued.popleft().result()
-        self._shutdown()
         return self.done
-
-    def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
 
     def discard(self) -> None:
         """Delete the files of a commit that did not happen (they would be orphans)."""
-        for fut in self._queued:
-            try:
-                fut.result()
-            except Exception:  # pragma: no cover - the commit is abandoned anyway
-                pass
-        self._queued.clear()
-        self._shutdown()
         for f in self.open.values():
             try:
                 f["writer"].close()
@@ -724,17 +684,6 @@ class _FileSet:
                 self.fs.delete_file(self._full(rel))
             except OSError:
                 pass
-
-
-_WRITE_THREADS = 2
-
-
-def _write_after(prev: "Future[None] | None", writer: pq.ParquetWriter, table: pa.Table) -> None:
-    """Write a row group once the file's previous one is written (tasks start in FIFO order,
-    so the previous one is running or done: waiting for it cannot deadlock)."""
-    if prev is not None:
-        prev.result()
-    writer.write_table(table, row_group_size=_ROW_GROUP)
 
 
 def _stamp(batch: pa.RecordBatch, now: str) -> pa.RecordBatch:
