@@ -26,6 +26,20 @@ def store_uri(tmp_path: Path) -> str:
     return str(tmp_path / "store")
 
 
+@pytest.fixture
+def hf_offline(tmp_path, monkeypatch):
+    """No network, and a private cache: ``load_dataset`` must work from the folder alone."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
+    return tmp_path / "hf_cache"
+
+
 # ---------------------------------------------------------------- Label Studio server fixture
 # One real Label Studio per test session (127.0.0.1, free port, a temporary copy of the migrated
 # template data dir cached per LS version, so it starts in seconds). Absent binary: FAIL in CI,

@@ -36,10 +36,7 @@ def content(a: Annotation) -> dict:
     return {k: d[k] for k in ("doc_id", "text_sha256", "entities", "events", "attributions")}
 
 
-def test_seed_article_from_import_to_load_dataset(labelstudio, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+def test_seed_article_from_import_to_load_dataset(labelstudio, tmp_path, hf_offline):
     env = {"LABEL_STUDIO_URL": labelstudio.url, "LABEL_STUDIO_API_KEY": labelstudio.token}
     store = str(tmp_path / "store")
 
@@ -79,7 +76,7 @@ def test_seed_article_from_import_to_load_dataset(labelstudio, tmp_path, monkeyp
 
     from datasets import load_dataset
 
-    (split,) = load_dataset(str(folder), "documents").values()
+    (split,) = load_dataset(str(folder), "documents", cache_dir=str(hf_offline)).values()
     row = split[0]
     names = split.features["entities"].feature["label"].names
     got = sorted((names[e["label"]], e["text"], e["fragments"][0]["start"]) for e in row["entities"])

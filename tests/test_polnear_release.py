@@ -44,19 +44,6 @@ def built(polnear_dir: Path, tmp_path_factory):
     return {"report": r, "expected": expected, "texts": {k: v.text for k, v in store.get_many(list(expected)).items()}}
 
 
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    import datasets.config
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
-    return str(tmp_path / "hf_cache")
-
-
 def test_release_from_polnear_train(built):
     r = built["report"]
     assert r.failed == 0 and r.left_out == {}
@@ -67,12 +54,12 @@ def test_release_from_polnear_train(built):
     assert rel["policy_counts"]["adjudicated"] > 10
 
 
-def test_attribution_tags_decode_to_the_aligned_gold_spans(built, offline):
+def test_attribution_tags_decode_to_the_aligned_gold_spans(built, hf_offline):
     from datasets import load_dataset
 
     r = built["report"]
-    ds = load_dataset(r.folder, "attribution", cache_dir=offline)
-    docs = load_dataset(r.folder, "documents", cache_dir=offline)
+    ds = load_dataset(r.folder, "attribution", cache_dir=str(hf_offline))
+    docs = load_dataset(r.folder, "documents", cache_dir=str(hf_offline))
     for col, _key, label in KINDS:
         assert ds["train"].features[col].feature.names == ["O", f"B-{label}", f"I-{label}"]
     misaligned: Counter = Counter()

@@ -98,20 +98,6 @@ def write_snapshot(path: Path, anns: list[dict[str, Any]], extra_lines: list[str
     return path
 
 
-@pytest.fixture
-def hf_offline(tmp_path, monkeypatch):
-    """No network, and a private cache: ``load_dataset`` must work from the folder alone."""
-    import datasets.config
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
-    return tmp_path / "hf_cache"
-
-
 def load(folder: str, config: str | None, cache: Path):
     from datasets import load_dataset
 
