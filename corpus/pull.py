@@ -29,7 +29,7 @@ from typing import Any
 from corpus import lsformat, snapshot, taxonomy, validate
 from corpus.errors import LabelStudioError, UsageError
 from corpus.labelstudio import LSClient, iter_export
-from corpus.model import Annotation, sha256_text
+from corpus.model import Annotation
 
 
 @dataclass
@@ -91,10 +91,6 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     found = [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in conv.findings]
     if not ann.doc_id:
         found.append({"severity": "error", "code": "schema", "message": "task has no doc_id", "pointer": "/data/doc_id"})
-    stored = data.get("text_sha256")
-    if stored and stored != sha256_text(text):
-        found.append({"severity": "error", "code": "hash_mismatch", "pointer": "/data/text",
-                      "message": "the task text no longer matches its text_sha256 (edited in Label Studio?)"})
     for f in validate.validate_record(ann.to_dict(), text, tax):
         fd = f.to_dict() if hasattr(f, "to_dict") else dict(f)
         if fd not in found:
