@@ -422,13 +422,18 @@ def validate_cmd(files: tuple[str, ...], store: str | None, version: str | None,
 
     texts = None
     if store:
+        opened: list = []  # the store is opened once, on the first batch that needs texts
+
         def texts(ids: list[str]) -> dict[str, str]:
             from corpus.store import CorpusStore
 
-            s = CorpusStore(store)
-            if not s.exists():
-                raise UsageError(f"no corpus store at {store}")
-            return {k: a.text for k, a in s.get_many(ids, version).items()}
+            if not opened:
+                s = CorpusStore(store)
+                if not s.exists():
+                    raise UsageError(f"no corpus store at {store}")
+                opened.append((s, s.resolve_version(version)))
+            s, v = opened[0]
+            return {k: a.text for k, a in s.get_many(ids, v).items()}
 
     rep = validate.validate_files(files, texts=texts, fix_offsets=fix_offsets)
     if as_json:
