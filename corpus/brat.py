@@ -509,6 +509,13 @@ def brat_to_annotation(
         unmapped_ids.add(tid)
         unmapped.append({"kind": "T", "id": tid, "type": doc.textbounds[tid].type, "fragments": _frags_key(spans[tid])})
 
+    def keep_unmapped_e(ev: Any, refs: Iterable[str]) -> None:
+        """An E line the taxonomy cannot hold: kept (with its spans) for a faithful brat export."""
+        unmapped.append({"kind": "E", "id": ev.id, "type": ev.type, "trigger": ev.trigger, "args": [list(a) for a in ev.args]})
+        unmapped_ids.add(ev.id)
+        for r in refs:
+            keep_unmapped_t(r)
+
     # 2. entities
     entities: list[Entity] = []
     for tid, tb in doc.textbounds.items():
@@ -545,10 +552,7 @@ def brat_to_annotation(
                     f"unknown roles {' '.join(unknown)}" if unknown else f"no {' or '.join(lacking)} (the taxonomy requires cue and content)"
                 )
                 warn(ev.line, "incomplete", f"{ev.id} ({ev.type}) has {why}: kept for brat export, not imported as an attribution")
-                unmapped.append({"kind": "E", "id": ev.id, "type": ev.type, "trigger": ev.trigger, "args": [list(a) for a in ev.args]})
-                unmapped_ids.add(ev.id)
-                for r in refs:
-                    keep_unmapped_t(r)
+                keep_unmapped_e(ev, refs)
                 continue
             if mapping.attribution_events[ev.type] == "none" and parts["source"]:
                 warn(ev.line, "source-in-no-source", f"{ev.id} is {ev.type} but has a Source; the source is kept")
@@ -579,10 +583,7 @@ def brat_to_annotation(
         etype = mapping.event_type(ev.type)
         if etype is None or ev.trigger not in spans:
             warn(ev.line, "unmapped-type", f"{ev.id}: event type {ev.type!r} is not in the mapping or the taxonomy; kept for brat export only")
-            unmapped.append({"kind": "E", "id": ev.id, "type": ev.type, "trigger": ev.trigger, "args": [list(a) for a in ev.args]})
-            unmapped_ids.add(ev.id)
-            for r in refs:
-                keep_unmapped_t(r)
+            keep_unmapped_e(ev, refs)
             continue
         args: list[Argument] = []
         loose: list[list[str]] = []
