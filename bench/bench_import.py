@@ -65,8 +65,15 @@ def phase_baseline(data: Path, out: Path, limit: int | None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.large_string()),
-                        ("published", pa.string()), ("text_sha256", pa.string())])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.large_string()),
+            ("published", pa.string()),
+            ("text_sha256", pa.string()),
+        ]
+    )
     t0 = time.perf_counter()
     n = 0
     rows: list[dict] = []
@@ -87,16 +94,25 @@ def phase_baseline(data: Path, out: Path, limit: int | None) -> dict:
 
 
 def phase_import(data: Path, store_uri: str) -> dict:
-    from corpus.ingest import import_paths
-    from corpus.store import CorpusStore
+    from corpus.ingest.importer import import_paths
+    from corpus.store.table import CorpusStore
 
     t0 = time.perf_counter()
     r = import_paths([data], CorpusStore(store_uri), message="bench")
     secs = time.perf_counter() - t0
-    return {"docs": r.added + r.updated + r.unchanged + r.duplicates, "seconds": secs, "peak_rss_mb": peak_rss_mb(),
-            "worker_peak_rss_mb": peak_children_rss_mb(),
-            "added": r.added, "unchanged": r.unchanged, "duplicates": r.duplicates,
-            "near_duplicates": r.near_duplicates, "errors": len(r.errors), "version": r.version, "created": r.created}
+    return {
+        "docs": r.added + r.updated + r.unchanged + r.duplicates,
+        "seconds": secs,
+        "peak_rss_mb": peak_rss_mb(),
+        "worker_peak_rss_mb": peak_children_rss_mb(),
+        "added": r.added,
+        "unchanged": r.unchanged,
+        "duplicates": r.duplicates,
+        "near_duplicates": r.near_duplicates,
+        "errors": len(r.errors),
+        "version": r.version,
+        "created": r.created,
+    }
 
 
 def run_phase(*args: str) -> dict:
@@ -148,9 +164,13 @@ def main() -> None:
         q_n = max(1, args.n // 4)
 
         def figures(r: dict, n: int, size_mb: float) -> dict:
-            return {"seconds": round(r["seconds"], 2), "docs_per_s": round(n / r["seconds"]),
-                    "mb_per_s": round(size_mb / r["seconds"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
-                    "worker_peak_rss_mb": round(r.get("worker_peak_rss_mb", 0))}
+            return {
+                "seconds": round(r["seconds"], 2),
+                "docs_per_s": round(n / r["seconds"]),
+                "mb_per_s": round(size_mb / r["seconds"], 1),
+                "peak_rss_mb": round(r["peak_rss_mb"]),
+                "worker_peak_rss_mb": round(r.get("worker_peak_rss_mb", 0)),
+            }
 
         result = {
             "n": args.n,
@@ -158,8 +178,12 @@ def main() -> None:
             "generate_s": round(gen_s, 2),
             "workers": os.environ.get("CORPUS_IMPORT_WORKERS") or f"default ({min(os.cpu_count() or 1, 4)})",
             "baseline": figures(base, args.n, mb),
-            "import": {**figures(imp, args.n, mb), "added": imp["added"], "near_duplicates": imp["near_duplicates"],
-                       "errors": imp["errors"]},
+            "import": {
+                **figures(imp, args.n, mb),
+                "added": imp["added"],
+                "near_duplicates": imp["near_duplicates"],
+                "errors": imp["errors"],
+            },
             "reimport": {**figures(re, args.n, mb), "unchanged": re["unchanged"], "created_version": re["created"]},
             "import_quarter": {"n": q_n, **figures(small, q_n, mb * q_n / args.n)},
             "ratio_import_vs_baseline": round(imp["seconds"] / base["seconds"], 2),
@@ -171,19 +195,27 @@ def main() -> None:
             print(json.dumps(result, indent=2))
             return
         print(f"{args.n} articles, {result['input_mb']} MB JSONL, workers: {result['workers']}")
-        rows = [("baseline", result["baseline"]), ("import", result["import"]), ("reimport", result["reimport"]),
-                (f"import N/4", result["import_quarter"])]
+        rows = [
+            ("baseline", result["baseline"]),
+            ("import", result["import"]),
+            ("reimport", result["reimport"]),
+            ("import N/4", result["import_quarter"]),
+        ]
         print(f"  {'phase':<11} {'seconds':>8} {'docs/s':>8} {'MB/s':>7} {'peak RSS':>9} {'workers':>8}")
         for k, r in rows:
             w = f"{r['worker_peak_rss_mb']} MB" if r["worker_peak_rss_mb"] else "-"
-            print(f"  {k:<11} {r['seconds']:>8.2f} {r['docs_per_s']:>8} {r['mb_per_s']:>7} {r['peak_rss_mb']:>6} MB"
-                  f" {w:>8}")
+            print(
+                f"  {k:<11} {r['seconds']:>8.2f} {r['docs_per_s']:>8} {r['mb_per_s']:>7} {r['peak_rss_mb']:>6} MB"
+                f" {w:>8}"
+            )
         ok = lambda v, goal: "ok" if v <= goal else "MISSED"  # noqa: E731
         ri, rr = result["ratio_import_vs_baseline"], result["ratio_reimport_vs_import"]
         print(f"  import / baseline   = {ri:<6} (goal <= 2: {ok(ri, 2.0)})")
         print(f"  reimport / import   = {rr:<6} (goal <= 0.10: {ok(rr, 0.10)})")
-        print(f"  peak RSS N vs N/4   = {result['import']['peak_rss_mb']} MB vs {result['import_quarter']['peak_rss_mb']} MB"
-              f" (x{result['ratio_peak_rss_n_vs_quarter']})")
+        print(
+            f"  peak RSS N vs N/4   = {result['import']['peak_rss_mb']} MB vs {result['import_quarter']['peak_rss_mb']} MB"
+            f" (x{result['ratio_peak_rss_n_vs_quarter']})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

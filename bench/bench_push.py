@@ -8,7 +8,7 @@ a Delta store of N generated articles (~2-3 KB each), then measures in the same 
 
 * raw:    ONE ``projects.import_tasks`` call with all N tasks (exactly the dicts push sends)
           into a fresh project: the floor for getting these tasks into Label Studio;
-* push:   ``corpus.push.push`` into another fresh project (reads the store, lists the project,
+* push:   ``corpus.labelstudio.push.push`` into another fresh project (reads the store, lists the project,
           batches, our retry bookkeeping). Goal: push / raw <= 1.5;
 * repush: the same push again (everything is skipped). Goal: repush / push <= 0.10.
 
@@ -38,10 +38,10 @@ WORDS = (
 
 
 def make_store(path: Path, n: int) -> str:
-    """N generated articles (distinct texts, ~2-3 KB), imported with corpus.ingest."""
-    from corpus.ingest import import_articles
-    from corpus.model import Article, make_doc_id
-    from corpus.store import CorpusStore
+    """N generated articles (distinct texts, ~2-3 KB), imported with corpus.ingest.importer."""
+    from corpus.core.model import Article, make_doc_id
+    from corpus.ingest.importer import import_articles
+    from corpus.store.table import CorpusStore
 
     store = CorpusStore(str(path))
 
@@ -54,8 +54,14 @@ def make_store(path: Path, n: int) -> str:
                 sents.append(" ".join(words).capitalize() + ".")
             if k % 3 == 0:
                 sents.insert(1, f"The spokesman said the convoy reached the border on day {k}.")
-            yield Article(doc_id=make_doc_id(f"bench:{k}"), text=" ".join(sents), title=f"Bench article {k}",
-                          source="bench", published="2025-01-20", url=f"https://example.org/{k}")
+            yield Article(
+                doc_id=make_doc_id(f"bench:{k}"),
+                text=" ".join(sents),
+                title=f"Bench article {k}",
+                source="bench",
+                published="2025-01-20",
+                url=f"https://example.org/{k}",
+            )
 
     rep = import_articles(store, articles(), message="bench push")
     assert rep.added + rep.near_duplicates == n, rep.counts()
@@ -70,11 +76,12 @@ def main() -> None:
     ap.add_argument("--predictions", default=None, help="also measure with pre-annotations (e.g. rules)")
     args = ap.parse_args()
 
-    from corpus import lsserver, taxonomy
-    from corpus.labelstudio import LSClient
-    from corpus.preannotate import load_preannotator
-    from corpus.push import Predictor, PushReport, make_task, push
-    from corpus.store import CorpusStore
+    from corpus.core import taxonomy
+    from corpus.labelstudio import server as lsserver
+    from corpus.labelstudio.client import LSClient
+    from corpus.labelstudio.push import Predictor, PushReport, make_task, push
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.store.table import CorpusStore
 
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
         work = Path(tmp)
@@ -138,8 +145,11 @@ def main() -> None:
         "repush_s": round(t_repush, 2),
         "push_over_raw": round(t_push / t_raw, 3),
         "repush_over_push": round(t_repush / t_push, 3),
-        "all_s": {"raw": [round(x, 2) for x in raws], "push": [round(x, 2) for x in pushes],
-                  "repush": [round(x, 2) for x in repushes]},
+        "all_s": {
+            "raw": [round(x, 2) for x in raws],
+            "push": [round(x, 2) for x in pushes],
+            "repush": [round(x, 2) for x in repushes],
+        },
         "goals": {"push_over_raw": 1.5, "repush_over_push": 0.10},
     }
     result["ok"] = result["push_over_raw"] <= 1.5 and result["repush_over_push"] <= 0.10

@@ -4,9 +4,9 @@
     .venv/bin/python bench/bench_release.py --n 20000  # smaller
 
 Both sides start from the same Delta store and annotation snapshot and produce the same rows
-(same gold choice, same ``corpus.rows`` builder, same features):
+(same gold choice, same ``corpus.release.rows`` builder, same features):
 
-* release: ``corpus.release.build_release`` (streamed: spill by doc-id range, buffered
+* release: ``corpus.release.build.build_release`` (streamed: spill by doc-id range, buffered
   ParquetWriter per config/split, card);
 * naive: every article and annotation in memory, rows in lists, then
   ``Dataset.from_list(rows, features).to_parquet(...)`` per config and split.
@@ -45,7 +45,7 @@ FILLER = [
 
 def generate(k: int):
     """One article (about 1 KB) and its annotation: entities, an event, two attributions."""
-    from corpus.model import Annotation, Argument, Article, Attribution, Entity, Event, Span, make_doc_id
+    from corpus.core.model import Annotation, Argument, Article, Attribution, Entity, Event, Span, make_doc_id
 
     rnd = random.Random(k)
     person, outlet, place = rnd.choice(PEOPLE), rnd.choice(OUTLETS), rnd.choice(PLACES)
@@ -79,10 +79,26 @@ def generate(k: int):
         ],
         events=[Event("E1", "Conflict:Attack", sp("strikes"), [Argument("Target", "T5")], "actual", "positive")],
         attributions=[
-            Attribution("A1", sp("reported"), sp(f"the attack near {place} destroyed a military depot"), sp(outlet),
-                        "T1", "indirect", "media outlet", "reported"),
-            Attribution("A2", sp("said"), Span.from_offsets(text, [(s, s + 11), (h, h + 18)]),
-                        sp(f"{person}, a Pentagon spokesman"), "T3", "indirect", "named person", "asserted"),
+            Attribution(
+                "A1",
+                sp("reported"),
+                sp(f"the attack near {place} destroyed a military depot"),
+                sp(outlet),
+                "T1",
+                "indirect",
+                "media outlet",
+                "reported",
+            ),
+            Attribution(
+                "A2",
+                sp("said"),
+                Span.from_offsets(text, [(s, s + 11), (h, h + 18)]),
+                sp(f"{person}, a Pentagon spokesman"),
+                "T3",
+                "indirect",
+                "named person",
+                "asserted",
+            ),
         ],
         taxonomy_version="1.0.0",
         updated_at="2025-02-01T00:00:00Z",
@@ -92,8 +108,8 @@ def generate(k: int):
 
 def prepare(work: Path, n: int) -> tuple[str, str]:
     """The store (through the real import workflow) and one annotation snapshot."""
-    from corpus.ingest import import_articles
-    from corpus.store import CorpusStore
+    from corpus.ingest.importer import import_articles
+    from corpus.store.table import CorpusStore
 
     store = CorpusStore(str(work / "store"))
     snap = work / "annotations.jsonl"
@@ -110,24 +126,26 @@ def prepare(work: Path, n: int) -> tuple[str, str]:
 
 
 def child_release(store_uri: str, snap: str, out: str, n: int) -> dict:
-    from corpus.release import BuildOptions, build_release, label_set
-    from corpus.store import CorpusStore
+    from corpus.release.build import BuildOptions, build_release, label_set
+    from corpus.store.table import CorpusStore
 
     labels = label_set()
     t = time.perf_counter()
-    rep = build_release(BuildOptions(version="1.0.0", annotations=[snap], out=out, force=True), CorpusStore(store_uri), labels)
+    rep = build_release(
+        BuildOptions(version="1.0.0", annotations=[snap], out=out, force=True), CorpusStore(store_uri), labels
+    )
     return {"seconds": time.perf_counter() - t, "docs": sum(rep.documents.values()), "rows": rep.rows}
 
 
 def child_naive(store_uri: str, snap: str, out: str, n: int) -> dict:
     from datasets import Dataset
 
-    from corpus import gold
-    from corpus.model import Annotation
-    from corpus.release import dataset_features, label_set
-    from corpus.rows import CONFIGS, RowBuilder
-    from corpus.splits import SPLITS, assign_split
-    from corpus.store import CorpusStore
+    from corpus.core.model import Annotation
+    from corpus.release import gold
+    from corpus.release.build import dataset_features, label_set
+    from corpus.release.rows import CONFIGS, RowBuilder
+    from corpus.release.splits import SPLITS, assign_split
+    from corpus.store.table import CorpusStore
 
     labels = label_set()
     t = time.perf_counter()
@@ -147,8 +165,12 @@ def child_naive(store_uri: str, snap: str, out: str, n: int) -> dict:
         art = articles[doc_id]
         ann = Annotation.from_dict(by_doc[doc_id][0])
         gold.anchor(ann, art.text, art.text_sha256)
-        extra = {"annotator": ann.annotator, "annotation_origin": ann.origin,
-                 "annotation_policy": choice["policy"], "reanchored": False}
+        extra = {
+            "annotator": ann.annotator,
+            "annotation_origin": ann.origin,
+            "annotation_policy": choice["policy"],
+            "reanchored": False,
+        }
         split = assign_split(doc_id)
         rows["documents"][split].append(builder.document_row(art, ann, extra))
         ner, attr = builder.token_rows(art, ann)
@@ -212,12 +234,18 @@ def main() -> None:
         ratio = big["release"]["seconds"] / big["naive"]["seconds"]
         print(f"release build, {a.n} documents ({sum(big['release']['rows']['ner'].values())} ner rows):")
         for n, e in results.items():
-            print(f"  n={n:>7}: release {e['release']['seconds']:7.1f} s, peak RSS {e['release']['peak_rss_mb']:7.0f} MB")
-        print(f"  naive Dataset.from_list + to_parquet, n={a.n}: {big['naive']['seconds']:.1f} s, peak RSS {big['naive']['peak_rss_mb']:.0f} MB")
+            print(
+                f"  n={n:>7}: release {e['release']['seconds']:7.1f} s, peak RSS {e['release']['peak_rss_mb']:7.0f} MB"
+            )
+        print(
+            f"  naive Dataset.from_list + to_parquet, n={a.n}: {big['naive']['seconds']:.1f} s, peak RSS {big['naive']['peak_rss_mb']:.0f} MB"
+        )
         mems = [e["release"]["peak_rss_mb"] for e in results.values()]
         print(f"  time ratio release/naive = {ratio:.2f} (goal <= 1.5)")
-        print(f"  release peak RSS from n={min(results)} to n={a.n}: x{mems[-1] / mems[0]:.2f} "
-              f"(naive/release memory at n={a.n}: x{big['naive']['peak_rss_mb'] / big['release']['peak_rss_mb']:.2f})")
+        print(
+            f"  release peak RSS from n={min(results)} to n={a.n}: x{mems[-1] / mems[0]:.2f} "
+            f"(naive/release memory at n={a.n}: x{big['naive']['peak_rss_mb'] / big['release']['peak_rss_mb']:.2f})"
+        )
         print(json.dumps({"n": a.n, "ratio": round(ratio, 3), "results": results}))
     finally:
         if not a.workdir:

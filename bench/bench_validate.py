@@ -3,7 +3,7 @@
 Measured in the same run:
   * baseline: naive per-task ``jsonschema.validate(task, schema)`` (schema check only, stops at
     the first error, re-checks the schema each call);
-  * ours: ``corpus.validate.check_ls_task`` (fast schema path + jsonschema fallback, the full
+  * ours: ``corpus.annotations.validate.check_ls_task`` (fast schema path + jsonschema fallback, the full
     semantic pass, every error reported).
 The baseline runs on a sample (it is slow) and is reported per task. A second measurement
 with one error in every 20th task shows the fallback cost. Prints one JSON object.
@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jsonschema  # noqa: E402
 
-from corpus import jsonschemas, lsformat, taxonomy, validate  # noqa: E402
-from corpus.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text  # noqa: E402
+from corpus.annotations import lsformat, validate
+from corpus.core import taxonomy
+from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text  # noqa: E402
+from corpus.generate import jsonschemas  # noqa: E402
 
 WORDS = "the coalition said strikes hit IS targets near Palmyra while officials 😀 reported more attacks".split()
 
@@ -49,16 +51,40 @@ def make_task(tid: int, rng: random.Random, tax: taxonomy.Taxonomy) -> dict:
         et = rng.choice(tax.events)
         args = [Argument(r.name, e.id) for r in et.roles for e in ents[:6] if e.label in r.entity_types][:2]
         events.append(Event(f"E{j}", et.name, span(j * 12 + 5), args, "actual", "positive"))
-    atts = [Attribution(f"A{j}", span(j * 40 + 8), span(j * 40 + 9, 6), span(j * 40 + 3, 2), ents[j].id,
-                        "indirect", "named person", "reported") for j in range(5)]
+    atts = [
+        Attribution(
+            f"A{j}",
+            span(j * 40 + 8),
+            span(j * 40 + 9, 6),
+            span(j * 40 + 3, 2),
+            ents[j].id,
+            "indirect",
+            "named person",
+            "reported",
+        )
+        for j in range(5)
+    ]
     ann = Annotation("d" * 16, sha256_text(text), "bench", ents, events, atts)
     result = lsformat.to_labelstudio(ann, text, tax)
-    return {"id": tid, "data": {"text": text, "doc_id": "d" * 16, "text_sha256": ann.text_sha256},
-            "meta": {"corpus_version": 1, "taxonomy_version": tax.version},
-            "annotations": [{"id": tid * 10, "result": result, "completed_by": 1, "was_cancelled": False,
-                             "ground_truth": False, "lead_time": 30.5, "created_at": "2025-01-01T00:00:00Z",
-                             "updated_at": "2025-01-01T00:00:00Z"}],
-            "drafts": [], "predictions": []}
+    return {
+        "id": tid,
+        "data": {"text": text, "doc_id": "d" * 16, "text_sha256": ann.text_sha256},
+        "meta": {"corpus_version": 1, "taxonomy_version": tax.version},
+        "annotations": [
+            {
+                "id": tid * 10,
+                "result": result,
+                "completed_by": 1,
+                "was_cancelled": False,
+                "ground_truth": False,
+                "lead_time": 30.5,
+                "created_at": "2025-01-01T00:00:00Z",
+                "updated_at": "2025-01-01T00:00:00Z",
+            }
+        ],
+        "drafts": [],
+        "predictions": [],
+    }
 
 
 def main() -> None:
@@ -104,15 +130,22 @@ def main() -> None:
     per_bad = Counter(f.code for f in bad_findings if f.severity == "error")
     assert per_bad["unknown_label"] == len(bad[::20]) and per_bad["schema"] >= len(bad[::20]), per_bad
 
-    print(json.dumps({
-        "tasks": len(tasks), "regions_per_task": n_regions, "result_items_per_task": n_items,
-        "naive_jsonschema_validate_tasks_per_s": round(naive, 1),
-        "ours_full_validation_tasks_per_s": round(ours, 1),
-        "ratio": round(ours / naive, 1),
-        "ours_with_5pct_bad_tasks_per_s": round(ours_bad, 1),
-        "ratio_with_5pct_bad": round(ours_bad / naive, 1),
-        "errors_found_in_bad_run": dict(per_bad),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "tasks": len(tasks),
+                "regions_per_task": n_regions,
+                "result_items_per_task": n_items,
+                "naive_jsonschema_validate_tasks_per_s": round(naive, 1),
+                "ours_full_validation_tasks_per_s": round(ours, 1),
+                "ratio": round(ours / naive, 1),
+                "ours_with_5pct_bad_tasks_per_s": round(ours_bad, 1),
+                "ratio_with_5pct_bad": round(ours_bad / naive, 1),
+                "errors_found_in_bad_run": dict(per_bad),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

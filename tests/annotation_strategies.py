@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from corpus import taxonomy
-from corpus.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text
+from corpus.core import taxonomy
+from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text
 
 TAX = taxonomy.load()
 WORDS = ["alpha", "béta", "Γάμμα", "😀", "strike", "said", "🇺🇸", "𝒳", "IS", "Syria", "—", "reported", "中文"]
@@ -73,14 +73,25 @@ def annotations(draw) -> tuple[Annotation, str]:
     for i in range(draw(st.integers(0, 3))):
         src = draw(st.one_of(st.none(), spans(text, 2)))
         ent = draw(st.sampled_from([None] + [e.id for e in ents]))
-        atts.append(Attribution(f"A{i + 1}", draw(spans(text, 2)), draw(spans(text, 3)), src, ent,
-                                **_choices(draw, TAX.attribution_attributes),
-                                flags=draw(st.lists(st.sampled_from(["Discuss", "Discard"]), max_size=1))))
+        atts.append(
+            Attribution(
+                f"A{i + 1}",
+                draw(spans(text, 2)),
+                draw(spans(text, 3)),
+                src,
+                ent,
+                **_choices(draw, TAX.attribution_attributes),
+                flags=draw(st.lists(st.sampled_from(["Discuss", "Discard"]), max_size=1)),
+            )
+        )
     ids = [x.id for x in (*ents, *events, *atts)]
-    notes = [{"target": t, "text": draw(st.sampled_from(["unsure", "check 😀"]))}
-             for t in draw(st.lists(st.sampled_from(ids), max_size=2, unique=True))]
+    notes = [
+        {"target": t, "text": draw(st.sampled_from(["unsure", "check 😀"]))}
+        for t in draw(st.lists(st.sampled_from(ids), max_size=2, unique=True))
+    ]
     # notes are kept in span order (the order Label Studio regions come back in)
     notes.sort(key=lambda n: ids.index(n["target"]))
-    ann = Annotation("d" * 16, sha256_text(text), "tester", ents, events, atts, taxonomy_version=TAX.version,
-                     notes=notes)
+    ann = Annotation(
+        "d" * 16, sha256_text(text), "tester", ents, events, atts, taxonomy_version=TAX.version, notes=notes
+    )
     return ann, text

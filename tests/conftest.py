@@ -66,8 +66,8 @@ def labelstudio(tmp_path_factory):
     import os
     import secrets
 
-    from corpus import lsserver
-    from corpus.errors import LabelStudioError
+    from corpus.core.errors import LabelStudioError
+    from corpus.labelstudio import server as lsserver
 
     try:
         binary = lsserver.find_binary()
@@ -75,7 +75,7 @@ def labelstudio(tmp_path_factory):
         if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(f"Label Studio server is required in CI: {e}")
         pytest.skip(f"Label Studio server not available: {e.message} ({e.hint})")
-    from corpus.labelstudio import LSClient
+    from corpus.labelstudio.client import LSClient
 
     data_dir = tmp_path_factory.mktemp("labelstudio")
     creds = lsserver.Credentials("admin@example.com", secrets.token_urlsafe(16), secrets.token_hex(20), "test")

@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from corpus.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text
-from corpus.normalize import normalize_text
+from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Span, sha256_text
+from corpus.core.normalize import normalize_text
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_b18206fd37d6bce2.txt"
 
@@ -45,10 +45,25 @@ ENTITIES = [
 
 # id, type, trigger surface, occurrence, [(role, entity id)], realis, polarity
 EVENTS = [
-    ("v1", "Conflict:Attack", "strikes", 0, [("Attacker", "e1"), ("Target", "e2"), ("Place", "e3"), ("Instrument", "e4")],
-     "actual", "positive"),
+    (
+        "v1",
+        "Conflict:Attack",
+        "strikes",
+        0,
+        [("Attacker", "e1"), ("Target", "e2"), ("Place", "e3"), ("Instrument", "e4")],
+        "actual",
+        "positive",
+    ),
     ("v2", "Conflict:Attack", "ambush", 0, [("Place", "e14")], "actual", "positive"),
-    ("v3", "Life:Injure", "injuries", 0, [("Victim", "e12"), ("Victim", "e13"), ("Place", "e14")], "actual", "positive"),
+    (
+        "v3",
+        "Life:Injure",
+        "injuries",
+        0,
+        [("Victim", "e12"), ("Victim", "e13"), ("Place", "e14")],
+        "actual",
+        "positive",
+    ),
     ("v4", "Life:Die", "killed", 0, [("Victim", "e17"), ("Agent", "e18")], "actual", "positive"),
     ("v5", "Contact:Statement", "warned", 0, [("Speaker", "e21")], "actual", "positive"),
 ]
@@ -56,31 +71,100 @@ EVENTS = [
 # id, cue, content parts [(surface, occurrence)], source (surface, occurrence) | None,
 # source entity, quote type, source type, commitment
 ATTRIBUTIONS = [
-    ("a1", ("According to", 0),
-     [("the attack originated from the Ash Shaddadi military base in the Hasakeh province, targeting IS strongholds "
-       "in the Deir ez-Zor region", 0)],
-     ("Al Hadath TV", 0), "e5", "indirect", "media outlet", "reported"),
-    ("a2", ("according to", 0),
-     [("The strike reportedly destroyed multiple weapons storage facilities and disrupted IS supply lines", 0)],
-     ("unconfirmed reports from local sources", 0), None, "indirect", "anonymous", "unconfirmed"),
-    ("a3", ("reported", 1),
-     [("U.S. fighter jets and military helicopters launched coordinated strikes on dozens of IS targets, including "
-       "weapons depots and command centers", 0)],
-     ("The New York Times", 0), "e9", "indirect", "media outlet", "reported"),
-    ("a4", ("confirmed", 0),
-     [("the attack was carried out by an IS militant, who was later killed by coalition forces", 0)],
-     ("Pentagon spokesperson Sean Parnell", 0), "e16", "indirect", "official role", "confirmed"),
+    (
+        "a1",
+        ("According to", 0),
+        [
+            (
+                "the attack originated from the Ash Shaddadi military base in the Hasakeh province, targeting IS strongholds "
+                "in the Deir ez-Zor region",
+                0,
+            )
+        ],
+        ("Al Hadath TV", 0),
+        "e5",
+        "indirect",
+        "media outlet",
+        "reported",
+    ),
+    (
+        "a2",
+        ("according to", 0),
+        [("The strike reportedly destroyed multiple weapons storage facilities and disrupted IS supply lines", 0)],
+        ("unconfirmed reports from local sources", 0),
+        None,
+        "indirect",
+        "anonymous",
+        "unconfirmed",
+    ),
+    (
+        "a3",
+        ("reported", 1),
+        [
+            (
+                "U.S. fighter jets and military helicopters launched coordinated strikes on dozens of IS targets, including "
+                "weapons depots and command centers",
+                0,
+            )
+        ],
+        ("The New York Times", 0),
+        "e9",
+        "indirect",
+        "media outlet",
+        "reported",
+    ),
+    (
+        "a4",
+        ("confirmed", 0),
+        [("the attack was carried out by an IS militant, who was later killed by coalition forces", 0)],
+        ("Pentagon spokesperson Sean Parnell", 0),
+        "e16",
+        "indirect",
+        "official role",
+        "confirmed",
+    ),
     # discontinuous content: "labeled the attack a 'trap'" ... "of severe consequences for IS operatives"
-    ("a5", ("warned", 0),
-     [("the attack a ‘trap’", 0), ("of severe consequences for IS operatives", 0)],
-     ("Trump", 2), "e21", "mixed", "named person", "asserted"),
-    ("a6", ("argue", 0),
-     [("his reliance on military strikes and sanctions has exacerbated tensions with key allies and failed to address "
-       "the root causes of extremism", 0)],
-     ("Critics", 0), None, "indirect", "anonymous", "asserted"),
-    ("a7", ("warn", 1),
-     [("IS-inspired plots are still active in multiple regions, including Europe, the Middle East, and Southeast Asia", 0)],
-     ("Intelligence officials", 0), None, "indirect", "official role", "asserted"),
+    (
+        "a5",
+        ("warned", 0),
+        [("the attack a ‘trap’", 0), ("of severe consequences for IS operatives", 0)],
+        ("Trump", 2),
+        "e21",
+        "mixed",
+        "named person",
+        "asserted",
+    ),
+    (
+        "a6",
+        ("argue", 0),
+        [
+            (
+                "his reliance on military strikes and sanctions has exacerbated tensions with key allies and failed to address "
+                "the root causes of extremism",
+                0,
+            )
+        ],
+        ("Critics", 0),
+        None,
+        "indirect",
+        "anonymous",
+        "asserted",
+    ),
+    (
+        "a7",
+        ("warn", 1),
+        [
+            (
+                "IS-inspired plots are still active in multiple regions, including Europe, the Middle East, and Southeast Asia",
+                0,
+            )
+        ],
+        ("Intelligence officials", 0),
+        None,
+        "indirect",
+        "official role",
+        "asserted",
+    ),
 ]
 
 
@@ -120,7 +204,7 @@ def seed_gold(doc_id: str, text: str | None = None, annotator: str = "gold@newsc
 
 
 if __name__ == "__main__":
-    from corpus.ingest import import_paths  # noqa: F401  (only to fail early outside the venv)
+    from corpus.ingest.importer import import_paths  # noqa: F401  (only to fail early outside the venv)
 
     doc_id = sys.argv[2] if len(sys.argv) > 2 else "seed"
     Path(sys.argv[1]).write_text(json.dumps(seed_gold(doc_id).to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")

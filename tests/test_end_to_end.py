@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 from seed_gold import seed_gold
 
-from corpus import lsformat, taxonomy
+from corpus.annotations import lsformat
 from corpus.cli import main
-from corpus.snapshot import snapshot_files
-from corpus.model import Annotation
-from corpus.snapshot import load_annotations as read_snapshot
-from corpus.store import CorpusStore
+from corpus.core import taxonomy
+from corpus.core.model import Annotation
+from corpus.store.snapshot import load_annotations as read_snapshot
+from corpus.store.snapshot import snapshot_files
+from corpus.store.table import CorpusStore
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "t-end-to-end"
@@ -52,8 +53,9 @@ def test_seed_article_from_import_to_load_dataset(labelstudio, tmp_path, hf_offl
     gold = seed_gold(article.doc_id, article.text, annotator="annotator@example.com")
     user = labelstudio.client.create_user("annotator@example.com", "pw-annotator-123456")
     task = next(labelstudio.client.task_data(pushed["project_id"]))
-    labelstudio.client.create_annotation(task["id"], lsformat.to_labelstudio(gold, article.text, tax),
-                                         completed_by=int(user["id"]), lead_time=42.0)
+    labelstudio.client.create_annotation(
+        task["id"], lsformat.to_labelstudio(gold, article.text, tax), completed_by=int(user["id"]), lead_time=42.0
+    )
 
     pulled = json.loads(run("pull", "--project", PROJECT, "--out", str(tmp_path / "ann"), "--json", env=env))
     (record,) = read_snapshot(pulled["snapshot"])
@@ -61,14 +63,30 @@ def test_seed_article_from_import_to_load_dataset(labelstudio, tmp_path, hf_offl
     assert content(record) == content(gold)
 
     run("validate", str(tmp_path / "ann"), "--store", store)
-    built = json.loads(run("release", "build", "--version", "1.0.0", "--store", store,
-                           "--annotations", str(tmp_path / "ann"), "--out", str(tmp_path / "dist"), "--json"))
+    built = json.loads(
+        run(
+            "release",
+            "build",
+            "--version",
+            "1.0.0",
+            "--store",
+            store,
+            "--annotations",
+            str(tmp_path / "ann"),
+            "--out",
+            str(tmp_path / "dist"),
+            "--json",
+        )
+    )
     folder = Path(built["folder"]) if "folder" in built else tmp_path / "dist" / "newscorpus-1.0.0"
 
     summary = json.loads(run("release", "summary", str(folder), "--json"))
     assert summary["documents"] == 1
-    assert summary["spans"] == {"entities": len(gold.entities), "events": len(gold.events),
-                                "attributions": len(gold.attributions)}
+    assert summary["spans"] == {
+        "entities": len(gold.entities),
+        "events": len(gold.events),
+        "attributions": len(gold.attributions),
+    }
     labels = {}
     for e in gold.entities:
         labels[e.label] = labels.get(e.label, 0) + 1

@@ -1,0 +1,731 @@
+"""Canonical :class:`~corpus.core.model.Annotation` <-> Label Studio result JSON (pure, no SDK).
+
+This is the offset border: canonical offsets are code points into the stored text; Label Studio
+1.23 sends code points for ``<Text>`` too, but older releases sent UTF-16 code units (a JS
+string's indices), which differ after every emoji or other astral character. Every region's
+``value.text`` is therefore checked against ``text[start:end]``; when the UTF-16 reading of the
+offsets is the one that matches, the offsets are converted and a ``utf16_offsets`` warning says so.
+
+Conventions (the labeling config of :func:`corpus.core.taxonomy.labelstudio_config`):
+
+* one region per span fragment; a region is a ``labels`` result of control ``entity``,
+  ``event`` (trigger, labelled with the event type) or ``attribution`` (Cue, Content, Source);
+* a discontinuous span: its first fragment's region (the *head*) carries the span's id, each
+  further fragment is a region with the same label joined by a ``continues`` relation head -> it;
+* entity id = head region id; event id = trigger head id; attribution id = Cue head id;
+* event argument = relation trigger head -> entity head, label = role (several roles of one
+  entity in one event share one relation with several labels: Label Studio keeps one relation
+  per region pair);
+* attribution: ``has_content`` Cue -> each Content region (several regions = one discontinuous
+  content, fragments sorted); ``has_source`` Cue -> Source head; ``source_entity`` Source head ->
+  entity head (or Cue -> entity when the attribution has a source entity but no source span);
+* per-region ``choices`` (same id as the region): realis/polarity on trigger regions,
+  quote_type/source_type/commitment on Cue regions; written on every fragment region (Label
+  Studio requires them on each), read from the head;
+* region ``meta.text`` carries notes (canonical ``notes`` with that target), Cue ``meta.flags``
+  the attribution's flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corpus.core import taxonomy as taxmod
+from corpus.core.findings import Finding
+from corpus.core.model import (
+    FRAGMENT_JOINER,
+    Annotation,
+    Argument,
+    Attribution,
+    Entity,
+    Event,
+    Fragment,
+    Span,
+    sha256_text,
+)
+from corpus.core.taxonomy import (
+    ATTRIBUTION,
+    CONTENT,
+    CUE,
+    ENTITY,
+    EVENT,
+    HAS_CONTENT,
+    HAS_SOURCE,
+    SOURCE,
+    SOURCE_ENTITY,
+    TEXT,
+    Taxonomy,
+)
+
+# ---------------------------------------------------------------- UTF-16 <-> code points
+
+
+def has_astral(text: str) -> bool:
+    """True when UTF-16 and code-point offsets differ somewhere in ``text``."""
+    return any(ord(c) > 0xFFFF for c in text)
+
+
+class Utf16Map:
+    """Converts UTF-16 code-unit offsets of ``text`` to code-point offsets (``None`` mid-pair)."""
+
+    def __init__(self, text: str):
+        self.astral = [i for i, c in enumerate(text) if ord(c) > 0xFFFF]  # code-point positions
+        self.n = len(text)
+
+    def to_cp(self, u: int) -> int | None:
+        # code point i starts at UTF-16 unit i + (#astral before i); invert by walking the list
+        extra = 0
+        for k, pos in enumerate(self.astral):
+            unit = pos + k  # UTF-16 index where astral char number k starts
+            if u <= unit:
+                break
+            if u == unit + 1:
+                return None  # inside a surrogate pair
+            extra = k + 1
+        cp = u - extra
+        return cp if 0 <= cp <= self.n else None
+
+    def to_utf16(self, cp: int) -> int:
+        return cp + bisect_right(self.astral, cp - 1)
+
+
+def utf16_to_codepoints(text: str, start: int, end: int) -> tuple[int, int] | None:
+    m = Utf16Map(text)
+    s, e = m.to_cp(start), m.to_cp(end)
+    return (s, e) if s is not None and e is not None else None
+
+
+def codepoints_to_utf16(text: str, start: int, end: int) -> tuple[int, int]:
+    m = Utf16Map(text)
+    return m.to_utf16(start), m.to_utf16(end)
+
+
+def check_offsets(
+    text: str, start: Any, end: Any, seen_text: str | None, umap: Utf16Map | None = None
+) -> tuple[str, int, int]:
+    """Judge one region's offsets: ``("ok"|"utf16"|"mismatch"|"range", start, end)``.
+
+    ``utf16`` returns the converted code-point offsets; the others return the input offsets.
+    """
+    if not (type(start) is int and type(end) is int) or not (0 <= start < end <= len(text)):
+        if seen_text is not None and type(start) is int and type(end) is int and start < end:
+            conv = _utf16(text, start, end, seen_text, umap)
+            if conv:
+                return ("utf16", *conv)
+        return "range", start, end
+    if seen_text is None or text[start:end] == seen_text:
+        return "ok", start, end
+    conv = _utf16(text, start, end, seen_text, umap)
+    if conv:
+        return ("utf16", *conv)
+    return "mismatch", start, end
+
+
+def _utf16(text: str, start: int, end: int, seen: str, umap: Utf16Map | None) -> tuple[int, int] | None:
+    umap = umap or Utf16Map(text)
+    if not umap.astral:
+        return None
+    s, e = umap.to_cp(start), umap.to_cp(end)
+    if s is not None and e is not None and s < e and text[s:e] == seen:
+        return s, e
+    return None
+
+
+# ---------------------------------------------------------------- canonical -> Label Studio
+
+
+def _rel(from_id: str, to_id: str, labels: list[str]) -> dict[str, Any]:
+    return {"from_id": from_id, "to_id": to_id, "type": "relation", "direction": "right", "labels": labels}
+
+
+def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = None) -> list[dict[str, Any]]:
+    """The Label Studio ``result`` list for ``ann`` (predictions, or annotations via import).
+
+    Offsets are written as code points (Label Studio >= 1.x for <Text>), ``value.text`` from the
+    document. Ids: span ids become head region ids; extra regions get ``<id>-<k>``,
+    ``<id>-content``, ``<id>-source`` (suffixed further if that would collide).
+    """
+    used: set[str] = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+
+    def new_id(base: str) -> str:
+        i, cand = 1, base
+        while cand in used:
+            i += 1
+            cand = f"{base}.{i}"
+        used.add(cand)
+        return cand
+
+    notes: dict[str, list[str]] = {}
+    for n in ann.notes:
+        if n.get("target") is not None:
+            notes.setdefault(str(n["target"]), []).append(str(n.get("text", "")))
+
+    regions: list[dict[str, Any]] = []
+    relations: list[dict[str, Any]] = []
+    fragment_label = (tax or taxmod.load()).fragment_relation.name
+
+    def emit_span(
+        head: str,
+        control: str,
+        label: str,
+        span: Span,
+        choices: dict[str, str | None] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> list[str]:
+        ids = []
+        for k, f in enumerate(span.fragments):
+            rid = head if k == 0 else new_id(f"{head}-{k + 1}")
+            ids.append(rid)
+            item: dict[str, Any] = {
+                "id": rid,
+                "from_name": control,
+                "to_name": TEXT,
+                "type": "labels",
+                "value": {"start": f.start, "end": f.end, "text": text[f.start : f.end], "labels": [label]},
+            }
+            m = dict(meta or {}) if k == 0 else {}
+            if k == 0 and head in notes:
+                m["text"] = notes[head]
+            if m:
+                item["meta"] = m
+            regions.append(item)
+            for name, value in (choices or {}).items():
+                if value is not None:
+                    regions.append(
+                        {
+                            "id": rid,
+                            "from_name": name,
+                            "to_name": TEXT,
+                            "type": "choices",
+                            "value": {
+                                "start": f.start,
+                                "end": f.end,
+                                "text": text[f.start : f.end],
+                                "choices": [value],
+                            },
+                        }
+                    )
+            if k:
+                relations.append(_rel(head, rid, [fragment_label]))
+        return ids
+
+    for e in ann.entities:
+        emit_span(str(e.id), ENTITY, e.label, e.span)
+    for ev in ann.events:
+        emit_span(str(ev.id), EVENT, ev.type, ev.trigger, {"realis": ev.realis, "polarity": ev.polarity})
+        by_entity: dict[str, list[str]] = {}
+        for a in ev.arguments:
+            roles = by_entity.setdefault(str(a.entity_id), [])
+            if a.role not in roles:
+                roles.append(a.role)
+        for ent_id, roles in by_entity.items():
+            relations.append(_rel(str(ev.id), ent_id, roles))
+    for at in ann.attributions:
+        cue = str(at.id)
+        meta = {"flags": list(at.flags)} if at.flags else None
+        emit_span(
+            cue,
+            ATTRIBUTION,
+            CUE,
+            at.cue,
+            {"quote_type": at.quote_type, "source_type": at.source_type, "commitment": at.commitment},
+            meta,
+        )
+        for f in at.content.fragments:
+            rid = new_id(f"{cue}-content")
+            regions.append(
+                {
+                    "id": rid,
+                    "from_name": ATTRIBUTION,
+                    "to_name": TEXT,
+                    "type": "labels",
+                    "value": {"start": f.start, "end": f.end, "text": text[f.start : f.end], "labels": [CONTENT]},
+                }
+            )
+            relations.append(_rel(cue, rid, [HAS_CONTENT]))
+        src_head = None
+        if at.source is not None and at.source.fragments:
+            src_head = new_id(f"{cue}-source")
+            emit_span(src_head, ATTRIBUTION, SOURCE, at.source)
+            relations.append(_rel(cue, src_head, [HAS_SOURCE]))
+        if at.source_entity_id:
+            relations.append(_rel(src_head or cue, str(at.source_entity_id), [SOURCE_ENTITY]))
+    return regions + relations
+
+
+# ---------------------------------------------------------------- Label Studio -> canonical
+
+
+@dataclass
+class _Region:
+    id: str
+    control: str
+    label: str
+    start: int
+    end: int
+    text: str
+    index: int
+    choices: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Conversion:
+    """What :func:`from_labelstudio` returns: the annotation, the converter's findings, repairs."""
+
+    annotation: Annotation
+    findings: list[Finding] = field(default_factory=list)
+    repairs: int = 0  # regions whose UTF-16 offsets were converted
+    fixed_result: list[dict[str, Any]] | None = None  # the result with repaired offsets, if any
+
+    def __iter__(self):  # (annotation, findings) unpacking, as ls_result_to_annotation returns
+        return iter((self.annotation, self.findings))
+
+
+def from_labelstudio(
+    result: Any, text: str, tax: Taxonomy | None = None, *, pointer: str = "/result", **meta: Any
+) -> Conversion:
+    """Read one Label Studio ``result`` list against the task text. Never raises on bad data.
+
+    Problems that cannot survive into the canonical record (an unknown control, a dangling or
+    misdirected relation, a Content region no cue links to, UTF-16 offsets) become findings
+    here; problems the canonical record can still carry (an unknown entity label, a role the
+    event type does not have, text that does not match its offsets) are left for
+    :func:`corpus.annotations.validate.validate_annotation`, so nothing is reported twice.
+    """
+    tax = tax or taxmod.load()
+    findings: list[Finding] = []
+    fragment_label = tax.fragment_relation.name
+    task_id, annotation_id = meta.get("task_id"), meta.get("annotation_id")
+
+    def add(code: str, message: str, region_id: Any = None, ptr: str = "", severity: str = "") -> None:
+        findings.append(
+            Finding(code, message, severity, task_id, annotation_id, None if region_id is None else str(region_id), ptr)
+        )
+
+    base: dict[str, Any] = {"doc_id": "", "text_sha256": sha256_text(text), "annotator": ""}
+    base.update({k: v for k, v in meta.items() if k in Annotation.__dataclass_fields__})
+    ann = Annotation(**base)
+    if not isinstance(result, list):
+        add("schema", f"result must be a list, not {type(result).__name__}", ptr=pointer)
+        return Conversion(ann, findings)
+
+    umap = Utf16Map(text) if has_astral(text) else None
+    regions: dict[str, _Region] = {}
+    bad_regions: set[str] = set()  # regions dropped with a finding: relations to them are not reported again
+    choice_items: list[tuple[int, dict[str, Any]]] = []
+    rel_items: list[tuple[int, dict[str, Any]]] = []
+    repairs = 0
+    fixed: list[dict[str, Any]] | None = None
+    controls = {ENTITY, EVENT, ATTRIBUTION}
+    attr_names = {a.name for a in tax.attributes()}
+
+    for i, item in enumerate(result):
+        ptr = f"{pointer}/{i}"
+        if not isinstance(item, dict):
+            add("schema", f"result item must be an object, not {type(item).__name__}", ptr=ptr)
+            continue
+        typ = item.get("type")
+        if typ == "relation":
+            rel_items.append((i, item))
+            continue
+        if typ not in ("labels", "choices"):
+            add("unsupported_result", f"result item of type {typ!r} ignored", item.get("id"), ptr)
+            continue
+        rid = item.get("id")
+        value = item.get("value")
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool) or not isinstance(value, dict):
+            add("schema", "region needs an id and a value object", None, ptr)
+            continue
+        rid = str(rid)
+        if typ == "choices":
+            choice_items.append((i, item))
+            continue
+        name = item.get("from_name")
+        if name not in controls:
+            add(
+                "unknown_label", f"labels from control {name!r}, not one of {sorted(controls)}", rid, ptr + "/from_name"
+            )
+            bad_regions.add(rid)
+            continue
+        labels = value.get("labels")
+        if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str):
+            add("unknown_label", f"a region needs exactly one label, found {labels!r}", rid, ptr + "/value/labels")
+            bad_regions.add(rid)
+            continue
+        seen = value.get("text")
+        seen = seen if isinstance(seen, str) else None
+        verdict, s, e = check_offsets(text, value.get("start"), value.get("end"), seen, umap)
+        if verdict == "range":
+            add(
+                "offset_out_of_range",
+                f"offsets {value.get('start')!r}..{value.get('end')!r} are not a non-empty "
+                f"range inside the text (length {len(text)})",
+                rid,
+                ptr + "/value",
+            )
+            bad_regions.add(rid)
+            continue
+        if verdict == "utf16":
+            add(
+                "utf16_offsets",
+                f"offsets {value['start']}..{value['end']} are UTF-16 code units; converted to code points {s}..{e}",
+                rid,
+                ptr + "/value/start",
+            )
+            repairs += 1
+            if fixed is None:
+                fixed = [dict(x) if isinstance(x, dict) else x for x in result]
+            fixed[i] = {**item, "value": {**value, "start": s, "end": e}}
+        if rid in regions or rid in bad_regions:
+            add("duplicate_region_id", f"region id {rid} is used by more than one region", rid, ptr + "/id")
+            bad_regions.add(rid)
+            regions.pop(rid, None)
+            continue
+        meta_ = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        regions[rid] = _Region(rid, name, labels[0], s, e, seen if seen is not None else text[s:e], i, meta=meta_)
+
+    # per-region choices (fixed offsets of choices follow their region)
+    for i, item in choice_items:
+        ptr = f"{pointer}/{i}"
+        rid = str(item["id"])
+        name = item.get("from_name")
+        choices = item["value"].get("choices")
+        if name not in attr_names:
+            add(
+                "invalid_choice",
+                f"choices from control {name!r}, not one of {sorted(attr_names)}",
+                rid,
+                ptr + "/from_name",
+            )
+            continue
+        reg = regions.get(rid)
+        if reg is None:
+            if rid not in bad_regions:
+                add("dangling_relation", f"{name} choice for region {rid}, which does not exist", rid, ptr + "/id")
+            continue
+        if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], str):
+            add("invalid_choice", f"{name} needs exactly one choice, found {choices!r}", rid, ptr + "/value/choices")
+            continue
+        attr = tax.attribute(name)
+        target_ok = (
+            (reg.control == EVENT)
+            if attr.applies_to == EVENT
+            else (reg.control == ATTRIBUTION and reg.label == attr.applies_to)
+        )
+        if not target_ok:
+            add(
+                "invalid_choice",
+                f"{name} belongs on {attr.applies_to} regions, not on a {reg.control} {reg.label} region",
+                rid,
+                ptr + "/from_name",
+            )
+            continue
+        reg.choices[name] = choices[0]
+        if fixed is not None and isinstance(fixed[i], dict) and isinstance(fixed[i].get("value"), dict):
+            fixed[i] = {**fixed[i], "value": {**fixed[i]["value"], "start": reg.start, "end": reg.end}}
+
+    # relations
+    rel_names = set(tax.relation_labels())
+    role_names = set(tax.roles())
+    rels: list[tuple[int, str, str, str]] = []  # (index, label, from, to)
+    for i, item in rel_items:
+        ptr = f"{pointer}/{i}"
+        fr, to = item.get("from_id"), item.get("to_id")
+        labels = item.get("labels")
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+            add(
+                "unknown_label",
+                f"relation {fr}->{to} has no label (choose a role, has_source, has_content, "
+                f"source_entity or {fragment_label})",
+                None,
+                ptr + "/labels",
+            )
+            continue
+        missing = [str(x) for x in (fr, to) if str(x) not in regions]
+        if missing:
+            if not all(m in bad_regions for m in missing):
+                add(
+                    "dangling_relation",
+                    f"relation {'/'.join(labels)} {fr}->{to}: region(s) {', '.join(missing)} "
+                    "do not exist in this annotation",
+                    str(fr),
+                    ptr,
+                )
+            continue
+        for lab in labels:
+            if lab not in rel_names:
+                add("unknown_label", f"relation label {lab!r} is not in the taxonomy", str(fr), ptr + "/labels")
+                continue
+            rels.append((i, lab, str(fr), str(to)))
+
+    # discontinuous spans: continues head -> tail (chains resolve to the root head)
+    parent: dict[str, str] = {}
+    for i, lab, fr, to in rels:
+        if lab != fragment_label:
+            continue
+        a, b = regions[fr], regions[to]
+        if (a.control, a.label) != (b.control, b.label) or fr == to:
+            add(
+                "relation_not_allowed",
+                f"{fragment_label} joins fragments of one span: {a.label} region {fr} and {b.label} region {to} differ",
+                fr,
+                f"{pointer}/{i}",
+            )
+            continue
+        if to in parent and parent[to] != fr:
+            add(
+                "relation_not_allowed", f"region {to} continues two spans ({parent[to]} and {fr})", to, f"{pointer}/{i}"
+            )
+            continue
+        parent[to] = fr
+
+    def root(r: str) -> str:
+        seen_: set[str] = set()
+        while r in parent and r not in seen_:
+            seen_.add(r)
+            r = parent[r]
+        return r
+
+    cyc = {r for r in parent if root(r) in parent}
+    for r in sorted(cyc):
+        add("relation_not_allowed", f"{fragment_label} relations form a cycle through region {r}", r)
+        parent.pop(r, None)
+    members: dict[str, list[_Region]] = {}
+    for rid, reg in regions.items():
+        members.setdefault(root(rid), []).append(reg)
+
+    def span_of(head: str) -> Span:
+        regs = sorted(members.get(head, [regions[head]]), key=lambda r: (r.start, r.end))
+        return Span([Fragment(r.start, r.end) for r in regs], FRAGMENT_JOINER.join(r.text for r in regs))
+
+    def choice(head: str, name: str) -> Any:
+        if name in regions[head].choices:
+            return regions[head].choices[name]
+        for r in members.get(head, []):
+            if name in r.choices:
+                return r.choices[name]
+        return None
+
+    heads = [r for r in sorted(regions.values(), key=lambda r: r.index) if root(r.id) == r.id]
+    kind = {r.id: (r.control, r.label) for r in regions.values()}
+    linked: set[str] = set()  # Content/Source heads some cue links to
+    args: dict[str, list[Argument]] = {}
+    content: dict[str, list[str]] = {}
+    source: dict[str, list[str]] = {}
+    src_entity: dict[str, str] = {}
+    for i, lab, fr, to in rels:
+        if lab == fragment_label:
+            continue
+        ptr = f"{pointer}/{i}"
+        fh, th = root(fr), root(to)
+        fk, tk = kind[fh], kind[th]
+        if lab in role_names:
+            if fk[0] != EVENT or tk[0] != ENTITY:
+                add(
+                    "relation_not_allowed",
+                    f"role {lab} goes from an event trigger to an entity, not from {fk[1]} to {tk[1]}",
+                    fh,
+                    ptr,
+                )
+                continue
+            lst = args.setdefault(fh, [])
+            if not any(a.role == lab and a.entity_id == th for a in lst):
+                lst.append(Argument(lab, th))
+        elif lab in (HAS_CONTENT, HAS_SOURCE):
+            want = CONTENT if lab == HAS_CONTENT else SOURCE
+            if fk != (ATTRIBUTION, CUE) or tk != (ATTRIBUTION, want):
+                add(
+                    "relation_not_allowed",
+                    f"{lab} goes from a {CUE} to a {want} region, not from {fk[1]} to {tk[1]}",
+                    fh,
+                    ptr,
+                )
+                continue
+            (content if lab == HAS_CONTENT else source).setdefault(fh, [])
+            lst = (content if lab == HAS_CONTENT else source)[fh]
+            if th not in lst:
+                lst.append(th)
+            linked.add(th)
+        elif lab == SOURCE_ENTITY:
+            if fk not in ((ATTRIBUTION, SOURCE), (ATTRIBUTION, CUE)) or tk[0] != ENTITY:
+                add(
+                    "relation_not_allowed",
+                    f"{SOURCE_ENTITY} goes from a {SOURCE} region to an entity, not from {fk[1]} to {tk[1]}",
+                    fh,
+                    ptr,
+                )
+                continue
+            if fh in src_entity and src_entity[fh] != th:
+                add("relation_not_allowed", f"region {fh} has two source entities ({src_entity[fh]}, {th})", fh, ptr)
+                continue
+            src_entity[fh] = th
+
+    for r in heads:
+        notes = r.meta.get("text") if isinstance(r.meta, dict) else None
+        for reg in [r] + [m for m in members.get(r.id, []) if m is not r]:
+            nt = reg.meta.get("text") if reg is not r and isinstance(reg.meta, dict) else (notes if reg is r else None)
+            if isinstance(nt, str):
+                nt = [nt]
+            for t in nt or []:
+                if isinstance(t, str):
+                    ann.notes.append({"target": r.id, "text": t})
+        if r.control == ENTITY:
+            ann.entities.append(Entity(r.id, r.label, span_of(r.id)))
+        elif r.control == EVENT:
+            ann.events.append(
+                Event(
+                    r.id, r.label, span_of(r.id), args.get(r.id, []), choice(r.id, "realis"), choice(r.id, "polarity")
+                )
+            )
+        elif r.label == CUE:
+            cont_heads = content.get(r.id, [])
+            frags = sorted((f for h in cont_heads for f in span_of(h).fragments), key=lambda f: (f.start, f.end))
+            cont = Span(frags, FRAGMENT_JOINER.join(_frag_text(members, cont_heads, f, text) for f in frags))
+            srcs = source.get(r.id, [])
+            if len(srcs) > 1:
+                add(
+                    "relation_not_allowed",
+                    f"cue {r.id} has {len(srcs)} sources ({', '.join(srcs)}); an attribution "
+                    "has one source (join a discontinuous source with continues)",
+                    r.id,
+                )
+            src = span_of(srcs[0]) if srcs else None
+            ent = src_entity.get(srcs[0]) if srcs else None
+            ent = ent or src_entity.get(r.id)
+            flags = r.meta.get("flags") if isinstance(r.meta, dict) else None
+            ann.attributions.append(
+                Attribution(
+                    r.id,
+                    span_of(r.id),
+                    cont,
+                    src,
+                    ent,
+                    choice(r.id, "quote_type"),
+                    choice(r.id, "source_type"),
+                    choice(r.id, "commitment"),
+                    [str(x) for x in flags] if isinstance(flags, list) else [],
+                )
+            )
+        elif r.id not in linked:
+            add(
+                "missing_cue",
+                f"{r.label} region {r.id} is not linked from any {CUE} "
+                f"(draw {HAS_CONTENT if r.label == CONTENT else HAS_SOURCE} from its cue)",
+                r.id,
+                f"{pointer}/{r.index}",
+            )
+    return Conversion(ann, findings, repairs, fixed)
+
+
+def _frag_text(members: dict[str, list[_Region]], heads: list[str], f: Fragment, text: str) -> str:
+    for h in heads:
+        for r in members.get(h, []):
+            if r.start == f.start and r.end == f.end:
+                return r.text
+    return text[f.start : f.end]
+
+
+def ls_result_to_annotation(
+    result: Any, text: str, tax: Taxonomy | None = None, **meta: Any
+) -> tuple[Annotation, list[Finding]]:
+    """``(annotation, findings)`` for one result list; ``meta`` sets Annotation fields (doc_id, ...)."""
+    conv = from_labelstudio(result, text, tax, **meta)
+    return conv.annotation, conv.findings
+
+
+# The names push and pull use.
+to_labelstudio = annotation_to_ls_result
+
+
+# ---------------------------------------------------------------- export records
+
+
+def completed_by_name(user: Any) -> str:
+    """Annotator identity from ``completed_by``: email when expanded, else the user id."""
+    if isinstance(user, dict):
+        return str(user.get("email") or user.get("username") or user.get("id") or "unknown")
+    return str(user) if user is not None else "unknown"
+
+
+def ls_annotation_record(
+    task: dict[str, Any], annotation: dict[str, Any], tax: Taxonomy | None = None, *, draft: bool = False
+) -> Conversion:
+    """One exported annotation (or draft) of ``task`` -> canonical record with its Label Studio metadata."""
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    tmeta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    tax = tax or taxmod.load()
+    lead = annotation.get("lead_time")
+    fields = dict(
+        doc_id=str(data.get("doc_id") or tmeta.get("doc_id") or ""),
+        text_sha256=str(data.get("text_sha256") or tmeta.get("text_sha256") or sha256_text(text)),
+        annotator=completed_by_name(annotation.get("user") if draft else annotation.get("completed_by")),
+        origin="labelstudio",
+        taxonomy_version=str(tmeta.get("taxonomy_version") or tax.version),
+        task_id=task.get("id"),
+        annotation_id=None if draft else annotation.get("id"),
+        ground_truth=bool(annotation.get("ground_truth", False)),
+        created_at=annotation.get("created_at"),
+        updated_at=annotation.get("updated_at"),
+        lead_time=float(lead) if isinstance(lead, (int, float)) and not isinstance(lead, bool) else None,
+    )
+    conv = from_labelstudio(annotation.get("result") or [], text, tax, **fields)
+    if tmeta.get("corpus_version") is not None:
+        conv.annotation.meta["corpus_version"] = tmeta["corpus_version"]
+    if draft:
+        conv.annotation.meta.update({"draft": True, "draft_id": annotation.get("id")})
+    if annotation.get("parent_prediction") is not None:
+        # started from a prediction (accepted in the UI, or by `corpus accept-predictions`)
+        conv.annotation.meta["parent_prediction"] = annotation["parent_prediction"]
+    restore_imported(conv.annotation, tmeta)
+    return conv
+
+
+# Task meta key where `corpus push --annotations` keeps, per Label Studio user e-mail, what a
+# Label Studio annotation cannot hold: the original annotator id, origin, record meta (e.g.
+# meta["brat"], ids and line order for a byte-identical brat export) and notes on no region.
+IMPORTED_KEY = "imported_annotations"
+
+
+def restore_imported(ann: Annotation, task_meta: dict[str, Any]) -> None:
+    """Give a pulled annotation of an imported record its original annotator id and meta back.
+
+    The Label Studio copy may have been edited since; its spans are what Label Studio holds, the
+    kept meta is only a hint (brat export re-uses ids where the spans still match).
+    """
+    entry = (task_meta.get(IMPORTED_KEY) or {}).get(ann.annotator) if isinstance(task_meta, dict) else None
+    if not isinstance(entry, dict) or not entry.get("annotator"):
+        return
+    email = ann.annotator
+    ann.annotator = str(entry["annotator"])
+    kept = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    ann.meta = {**kept, **ann.meta, "imported": {"origin": entry.get("origin"), "user": email}}
+    # notes: those on regions came back through the regions; the others only from here. When
+    # together they are the original notes, the original order is kept (brat export pairs note i
+    # with its kept brat id); otherwise the kept brat note ids no longer apply.
+    known = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+    orig = [
+        {"target": str(n.get("target", "")), "text": str(n.get("text", ""))}
+        for n in entry.get("notes") or []
+        if isinstance(n, dict)
+    ]
+    notes = ann.notes + [n for n in orig if n["target"] not in known]
+    key = lambda n: (n["target"], n["text"])  # noqa: E731
+    if sorted(map(key, notes)) == sorted(map(key, orig)):
+        ann.notes = orig
+    else:
+        ann.notes = notes
+        if isinstance(ann.meta.get("brat"), dict) and "notes" in ann.meta["brat"]:
+            ann.meta["brat"] = {k: v for k, v in ann.meta["brat"].items() if k != "notes"}
+
+
+def result_digest(result: Iterable[dict[str, Any]]) -> str:
+    """A short stable digest of a result list (push compares predictions with it)."""
+    import json
+
+    return hashlib.sha256(json.dumps(list(result), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]

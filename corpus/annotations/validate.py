@@ -1,0 +1,834 @@
+"""Schema and semantic checks of annotations -> findings. Never prints, never exits.
+
+Two passes per record: the JSON Schema (compiled once per taxonomy, every error with its JSON
+pointer), then the semantics against the document text (offsets, region texts, labels,
+relations allowed by the taxonomy, required spans, choices, overlaps, the text hash).
+Input is a Label Studio JSON export (a list of tasks) or canonical annotation JSONL; the kind is
+detected. Pull and push call :func:`validate_ls_task` / :func:`validate_annotation` directly;
+``corpus validate`` calls :func:`validate_file`.
+
+Counted, not errors: cancelled annotations, drafts, predictions, empty results, tasks with
+several annotators.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from corpus.annotations import lsformat
+from corpus.annotations.fastschema import compile_schema
+from corpus.core import taxonomy as taxmod
+from corpus.core.findings import CODES, ERROR, INFO, WARNING, Finding
+from corpus.core.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
+from corpus.core.taxonomy import CUE, Taxonomy
+from corpus.generate import jsonschemas
+
+__all__ = [
+    "CODES",
+    "Finding",
+    "Report",
+    "Validator",
+    "validate_annotation",
+    "validate_ls_task",
+    "validate_file",
+    "ERROR",
+    "WARNING",
+    "INFO",
+]
+
+TextLookup = Callable[[list[str]], dict[str, str]]  # doc_ids -> {doc_id: text}
+BATCH = 500  # canonical records per text lookup: memory stays flat on big snapshots
+
+
+# ---------------------------------------------------------------- compiled schemas
+
+
+class Validator:
+    """The JSON Schemas of one taxonomy, compiled once (format checks off: they are slow and unused).
+
+    Each schema has a fast yes/no check (:mod:`corpus.annotations.fastschema`); only records it cannot
+    vouch for go through ``jsonschema.iter_errors``, which reports every error with its pointer.
+    """
+
+    def __init__(self, tax: Taxonomy | None = None):
+        self.tax = tax or taxmod.load()
+        export = jsonschemas.labelstudio_export_schema(self.tax)
+        task = {"$schema": export["$schema"], "$ref": "#/$defs/task", "$defs": export["$defs"]}
+        annotation = jsonschemas.annotation_schema(self.tax)
+        self.task = Draft202012Validator(task)
+        self.annotation = Draft202012Validator(annotation)
+        self._fast = {id(self.task): compile_schema(task), id(self.annotation): compile_schema(annotation)}
+
+    def errors(self, validator: Draft202012Validator, instance: Any, prefix: str = "", **where: Any) -> list[Finding]:
+        fast = self._fast.get(id(validator))
+        if fast is not None and fast(instance):
+            return []
+        out = []
+        for e in validator.iter_errors(instance):
+            ptr = prefix + "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in e.absolute_path)
+            msg = e.message if len(e.message) < 300 else e.message[:300] + "..."
+            out.append(Finding("schema", msg, pointer=ptr, **where))
+        return sorted(out, key=lambda f: f.pointer)
+
+
+_VALIDATORS: dict[int, Validator] = {}
+
+
+def validator_for(tax: Taxonomy | None = None) -> Validator:
+    tax = tax or taxmod.load()
+    v = _VALIDATORS.get(id(tax))
+    if v is None or v.tax is not tax:
+        v = _VALIDATORS[id(tax)] = Validator(tax)
+    return v
+
+
+# ---------------------------------------------------------------- canonical semantics
+
+
+def _where(ann: Annotation) -> dict[str, Any]:
+    return {"task_id": ann.task_id, "annotation_id": ann.annotation_id, "doc_id": ann.doc_id or None}
+
+
+def _utf16_match(text: str, span: Span) -> list[tuple[int, int]] | None:
+    """Code-point fragments when reading ``span``'s offsets as UTF-16 makes its text match."""
+    if not lsformat.has_astral(text):
+        return None
+    m = lsformat.Utf16Map(text)
+    out = []
+    for f in span.fragments:
+        s, e = m.to_cp(f.start), m.to_cp(f.end)
+        if s is None or e is None or not 0 <= s < e <= len(text):
+            return None
+        out.append((s, e))
+    if FRAGMENT_JOINER.join(text[s:e] for s, e in out) != span.text:
+        return None
+    return out
+
+
+def validate_annotation(
+    ann: Annotation | dict[str, Any], text: str | None = None, tax: Taxonomy | None = None, *, check_hash: bool = True
+) -> list[Finding]:
+    """Semantic findings of one canonical annotation against its document ``text``.
+
+    ``text=None`` checks only what needs no text (labels, relations, required spans, choices).
+    """
+    tax = tax or taxmod.load()
+    if isinstance(ann, dict):
+        try:
+            ann = Annotation.from_dict(ann)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            return [Finding("schema", f"not a canonical annotation record: {type(e).__name__}: {e}")]
+    w = _where(ann)
+    out: list[Finding] = []
+
+    def add(code: str, msg: str, region: Any = None, ptr: str = "", severity: str = "") -> None:
+        out.append(Finding(code, msg, severity, region_id=None if region is None else str(region), pointer=ptr, **w))
+
+    if text is not None and check_hash and ann.text_sha256 and ann.text_sha256 != sha256_text(text):
+        add(
+            "hash_mismatch",
+            "text_sha256 is not the hash of the text: the annotation was made on another version "
+            "of the article (re-push the task or pass the right --version)",
+            ptr="/text_sha256",
+        )
+    if ann.taxonomy_version and str(ann.taxonomy_version) != tax.version:
+        add(
+            "taxonomy_version",
+            f"made with taxonomy {ann.taxonomy_version}, checked against {tax.version}",
+            ptr="/taxonomy_version",
+        )
+
+    ids: dict[str, str] = {}
+    for layer, items in (("entities", ann.entities), ("events", ann.events), ("attributions", ann.attributions)):
+        for i, x in enumerate(items):
+            if x.id in ids:
+                add(
+                    "duplicate_region_id", f"id {x.id} is used by {ids[x.id]} and {layer}/{i}", x.id, f"/{layer}/{i}/id"
+                )
+            else:
+                ids[x.id] = f"{layer}/{i}"
+
+    def check_span(span: Span, ptr: str, region: str, empty_code: str, what: str) -> None:
+        if not span.fragments:
+            add(empty_code, f"{what} has no fragments", region, f"{ptr}/fragments")
+            return
+        bad = False
+        for k, f in enumerate(span.fragments):
+            ok = type(f.start) is int and type(f.end) is int and 0 <= f.start < f.end
+            if ok and text is not None:
+                ok = f.end <= len(text)
+            if not ok:
+                bad = True
+                limit = f" (text length {len(text)})" if text is not None else ""
+                if text is not None and type(f.start) is int and type(f.end) is int and _utf16_match(text, span):
+                    continue
+                add(
+                    "offset_out_of_range",
+                    f"{what} fragment {f.start}..{f.end} is empty, reversed or outside the text{limit}",
+                    region,
+                    f"{ptr}/fragments/{k}",
+                )
+        if text is None:
+            return
+        expected = None if bad else span.expected_text(text)
+        if expected is not None and expected == span.text:
+            return
+        fixed = _utf16_match(text, span)
+        if fixed is not None:
+            add(
+                "utf16_offsets",
+                f"{what} offsets are UTF-16 code units; as code points they are "
+                f"{', '.join(f'{s}..{e}' for s, e in fixed)} (corpus validate --fix-offsets)",
+                region,
+                f"{ptr}/fragments",
+                severity=ERROR,
+            )
+        elif not bad:
+            add(
+                "text_mismatch",
+                f"{what} text {span.text!r} is not the text at its offsets {expected!r}",
+                region,
+                f"{ptr}/text",
+            )
+
+    ent_labels = set(tax.entity_labels())
+    entities = {e.id: e for e in ann.entities}
+    for i, e in enumerate(ann.entities):
+        p = f"/entities/{i}"
+        if e.label not in ent_labels:
+            add(
+                "unknown_label",
+                f"entity label {e.label!r} is not one of {', '.join(tax.entity_labels())}",
+                e.id,
+                f"{p}/label",
+            )
+        check_span(e.span, p, e.id, "offset_out_of_range", f"entity {e.id}")
+
+    def check_choices(obj: Any, attrs: Iterable[taxmod.Attribute], p: str, region: str, what: str) -> None:
+        for a in attrs:
+            v = getattr(obj, a.name, None)
+            if v is None:
+                if a.required:
+                    add(
+                        "missing_choice",
+                        f"{what} has no {a.name} (one of {', '.join(a.values)})",
+                        region,
+                        f"{p}/{a.name}",
+                    )
+            elif v not in a.values:
+                add("invalid_choice", f"{a.name} {v!r} is not one of {', '.join(a.values)}", region, f"{p}/{a.name}")
+
+    for i, ev in enumerate(ann.events):
+        p = f"/events/{i}"
+        et = tax.event(ev.type)
+        if et is None:
+            add(
+                "unknown_label",
+                f"event type {ev.type!r} is not one of {', '.join(tax.event_types())}",
+                ev.id,
+                f"{p}/type",
+            )
+        check_span(ev.trigger, f"{p}/trigger", ev.id, "missing_trigger", f"event {ev.id} trigger")
+        check_choices(ev, tax.event_attributes, p, ev.id, f"event {ev.id}")
+        for k, a in enumerate(ev.arguments):
+            ap = f"{p}/arguments/{k}"
+            ent = entities.get(a.entity_id)
+            if ent is None:
+                add(
+                    "dangling_relation",
+                    f"event {ev.id} argument {a.role} points to entity {a.entity_id}, which does not exist",
+                    ev.id,
+                    f"{ap}/entity_id",
+                )
+                continue
+            if et is None:
+                continue
+            role = et.role(a.role)
+            if role is None:
+                add(
+                    "relation_not_allowed",
+                    f"{ev.type} has no role {a.role!r} (roles: {', '.join(et.role_names)})",
+                    ev.id,
+                    f"{ap}/role",
+                )
+            elif ent.label not in role.entity_types and ent.label in ent_labels:  # unknown labels: said above
+                add(
+                    "relation_not_allowed",
+                    f"{ev.type} {a.role} accepts {', '.join(role.entity_types)}, not {ent.label} entity {ent.id}",
+                    ev.id,
+                    ap,
+                )
+
+    for i, at in enumerate(ann.attributions):
+        p = f"/attributions/{i}"
+        check_span(at.cue, f"{p}/cue", at.id, "missing_cue", f"attribution {at.id} cue")
+        check_span(at.content, f"{p}/content", at.id, "missing_content", f"attribution {at.id} content")
+        if at.source is not None:
+            check_span(at.source, f"{p}/source", at.id, "offset_out_of_range", f"attribution {at.id} source")
+        if at.source_entity_id is not None and at.source_entity_id not in entities:
+            add(
+                "dangling_relation",
+                f"attribution {at.id} source entity {at.source_entity_id} does not exist",
+                at.id,
+                f"{p}/source_entity_id",
+            )
+        check_choices(at, tax.attribution_attributes, p, at.id, f"attribution {at.id}")
+
+    # overlapping spans with the same label (entities, event triggers, cues)
+    groups: dict[str, list[tuple[int, int, str, str]]] = {}
+    for i, e in enumerate(ann.entities):
+        for f in e.span.fragments:
+            groups.setdefault(f"entity {e.label}", []).append((f.start, f.end, e.id, f"/entities/{i}"))
+    for i, ev in enumerate(ann.events):
+        for f in ev.trigger.fragments:
+            groups.setdefault(f"event {ev.type}", []).append((f.start, f.end, ev.id, f"/events/{i}/trigger"))
+    for i, at in enumerate(ann.attributions):
+        for f in at.cue.fragments:
+            groups.setdefault(CUE, []).append((f.start, f.end, at.id, f"/attributions/{i}/cue"))
+    for label, items in groups.items():
+        items.sort(key=lambda x: (x[0], x[1]) if type(x[0]) is int and type(x[1]) is int else (0, 0))
+        reported: set[tuple[str, str]] = set()
+        active: list[tuple[int, str]] = []  # (end, id)
+        for s, e, rid, ptr in items:
+            if type(s) is not int or type(e) is not int:
+                continue
+            active = [(ae, aid) for ae, aid in active if ae > s]
+            for _ae, aid in active:
+                if aid != rid and (aid, rid) not in reported:
+                    reported.add((aid, rid))
+                    add("overlap_same_label", f"{label} spans {aid} and {rid} overlap", rid, ptr)
+            active.append((e, rid))
+    return out
+
+
+def _fix_canonical_offsets(rec: dict[str, Any], text: str) -> int:
+    """Rewrite UTF-16 fragments of a canonical record dict in place; return how many spans changed."""
+    n = 0
+
+    def fix(d: dict[str, Any] | None) -> None:
+        nonlocal n
+        if not isinstance(d, dict):
+            return
+        try:
+            span = Span.from_dict(d)
+        except (KeyError, TypeError, ValueError):
+            return
+        in_range = all(
+            type(f.start) is int and type(f.end) is int and 0 <= f.start < f.end <= len(text) for f in span.fragments
+        )
+        if span.fragments and (not in_range or span.expected_text(text) != span.text):
+            conv = _utf16_match(text, span)
+            if conv:
+                d["fragments"] = [{"start": s, "end": e} for s, e in conv]
+                n += 1
+
+    for e in rec.get("entities") or []:
+        fix(e)
+    for ev in rec.get("events") or []:
+        fix(ev.get("trigger") if isinstance(ev, dict) else None)
+    for a in rec.get("attributions") or []:
+        if isinstance(a, dict):
+            for k in ("cue", "content", "source"):
+                fix(a.get(k))
+    return n
+
+
+# ---------------------------------------------------------------- Label Studio tasks
+
+
+def _region_index(result: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if isinstance(result, list):
+        for i, item in enumerate(result):
+            if isinstance(item, dict) and item.get("type") == "labels" and isinstance(item.get("id"), (str, int)):
+                out.setdefault(str(item["id"]), i)
+    return out
+
+
+def check_ls_task(
+    task: Any,
+    tax: Taxonomy | None = None,
+    *,
+    prefix: str = "",
+    counts: Counter | None = None,
+    fixes: list[tuple[int, list[dict[str, Any]]]] | None = None,
+    validator: Validator | None = None,
+) -> list[Finding]:
+    """Findings of one exported task; ``counts`` collects the tallies, ``fixes`` repaired results."""
+    v = validator or validator_for(tax)
+    tax = v.tax
+    counts = counts if counts is not None else Counter()
+    counts["tasks"] += 1
+    if not isinstance(task, dict):
+        return [Finding("schema", f"a task must be an object, not {type(task).__name__}", pointer=prefix or "/")]
+    tid = task.get("id")
+    out = v.errors(v.task, task, prefix, task_id=tid)
+    schema_ptrs = {f.pointer for f in out}
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    text = data.get("text")
+    anns = task.get("annotations") if isinstance(task.get("annotations"), list) else []
+    for key in ("drafts", "predictions"):
+        if isinstance(task.get(key), list):
+            counts[key] += len(task[key])
+    if not isinstance(text, str):
+        counts["annotations"] += len(anns)
+        return out
+    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    stored = data.get("text_sha256") or meta.get("text_sha256")
+    if isinstance(stored, str) and stored and stored != sha256_text(text):
+        out.append(
+            Finding(
+                "hash_mismatch",
+                "task text_sha256 is not the hash of task.data.text (the text was "
+                "edited in Label Studio, or the task was made from another corpus version)",
+                task_id=tid,
+                pointer=f"{prefix}/data/text_sha256",
+            )
+        )
+    live = 0
+    for j, a in enumerate(anns):
+        counts["annotations"] += 1
+        if not isinstance(a, dict):
+            continue
+        aid = a.get("id")
+        if a.get("was_cancelled"):
+            counts["cancelled"] += 1
+            continue
+        result = a.get("result")
+        if not result:
+            counts["empty_results"] += 1
+            continue
+        live += 1
+        aprefix = f"{prefix}/annotations/{j}"
+        try:
+            conv = lsformat.ls_annotation_record(task, a, tax)
+            sem = list(conv.findings)
+            for f in sem:
+                f.pointer = aprefix + f.pointer if f.pointer.startswith("/result") else aprefix
+            regions = _region_index(result)
+            for f in validate_annotation(conv.annotation, text, tax, check_hash=False):
+                f.pointer = f"{aprefix}/result/{regions[f.region_id]}" if f.region_id in regions else aprefix
+                sem.append(f)
+            counts["regions"] += len(regions)
+            counts["utf16_repairs"] += conv.repairs
+            if conv.fixed_result is not None and fixes is not None:
+                fixes.append((j, conv.fixed_result))
+        except Exception as e:  # noqa: BLE001 - hostile input must give a finding, never a traceback
+            sem = [
+                Finding(
+                    "schema",
+                    f"cannot read this annotation: {type(e).__name__}: {e}",
+                    task_id=tid,
+                    annotation_id=aid,
+                    pointer=aprefix,
+                )
+            ]
+        for f in sem:
+            f.task_id, f.annotation_id = tid, aid
+            if _said(f.pointer, schema_ptrs):  # the schema already said it (e.g. an unknown control)
+                continue
+            out.append(f)
+    if live > 1:
+        counts["multi_annotated_tasks"] += 1
+    return out
+
+
+def _said(pointer: str, schema_ptrs: set[str]) -> bool:
+    """True when a schema finding already points at this region item (or inside it)."""
+    if pointer in schema_ptrs:
+        return True
+    if "/result/" not in pointer:
+        return False
+    return any(p.startswith(pointer + "/") for p in schema_ptrs)
+
+
+def validate_ls_task(task: Any, tax: Taxonomy | None = None, *, prefix: str = "") -> list[Finding]:
+    """Findings of one Label Studio task (schema + semantics of every non-cancelled annotation)."""
+    return check_ls_task(task, tax, prefix=prefix)
+
+
+def validate_record(
+    rec: Any, text: str | None, tax: Taxonomy | None = None, *, prefix: str = "", validator: Validator | None = None
+) -> list[Finding]:
+    """Schema + semantic findings of one canonical record dict (a JSONL line)."""
+    v = validator or validator_for(tax)
+    if not isinstance(rec, dict):
+        return [Finding("schema", f"a record must be an object, not {type(rec).__name__}", pointer=prefix or "/")]
+    where = {
+        "task_id": rec.get("task_id"),
+        "annotation_id": rec.get("annotation_id"),
+        "doc_id": rec.get("doc_id") if isinstance(rec.get("doc_id"), str) else None,
+    }
+    schema = v.errors(v.annotation, rec, prefix, **where)
+    try:
+        ann = Annotation.from_dict(rec)
+        sem = validate_annotation(ann, text, v.tax)
+    except Exception:  # noqa: BLE001 - the schema findings say what is wrong
+        return schema or [Finding("schema", "not a canonical annotation record", pointer=prefix or "/", **where)]
+    for f in sem:
+        f.pointer = prefix + f.pointer
+    sem_ptrs = {f.pointer for f in sem}
+    return [f for f in schema if f.pointer not in sem_ptrs] + sem
+
+
+# ---------------------------------------------------------------- files
+
+
+@dataclass
+class Report:
+    files: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    fixed: list[str] = field(default_factory=list)  # copies written by --fix-offsets
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def merge(self, other: Report) -> Report:
+        self.files += other.files
+        self.findings += other.findings
+        self.counts.update(other.counts)
+        self.fixed += other.fixed
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        c = dict(sorted(self.counts.items()))
+        c["errors"] = len(self.errors)
+        c["warnings"] = len(self.warnings)
+        by_code = Counter(f.code for f in self.findings)
+        return {"counts": c, "by_code": dict(sorted(by_code.items()))}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "files": self.files,
+            **self.summary(),
+            "fixed": self.fixed,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _unreadable(path: Path, msg: str, line: int | None = None) -> Finding:
+    return Finding("unreadable", msg, file=str(path), line=line)
+
+
+def _fixed_path(path: Path) -> Path:
+    """``x.json`` -> ``x.fixed.json`` (``x.fixed-2.json`` ... if taken): never overwrite a file silently."""
+    suffix = "".join(path.suffixes[-1:]) or ".json"
+    stem = path.name[: -len(suffix)] if path.name.endswith(suffix) else path.name
+    cand = path.with_name(f"{stem}.fixed{suffix}")
+    n = 2
+    while cand.exists():
+        cand = path.with_name(f"{stem}.fixed-{n}{suffix}")
+        n += 1
+    return cand
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sniff(path: Path) -> str:
+    """``json`` (one document: LS export) or ``jsonl`` (one record per line)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not s:
+        return "empty"
+    if s[:1] == b"[":
+        return "json"
+    if s[:1] == b"{":
+        first = s.split(b"\n", 1)[0].strip()
+        try:
+            json.loads(first)
+            return "jsonl"
+        except (ValueError, RecursionError):
+            return "json"
+    return "other"
+
+
+def validate_file(
+    path: str | os.PathLike[str],
+    tax: Taxonomy | None = None,
+    *,
+    texts: TextLookup | None = None,
+    fix_offsets: bool = False,
+) -> Report:
+    """Validate a Label Studio export or canonical JSONL file. Bad input gives findings naming the
+    file (and line), never an exception; ``texts`` looks up article texts for canonical records
+    without a ``text`` field (``corpus validate --store``)."""
+    p = Path(path)
+    v = validator_for(tax)
+    rep = Report(files=[str(p)])
+    rep.counts["files"] += 1
+    try:
+        kind = _sniff(p)
+    except OSError as e:
+        rep.findings.append(_unreadable(p, f"cannot read {p}: {e.strerror or e}"))
+        return rep
+    if kind == "empty" and p.suffix == ".jsonl":
+        rep.findings.append(Finding("no_records", f"{p} holds no annotation records", file=str(p)))
+    elif kind == "empty":
+        rep.findings.append(_unreadable(p, f"{p} is empty"))
+    elif kind == "other":
+        rep.findings.append(
+            _unreadable(
+                p, f"{p} is neither a Label Studio JSON export (a list of tasks) nor canonical annotation JSONL"
+            )
+        )
+    elif kind == "json":
+        _validate_export(p, v, rep, fix_offsets)
+    else:
+        _validate_jsonl(p, v, rep, texts, fix_offsets)
+    for f in rep.findings:
+        f.file = f.file or str(p)
+    return rep
+
+
+def _load_json(p: Path, rep: Report) -> Any:
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        rep.findings.append(_unreadable(p, f"cannot read {p}: {e.strerror or e}"))
+        return None
+    try:
+        s = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        rep.findings.append(
+            _unreadable(
+                p,
+                f"{p} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r}); "
+                "Label Studio exports are UTF-8, re-export the file",
+            )
+        )
+        return None
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError as e:
+        rep.findings.append(
+            _unreadable(
+                p,
+                f"{p} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno} (truncated download?)",
+                line=e.lineno,
+            )
+        )
+    except RecursionError:
+        rep.findings.append(_unreadable(p, f"{p} is nested too deeply to be a Label Studio export"))
+    return None
+
+
+def _looks_canonical(d: Any) -> bool:
+    return isinstance(d, dict) and "doc_id" in d and any(k in d for k in ("entities", "events", "attributions"))
+
+
+def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> None:
+    doc = _load_json(p, rep)
+    if doc is None:
+        return
+    if isinstance(doc, dict) and "data" in doc:
+        doc, single = [doc], True  # one task exported on its own
+    else:
+        single = False
+    if _looks_canonical(doc):
+        rep.counts["records"] += 1
+        text = doc.get("text") if isinstance(doc.get("text"), str) else None
+        rep.findings += validate_record(doc, text, v.tax, validator=v)
+        if text is None:
+            rep.counts["records_without_text"] += 1
+            rep.findings.append(
+                Finding(
+                    "text_unavailable",
+                    "the record has no text: its offsets and span texts were "
+                    "not checked (pass --store/--version, or add a text field)",
+                    file=str(p),
+                )
+            )
+        return
+    if not isinstance(doc, list):
+        rep.findings.append(
+            _unreadable(
+                p,
+                f"{p}: the top level is a {type(doc).__name__}; a Label Studio JSON "
+                "export is a list of tasks (or give canonical annotation JSONL)",
+            )
+        )
+        return
+    rep.counts["format_labelstudio"] = 1
+    any_fix = False
+    for t, task in enumerate(doc):
+        fixes: list[tuple[int, list[dict[str, Any]]]] = []
+        rep.findings += check_ls_task(
+            task, v.tax, prefix="" if single else f"/{t}", counts=rep.counts, fixes=fixes, validator=v
+        )
+        if fix_offsets and fixes:
+            for j, result in fixes:
+                task["annotations"][j]["result"] = result
+            any_fix = True
+    if fix_offsets and any_fix:
+        out = _fixed_path(p)
+        _atomic_write(out, lambda f: json.dump(doc[0] if single else doc, f, ensure_ascii=False, indent=1))
+        rep.fixed.append(str(out))
+
+
+def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None, fix_offsets: bool) -> None:
+    rep.counts["format_jsonl"] = 1
+    out_path = _fixed_path(p) if fix_offsets else None
+    tmp_file = None
+    if out_path is not None:
+        fd, tmp_name = tempfile.mkstemp(dir=p.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+        tmp_file = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    n_fixed = 0
+    try:
+        for batch in _batches(_jsonl_lines(p, rep), BATCH):
+            want = sorted(
+                {
+                    rec["doc_id"]
+                    for _, rec, _ in batch
+                    if isinstance(rec, dict)
+                    and not isinstance(rec.get("text"), str)
+                    and isinstance(rec.get("doc_id"), str)
+                    and "data" not in rec
+                }
+            )
+            found: dict[str, str] = {}
+            if want and texts is not None:
+                try:
+                    found = texts(want)
+                except Exception as e:  # noqa: BLE001 - a store error is reported once per batch
+                    rep.findings.append(Finding("text_unavailable", f"text lookup failed: {e}", file=str(p)))
+            for line, rec, raw in batch:
+                if isinstance(rec, dict) and "data" in rec and "annotations" in rec:
+                    fixes: list[tuple[int, list[dict[str, Any]]]] = []
+                    fs = check_ls_task(rec, v.tax, prefix="", counts=rep.counts, fixes=fixes, validator=v)
+                    for j, result in fixes:
+                        rec["annotations"][j]["result"] = result
+                    if fixes:
+                        n_fixed += 1
+                        raw = json.dumps(rec, ensure_ascii=False)
+                elif isinstance(rec, dict) and "doc_id" not in rec:
+                    rep.counts["records"] += 1
+                    fs = [
+                        Finding(
+                            "schema",
+                            f"neither a canonical annotation record (doc_id, entities, events, "
+                            f"attributions) nor a Label Studio task (data, annotations); keys: "
+                            f"{', '.join(sorted(map(str, rec))[:8]) or 'none'}",
+                            pointer="",
+                        )
+                    ]
+                else:
+                    rep.counts["records"] += 1
+                    text = rec.get("text") if isinstance(rec, dict) and isinstance(rec.get("text"), str) else None
+                    if text is None and isinstance(rec, dict):
+                        text = found.get(rec.get("doc_id")) if isinstance(rec.get("doc_id"), str) else None
+                    fs = validate_record(rec, text, v.tax, validator=v)
+                    if text is None and isinstance(rec, dict):
+                        rep.counts["records_without_text"] += 1
+                    elif fix_offsets and isinstance(rec, dict) and any(f.code == "utf16_offsets" for f in fs):
+                        if _fix_canonical_offsets(rec, text):
+                            n_fixed += 1
+                            rep.counts["utf16_repairs"] += 1
+                            raw = json.dumps(rec, ensure_ascii=False)
+                for f in fs:
+                    f.line = line
+                rep.findings += fs
+                if tmp_file is not None and raw is not None:
+                    tmp_file.write(raw.rstrip("\n") + "\n")
+        if rep.counts["records_without_text"]:
+            rep.findings.append(
+                Finding(
+                    "text_unavailable",
+                    f"{rep.counts['records_without_text']} record(s) without a text: their offsets "
+                    "and span texts were not checked (pass --store/--version, or records with a text field)",
+                    file=str(p),
+                )
+            )
+        if tmp_file is not None:
+            tmp_file.close()
+            if n_fixed:
+                os.replace(tmp_name, out_path)
+                rep.fixed.append(str(out_path))
+            else:
+                Path(tmp_name).unlink(missing_ok=True)
+    except BaseException:
+        if tmp_file is not None:
+            tmp_file.close()
+            Path(tmp_name).unlink(missing_ok=True)
+        raise
+    rep.findings.sort(key=lambda f: f.line or 1 << 60)  # bad lines were reported while reading ahead
+
+
+def _jsonl_lines(p: Path, rep: Report) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, parsed record or None, raw line) for every non-blank line; bad lines -> findings."""
+    try:
+        f = open(p, "rb")
+    except OSError as e:
+        rep.findings.append(_unreadable(p, f"cannot read {p}: {e.strerror or e}"))
+        return
+    with f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                s = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                rep.findings.append(_unreadable(p, f"line {n} is not UTF-8 (byte {e.start})", line=n))
+                continue
+            try:
+                rec = json.loads(s)
+            except json.JSONDecodeError as e:
+                rep.findings.append(_unreadable(p, f"line {n} is not valid JSON: {e.msg} at column {e.colno}", line=n))
+                continue
+            except RecursionError:
+                rep.findings.append(_unreadable(p, f"line {n} is nested too deeply", line=n))
+                continue
+            yield n, rec, s
+
+
+def _batches(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for x in it:
+        batch.append(x)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def validate_files(
+    paths: Iterable[str | os.PathLike[str]],
+    tax: Taxonomy | None = None,
+    *,
+    texts: TextLookup | None = None,
+    fix_offsets: bool = False,
+) -> Report:
+    rep = Report()
+    for p in paths:
+        rep.merge(validate_file(p, tax, texts=texts, fix_offsets=fix_offsets))
+    return rep

@@ -1,0 +1,182 @@
+"""Write (``corpus taxonomy generate``) or check (``corpus taxonomy check``) every file derived
+from ``schemas/taxonomy.yaml``: the Label Studio config, the three JSON Schemas and the label
+tables of ``annotations/guidelines.md``.
+
+Why a drift check: a committed copy that lags the taxonomy silently misleads annotators (old
+labels in the guidelines) and tools (an old schema). ``check`` renders everything in memory and
+lists every file whose committed text differs; CI runs it through the test suite.
+
+The guidelines are half hand-written: only the text between ``<!-- BEGIN GENERATED: NAME -->``
+and ``<!-- END GENERATED: NAME -->`` markers is rendered, the prose around them is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from corpus.core import taxonomy
+from corpus.core.errors import TaxonomyError
+from corpus.core.taxonomy import CUE, Taxonomy
+from corpus.generate import jsonschemas
+
+CONFIG = Path("schemas/labelstudio-config.xml")
+ARTICLE_SCHEMA = Path("schemas/article.schema.json")
+ANNOTATION_SCHEMA = Path("schemas/annotation.schema.json")
+EXPORT_SCHEMA = Path("schemas/labelstudio-export.schema.json")
+GUIDELINES = Path("annotations/guidelines.md")
+TAXONOMY = Path("schemas/taxonomy.yaml")
+
+_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: ([\w-]+)[^>]*-->\n)(.*?)(<!-- END GENERATED: \2 -->)", re.S)
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def _key(k: str | None) -> str:
+    return f"`{k}`" if k else ""
+
+
+def guideline_blocks(tax: Taxonomy) -> dict[str, str]:
+    """The generated Markdown blocks of the guidelines, by marker name."""
+    b: dict[str, str] = {}
+    b["version"] = f"Taxonomy **{tax.name} {tax.version}** (`schemas/taxonomy.yaml`).\n"
+    rows = ["| Label | Hotkey | Definition | Example |", "|---|---|---|---|"]
+    rows += [f"| **{e.name}** | {_key(e.hotkey)} | {_cell(e.definition)} | {_cell(e.example)} |" for e in tax.entities]
+    b["entities"] = "\n".join(rows) + "\n"
+    rows = [
+        "| Event type | Hotkey | Definition | Trigger example | Roles (accepted entity types) |",
+        "|---|---|---|---|---|",
+    ]
+    for ev in tax.events:
+        roles = "; ".join(f"{r.name} ({', '.join(r.entity_types)})" for r in ev.roles)
+        rows.append(f"| **{ev.name}** | {_key(ev.hotkey)} | {_cell(ev.definition)} | {_cell(ev.example)} | {roles} |")
+    b["events"] = "\n".join(rows) + "\n"
+    b["event-attributes"] = _attribute_table(tax.event_attributes, "event trigger")
+    rows = ["| Span | Hotkey | Required | Definition | Example |", "|---|---|---|---|---|"]
+    rows += [
+        f"| **{s.name}** | {_key(s.hotkey)} | {'yes' if s.required else 'no'} | {_cell(s.definition)} | "
+        f"{_cell(s.example)} |"
+        for s in tax.attribution_spans
+    ]
+    b["attribution"] = "\n".join(rows) + "\n"
+    rows = ["| Relation | From | To | Definition |", "|---|---|---|---|"]
+    for r in tax.attribution_relations:
+        rows.append(f"| `{r.name}` | {r.from_kind} | {r.to_kind} | {_cell(r.definition)} |")
+    fr = tax.fragment_relation
+    rows.append(f"| `{fr.name}` | first fragment | each further fragment | {_cell(fr.definition)} |")
+    rows.append(
+        "| *a role* (`Attacker`, `Place`, ...) | event trigger | entity | Event argument; the role must be "
+        "one of the event type's roles and the entity of an accepted type (table above). |"
+    )
+    b["relations"] = "\n".join(rows) + "\n"
+    b["attribution-attributes"] = _attribute_table(tax.attribution_attributes, f"{CUE} region")
+    return b
+
+
+def _attribute_table(attrs: tuple[taxonomy.Attribute, ...], where: str) -> str:
+    out = []
+    for a in attrs:
+        req = "required" if a.required else "optional"
+        out.append(f"**{a.name}** ({req}, on every {where}): {a.definition}\n")
+        out.append("| Value | Hotkey | Meaning |\n|---|---|---|")
+        out += [f"| {v} | {_key(a.hotkey(v))} | {_cell(a.value_definition(v))} |" for v in a.values]
+        out.append("")
+    return "\n".join(out)
+
+
+def render_guidelines(tax: Taxonomy, current: str) -> str:
+    """``current`` with every generated block re-rendered; hand-written prose untouched."""
+    blocks = guideline_blocks(tax)
+    found: set[str] = set()
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name not in blocks:
+            raise TaxonomyError(
+                f"{GUIDELINES}: unknown generated block {name!r}", hint=f"known blocks: {', '.join(blocks)}"
+            )
+        found.add(name)
+        return m.group(1) + blocks[name] + m.group(4)
+
+    out = _BLOCK.sub(sub, current)
+    missing = [n for n in blocks if n not in found]
+    if missing:
+        raise TaxonomyError(
+            f"{GUIDELINES} lacks the generated block(s) {', '.join(missing)}",
+            hint="add <!-- BEGIN GENERATED: NAME --> / <!-- END GENERATED: NAME --> markers where the tables belong",
+        )
+    return out
+
+
+def outputs(root: Path, tax: Taxonomy) -> dict[Path, str]:
+    """Every generated file (relative path) -> its expected text."""
+    try:
+        guide = (root / GUIDELINES).read_text(encoding="utf-8")
+    except OSError as e:
+        raise TaxonomyError(
+            f"cannot read {root / GUIDELINES}: {e.strerror}",
+            hint="the guidelines' prose is hand-written; restore the file from git",
+        ) from e
+    return {
+        CONFIG: taxonomy.labelstudio_config(tax),
+        ARTICLE_SCHEMA: _json(jsonschemas.article_schema()),
+        ANNOTATION_SCHEMA: _json(jsonschemas.annotation_schema(tax)),
+        EXPORT_SCHEMA: _json(jsonschemas.labelstudio_export_schema(tax)),
+        GUIDELINES: render_guidelines(tax, guide),
+    }
+
+
+def _root_and_tax(root: str | os.PathLike[str] | None, tax: Taxonomy | None) -> tuple[Path, Taxonomy]:
+    r = Path(root) if root is not None else taxonomy.REPO_ROOT
+    return r, tax if tax is not None else taxonomy.load(r / TAXONOMY)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stale(root: str | os.PathLike[str] | None = None, tax: Taxonomy | None = None) -> list[Path]:
+    """Relative paths of generated files that are missing or differ from what the taxonomy gives."""
+    r, t = _root_and_tax(root, tax)
+    out = []
+    for rel, text in outputs(r, t).items():
+        try:
+            if (r / rel).read_text(encoding="utf-8") != text:
+                out.append(rel)
+        except OSError:
+            out.append(rel)
+    return out
+
+
+def generate(root: str | os.PathLike[str] | None = None, tax: Taxonomy | None = None) -> list[Path]:
+    """Write every stale generated file; return the relative paths written."""
+    r, t = _root_and_tax(root, tax)
+    written = []
+    for rel, text in outputs(r, t).items():
+        p = r / rel
+        try:
+            if p.read_text(encoding="utf-8") == text:
+                continue
+        except OSError:
+            pass
+        write_atomic(p, text)
+        written.append(rel)
+    return written

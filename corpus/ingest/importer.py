@@ -1,0 +1,731 @@
+"""Import workflow: readers -> normalize -> dedup -> one commit to the store.
+
+The outcome of each record is decided by its doc_id (from its source key) and text hash:
+
+* doc_id unknown, text new ............ added
+* doc_id known, same text ............. unchanged (nothing written)
+* doc_id known, other text ............ updated (new revision; the old one stays readable at
+                                        the old version)
+* doc_id unknown, text already stored . duplicate (not added; reported with the id it duplicates)
+* added/updated and MinHash-similar to a stored text (Jaccard >= threshold): also a
+  near-duplicate, stored with the cluster id (the first member's doc_id).
+
+Memory stays flat: records are normalized, MinHash-signed (a whole batch at once) and staged
+to temporary Arrow files in batches; only doc ids, hashes and signatures are held in memory.
+In a big import (more than one batch) the normalizing and hashing run in worker processes
+(``$CORPUS_IMPORT_WORKERS``, default one per CPU) while this process reads. A record whose
+raw bytes are the ones already stored is recognized as unchanged before any normalization,
+so re-importing an unchanged corpus costs little more than reading it.
+
+The plan is made against the latest version; if another import commits first, the staged rows
+are re-planned against the new version and the commit is retried (``store.ConcurrentCommit``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from corpus.core.errors import StoreError
+from corpus.core.model import Article, make_doc_id, sha256_text
+from corpus.core.normalize import normalize_text
+from corpus.ingest import dedup
+from corpus.ingest.readers import (
+    DEFAULT_MAX_BYTES,
+    FORMATS,
+    MetadataTable,
+    RawRecord,
+    ReadError,
+    ReadOptions,
+    load_metadata,
+    plan_files,
+)
+from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row
+
+BATCH = 5000
+MAX_ATTEMPTS = 30
+_STAGE_SCHEMA = SCHEMA
+
+
+@dataclass
+class ImportReport:
+    version: int | None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    doc_ids: dict[str, str] = field(default_factory=dict)  # source_key -> doc_id (duplicates: the original)
+    created: bool = False  # did this import commit a new version?
+    duplicate_of: list[dict[str, str]] = field(default_factory=list)
+    near_duplicate_of: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "errors": len(self.errors),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            **{k: v for k, v in self.counts().items() if k != "errors"},
+            "errors": self.errors,
+            "created": self.created,
+            "message": self.message,
+            "duplicate_of": self.duplicate_of,
+            "near_duplicate_of": self.near_duplicate_of,
+        }
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def import_paths(
+    paths: Iterable[str | Path],
+    store: CorpusStore,
+    fmt: str = "auto",
+    source: str | None = None,
+    message: str | None = None,
+    field_map: dict[str, str] | None = None,
+    progress: bool = False,
+    *,
+    metadata: str | Path | MetadataTable | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    threshold: float = dedup.THRESHOLD,
+) -> ImportReport:
+    """Import files and directories (see ``corpus.ingest.readers``) as one new corpus version."""
+    paths = [Path(p) for p in paths]
+    opts = ReadOptions(source=source, field_map=dict(field_map or {}), max_bytes=max_bytes)
+    md = load_metadata(metadata) if isinstance(metadata, (str, Path)) else metadata
+    planned = list(plan_files(paths, fmt))  # file paths only: cheap, and gives the progress total
+    n_files = sum(1 for p in planned if not isinstance(p, ReadError))
+
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | ReadError]:
+        for entry in planned:
+            if isinstance(entry, ReadError):
+                yield entry
+                continue
+            path, rel, f, display = entry
+            for rec in FORMATS[f][0](path, rel, opts, display):
+                if md is not None and isinstance(rec, RawRecord):
+                    md.apply(rec, path)
+                yield rec
+            tick()
+
+    msg = message or "import " + " ".join(str(p) for p in paths)
+    return _run(store, items, msg, progress=progress, total=n_files, threshold=threshold)
+
+
+def import_articles(
+    store: CorpusStore,
+    records: Iterable[RawRecord | Article],
+    message: str | None = None,
+    *,
+    progress: bool = False,
+    threshold: float = dedup.THRESHOLD,
+) -> ImportReport:
+    """Import records made elsewhere (e.g. the brat reader) as one new corpus version.
+
+    ``RawRecord``: normalized here. ``Article``: its text must already be normalized (it is
+    stored verbatim, so offsets computed against it stay valid); its doc_id is kept.
+    """
+
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Article | ReadError]:
+        for r in records:
+            yield r
+            tick()
+
+    return _run(store, items, message or "import", progress=progress, total=None, threshold=threshold)
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+class _Staging:
+    """Rows waiting for the commit, in temporary Arrow IPC files of BATCH rows (memory flat).
+
+    Arrow IPC rather than Parquet: planning and the commit read the files back memory-mapped,
+    without decoding.
+    """
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
+        self.files: list[Path] = []
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        path = self.dir / f"local-{len(self.files):06d}.arrow"
+        _write_ipc(table, path)
+        self.add_file(path, table.num_rows)
+
+    def add_file(self, path: Path, rows: int) -> None:
+        """A staged file written elsewhere (by an import worker)."""
+        self.files.append(path)
+        self.rows += rows
+
+    def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
+        with pa.memory_map(str(self.files[i]), "r") as src:
+            t = pa.ipc.open_file(src).read_all()
+        return t.select(columns) if columns is not None else t
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _write_ipc(table: pa.Table, path: str | Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _STAGE_SCHEMA) as w:
+        w.write_table(table)
+
+
+def _binary_column(sigs: np.ndarray) -> pa.Array:
+    """(n, k) uint32 signatures -> a binary array of n little-endian values, without copies per row."""
+    n, k = sigs.shape
+    data = np.ascontiguousarray(sigs, dtype="<u4")
+    offsets = np.arange(0, (n + 1) * 4 * k, 4 * k, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _signature_matrix(col: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray | None:
+    """A binary column of equal-length signatures -> (n, num_perm) uint32 (None: other lengths)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0:
+        return np.empty((0, num_perm), np.uint32)
+    if arr.null_count or arr.type != pa.binary():
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    if not (np.diff(offsets) == 4 * num_perm).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype="<u4", count=(offsets[-1] - offsets[0]) // 4, offset=int(offsets[0]))
+    return data.reshape(n, num_perm)
+
+
+def _load_index(store: CorpusStore, version: int | None, threshold: float) -> dedup.DedupIndex:
+    """Dedup index of the stored corpus: ids, text hashes, signatures, clusters (no texts).
+
+    A store whose signatures use another MinHash scheme (``store.minhash_scheme``; stores made
+    before the scheme was recorded) cannot be compared with ours: their signatures are
+    recomputed from the stored texts, in batches, on every import into such a store.
+    """
+    index = dedup.DedupIndex(threshold=threshold)
+    if version is None:
+        return index
+    recompute = store.minhash_scheme(version) != dedup.SCHEME
+    for batch in store.read_index(version, with_text=recompute):
+        d = batch.select(["doc_id", "text_sha256", "near_dup_cluster"]).to_pydict()
+        for doc_id, sha in zip(d["doc_id"], d["text_sha256"]):
+            index.set_sha(doc_id, sha)
+        if recompute:
+            sigs = dedup.signatures(batch.column("text").to_pylist())
+        else:
+            sigs = _signature_matrix(batch.column("minhash"), index.num_perm)
+            if sigs is None:  # mixed lengths or nulls: keep the rows with a usable signature
+                mh = batch.column("minhash").to_pylist()
+                ok = [j for j, m in enumerate(mh) if m is not None and len(m) == 4 * index.num_perm]
+                sigs = np.frombuffer(b"".join(mh[j] for j in ok), "<u4").reshape(len(ok), index.num_perm)
+                d = {k: [v[j] for j in ok] for k, v in d.items()}
+        index.add_signatures(d["doc_id"], sigs, d["near_dup_cluster"])
+    return index
+
+
+def _load_raw_hashes(store: CorpusStore, version: int | None) -> dict[str, bytes]:
+    """doc_id -> hash of the raw input last stored: recognizes unchanged records cheaply."""
+    raw: dict[str, bytes] = {}
+    if version is not None:
+        for batch in store.iter_batches(version, columns=["doc_id", "raw_sha256"], batch_size=50000):
+            d = batch.to_pydict()
+            for doc_id, r in zip(d["doc_id"], d["raw_sha256"]):
+                if r:
+                    raw[doc_id] = bytes.fromhex(r)
+    return raw
+
+
+def _run(
+    store: CorpusStore,
+    make_items: Callable[[Callable[[], None]], Iterator[Any]],
+    message: str,
+    *,
+    progress: bool,
+    total: int | None,
+    threshold: float,
+) -> ImportReport:
+    version = store.latest_version()
+    raw_by_doc = _load_raw_hashes(store, version)
+    report = ImportReport(version=version, message=message)
+    staging = _Staging()
+    builder = _Builder(staging)
+    errors: list[tuple[int, dict[str, Any]]] = []  # (record number, error): kept in input order
+    try:
+        with _progress(progress, total) as tick:
+            seen: set[str] = set()
+            for seq, item in enumerate(make_items(tick)):
+                tick.record()
+                if isinstance(item, ReadError):
+                    errors.append((seq, item.to_dict()))
+                    continue
+                job = _admit(seq, item, report, errors, seen, raw_by_doc)
+                if job is not None:
+                    builder.add(job)
+            builder.finish()
+        del raw_by_doc
+        errors.extend(builder.errors)
+        report.errors = [e for _, e in sorted(errors, key=lambda x: x[0])]
+        if staging.rows == 0:  # all unchanged or failed: the signatures are never loaded
+            return report
+        index = _load_index(store, version, threshold)
+        _plan_and_commit(store, staging, index, version, report, threshold)
+        return report
+    finally:
+        builder.close()
+        staging.close()
+
+
+# A job: (record number, the record, doc_id, source key, raw sha256 or None, where for errors)
+_Job = tuple[int, "RawRecord | Article", str, str, "str | None", dict[str, Any]]
+
+
+def _admit(
+    seq: int,
+    item: RawRecord | Article,
+    report: ImportReport,
+    errors: list[tuple[int, dict[str, Any]]],
+    seen: set[str],
+    raw_by_doc: dict[str, bytes],
+) -> _Job | None:
+    """What must be decided in order: repeated keys, and "unchanged" from the raw hash alone
+    (no normalization). The rest (``_build_rows``) can run anywhere."""
+    where = {"path": getattr(item, "path", None), "line": getattr(item, "line", None)}
+    if isinstance(item, Article):
+        key = item.meta.get("source_key") or item.doc_id
+        doc_id = item.doc_id or make_doc_id(key)
+        where["path"] = where["path"] or item.meta.get("path") or key
+    else:
+        key = item.source_key
+        doc_id = make_doc_id(key)
+    if doc_id in seen:
+        errors.append(
+            (seq, {**where, "error": f"source key {key!r} appears more than once in this import; first kept"})
+        )
+        return None
+    seen.add(doc_id)
+    report.doc_ids[key] = doc_id
+    raw_sha = None
+    if isinstance(item, RawRecord):
+        known = raw_by_doc.get(doc_id)
+        if known is None:  # a new document: its raw hash is computed with the row (maybe in a worker)
+            return (seq, item, doc_id, key, item.raw_sha256 or None, where)
+        if item.raw_sha256:
+            raw_sha = item.raw_sha256
+            same = known is not None and known.hex() == raw_sha
+        else:
+            digest = hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).digest()
+            same = known == digest
+            raw_sha = digest.hex()
+        if same:
+            report.unchanged += 1  # same bytes as stored: skip normalization entirely
+            return None
+    return (seq, item, doc_id, key, raw_sha, where)
+
+
+def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]:
+    """Normalize records into stored rows, with their MinHash signatures (one batch at once).
+
+    Pure (no store, no report): runs in worker processes for big imports."""
+    columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
+    errors: list[tuple[int, dict[str, Any]]] = []
+    for seq, item, doc_id, key, raw_sha, where in jobs:
+        row = _row(item, doc_id, key, raw_sha)
+        if isinstance(row, str):
+            errors.append((seq, {**where, "error": row}))
+            continue
+        for name, values in columns.items():
+            values.append(row[name])
+    if not columns["doc_id"]:
+        return None, errors
+    columns["minhash"] = _binary_column(dedup.signatures(columns["text"]))
+    return pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors
+
+
+def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | str:
+    """The stored row of one record (signature left out), or the error message."""
+    if isinstance(item, Article):
+        text = item.text
+        if not text or not text.strip():
+            return "empty text"
+        if normalize_text(text) != text:
+            return "article text is not normalized (use corpus.core.normalize)"
+        article = Article(
+            doc_id=doc_id,
+            text=text,
+            title=item.title,
+            source=item.source,
+            url=item.url,
+            published=item.published,
+            language=item.language,
+            raw_sha256=item.raw_sha256 or sha256_text(text),
+            meta=dict(item.meta),
+        )
+    else:
+        text = normalize_text(item.text)
+        if not text.strip():
+            return "empty text"
+        article = Article(
+            doc_id=doc_id,
+            text=text,
+            title=_clean(item.title),
+            source=item.source,
+            url=_clean(item.url),
+            published=_clean(item.published),
+            language=_clean(item.language),
+            raw_sha256=raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest(),
+            meta=dict(item.meta),
+        )
+    return article_to_row(article, source_key=key)
+
+
+_KINDS: dict[str, type] = {"raw": RawRecord, "article": Article}
+
+
+def _pack(jobs: list[_Job]) -> list[tuple[Any, ...]]:
+    """Jobs with their records as plain tuples: pickled twice as fast as dataclasses."""
+    return [
+        (seq, "article" if isinstance(item, Article) else "raw", tuple(item.__dict__.values()), doc_id, key, raw, where)
+        for seq, item, doc_id, key, raw, where in jobs
+    ]
+
+
+def _unpack(packed: list[tuple[Any, ...]]) -> list[_Job]:
+    return [
+        (seq, _KINDS[kind](*values), doc_id, key, raw, where) for seq, kind, values, doc_id, key, raw, where in packed
+    ]
+
+
+def _workers() -> int:
+    """Worker processes for normalizing and hashing: ``$CORPUS_IMPORT_WORKERS``, else one
+    per CPU (at most 4); 0 or 1 = all in this process."""
+    env = os.environ.get("CORPUS_IMPORT_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return min(os.cpu_count() or 1, 4)
+
+
+class _Builder:
+    """Turns admitted records into staged batches of BATCH rows, in order.
+
+    A small import (less than one batch) is built here; in a big one, batches go to worker
+    processes (``corpus.ingest.worker``) round robin, at most two per worker in flight, so
+    memory stays flat and reading goes on while they normalize and hash. Jobs and results
+    travel through files in the staging directory; the pipes carry one short line each.
+    """
+
+    def __init__(self, staging: _Staging) -> None:
+        self.staging = staging
+        self.jobs: list[_Job] = []
+        self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.batches = 0
+        self.n_workers = _workers()
+        self.procs: list[subprocess.Popen[str]] = []
+        self.pending: deque[tuple[subprocess.Popen[str], Path, Path]] = deque()
+
+    def add(self, job: _Job) -> None:
+        self.jobs.append(job)
+        if len(self.jobs) >= BATCH:
+            if self.n_workers > 1 and not self.procs:  # a big import: worth starting workers
+                self._start()
+            self._submit()
+
+    def _start(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        for _ in range(self.n_workers):
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "corpus.ingest.worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    bufsize=1,
+                )
+            )
+
+    def _submit(self) -> None:
+        jobs, self.jobs = self.jobs, []
+        self.batches += 1
+        if not self.procs:
+            self._take_local(_build_rows(jobs))
+            return
+        while len(self.pending) >= 2 * len(self.procs):
+            self._take_remote()
+        proc = self.procs[self.batches % len(self.procs)]
+        jobs_path = self.staging.dir / f"jobs-{self.batches:06d}.pickle"
+        out = self.staging.dir / f"{self.batches:06d}.arrow"
+        with open(jobs_path, "wb") as f:
+            pickle.dump(_pack(jobs), f, protocol=pickle.HIGHEST_PROTOCOL)
+        assert proc.stdin is not None
+        proc.stdin.write(f"{jobs_path}\t{out}\n")
+        proc.stdin.flush()
+        self.pending.append((proc, jobs_path, out))
+
+    def _take_local(self, result: tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]) -> None:
+        table, errors = result
+        self.errors.extend(errors)
+        if table is not None:
+            self.staging.write(table)
+
+    def _take_remote(self) -> None:
+        proc, jobs_path, out = self.pending.popleft()
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise StoreError("an import worker process failed (see its error above)", hint="run the import again")
+        res = json.loads(line)
+        jobs_path.unlink(missing_ok=True)
+        self.errors.extend((seq, err) for seq, err in res["errors"])
+        if res["rows"]:
+            self.staging.add_file(out, res["rows"])
+
+    def finish(self) -> None:
+        if self.jobs:
+            self._submit()
+        while self.pending:
+            self._take_remote()
+        for p in self.procs:  # no more work: let them exit while planning goes on
+            if p.stdin is not None:
+                p.stdin.close()
+
+    def close(self) -> None:
+        for p in self.procs:
+            try:
+                if p.stdin is not None and not p.stdin.closed:
+                    p.stdin.close()
+                p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+def _clean(v: str | None) -> str | None:
+    if v is None:
+        return None
+    v = normalize_text(str(v)).strip()
+    return v or None
+
+
+def _plan_and_commit(
+    store: CorpusStore,
+    staging: _Staging,
+    index: dedup.DedupIndex,
+    version: int | None,
+    report: ImportReport,
+    threshold: float,
+) -> None:
+    base = (report.unchanged, list(report.errors))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report.attempts = attempt
+        if attempt > 1:
+            version = store.latest_version()
+            index = _load_index(store, version, threshold)
+        plan = _plan(staging, index, report, base)
+        report.version = version
+        if plan is None:  # nothing to write: no empty version
+            return
+        masks, clusters, updated_ids = plan
+        try:
+            new_version = store.commit(
+                _batches(staging, masks, clusters),
+                read_version=version,
+                message=report.message,
+                counts=report.counts(),
+                replace=updated_ids,
+            )
+        except ConcurrentCommit:
+            time.sleep(random.uniform(0.05, 0.3) * min(attempt, 5))
+            continue
+        report.version = new_version
+        report.created = True
+        return
+    raise StoreError(
+        f"gave up after {MAX_ATTEMPTS} attempts: other imports kept committing first",
+        hint="run the import again",
+    )
+
+
+def _plan(
+    staging: _Staging, index: dedup.DedupIndex, report: ImportReport, base: tuple[int, list[dict[str, Any]]]
+) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
+    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids.
+
+    Rows are decided in order (a row can duplicate an earlier row of the same import), but the
+    near-duplicate candidates of a whole staged batch are looked up at once: against the index
+    (``DedupIndex.candidates``) and against earlier rows of the batch (equal band keys).
+    """
+    report.unchanged, report.errors = base[0], list(base[1])
+    report.added = report.updated = report.duplicates = report.near_duplicates = 0
+    report.duplicate_of, report.near_duplicate_of = [], []
+    masks: list[np.ndarray] = []
+    clusters: list[list[str | None]] = []
+    updated: set[str] = set()
+    for i in range(len(staging.files)):
+        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"])
+        sigs = _signature_matrix(t.column("minhash"), index.num_perm)
+        assert sigs is not None  # staged by this import
+        d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
+        doc_ids, keys, shas = d["doc_id"], d["source_key"], d["text_sha256"]
+        n = len(doc_ids)
+        mask = np.zeros(n, dtype=bool)
+        cl: list[str | None] = [None] * n
+        stored = index.candidates(sigs)
+        earlier = _earlier_in_batch(index, sigs)
+        for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
+            old = index.sha_of(doc_id)
+            if old == sha:
+                report.unchanged += 1
+                continue
+            if old is None:
+                dup = index.doc_with_sha(sha)
+                if dup is not None:
+                    report.duplicates += 1
+                    report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
+                    report.doc_ids[key] = dup
+                    continue
+            report.doc_ids[key] = doc_id
+            near = None
+            if stored[j] is not None:
+                near = index.best_match(sigs[j], stored[j], exclude=doc_id)
+            for e in earlier.get(j, ()):
+                if mask[e]:
+                    sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
+                    if sim >= index.threshold and (near is None or sim > near.similarity):
+                        near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
+            if near is not None:
+                cl[j] = near.cluster
+                report.near_duplicates += 1
+                report.near_duplicate_of.append(
+                    {
+                        "doc_id": doc_id,
+                        "source_key": key,
+                        "cluster": near.cluster,
+                        "similar_to": near.doc_id,
+                        "similarity": round(near.similarity, 4),
+                    }
+                )
+            if old is None:
+                report.added += 1
+            else:
+                report.updated += 1
+                updated.add(doc_id)
+            mask[j] = True
+            index.set_sha(doc_id, sha)
+        kept = np.flatnonzero(mask)
+        index.add_signatures([doc_ids[j] for j in kept.tolist()], sigs[kept], [cl[j] for j in kept.tolist()])
+        masks.append(mask)
+        clusters.append(cl)
+    if report.added + report.updated == 0:
+        return None
+    return masks, clusters, updated
+
+
+def _earlier_in_batch(index: dedup.DedupIndex, sigs: np.ndarray) -> dict[int, list[int]]:
+    """Row -> earlier rows of the same batch sharing a band key with it (the first few per key)."""
+    out: dict[int, list[int]] = {}
+    if len(sigs) < 2:
+        return out
+    keys = index._band_keys(sigs)
+    for b in range(index.bands):
+        order = np.argsort(keys[:, b], kind="stable")
+        k = keys[order, b]
+        same = np.flatnonzero(k[1:] == k[:-1]) + 1  # sorted positions equal to their predecessor
+        if not len(same):
+            continue
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+        group_start = starts[np.searchsorted(starts, same, side="right") - 1]
+        for p, g in zip(same.tolist(), group_start.tolist()):
+            row = int(order[p])
+            prev = order[g : min(p, g + index._PER_KEY)].tolist()
+            out.setdefault(row, []).extend(prev)
+    return out
+
+
+def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]]) -> Iterator[pa.RecordBatch]:
+    ci = SCHEMA.get_field_index("near_dup_cluster")
+    for i, mask in enumerate(masks):
+        if not mask.any():
+            continue
+        t = staging.read(i)
+        t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
+        t = t.filter(pa.array(mask))
+        yield from t.to_batches()
+
+
+class _progress:
+    """A rich progress bar on stderr when asked for (the CLI asks only on a terminal).
+
+    The bar counts input files; its label counts records, so a single big JSONL file still
+    shows that the import is moving.
+    """
+
+    def __init__(self, enabled: bool, total: int | None):
+        self.enabled, self.total = enabled, total
+        self._p: Any = None
+        self.records = 0
+
+    def __enter__(self) -> _progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._p.start()
+            self._task = self._p.add_task("importing", total=self.total)
+        return self
+
+    def __call__(self) -> None:
+        """One input file (or one record, for records given directly) is done."""
+        if self._p is not None:
+            self._p.advance(self._task)
+
+    def record(self) -> None:
+        self.records += 1
+        if self._p is not None and self.records % 500 == 0:
+            self._p.update(self._task, description=f"importing ({self.records} records)")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.stop()

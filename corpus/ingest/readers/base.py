@@ -1,0 +1,201 @@
+"""What every reader yields: raw records (decoded, not yet normalized) or read errors.
+
+A reader never raises for bad input: it yields a ``ReadError`` naming the file (and line)
+and goes on, so one broken file never stops an import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.core.errors import InputError
+from corpus.core.normalize import decode
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+# Candidate field names, first match wins; --text-field etc. replace a list with one name.
+DEFAULT_FIELDS: dict[str, list[str]] = {
+    "text": ["text", "content", "body", "article", "maintext"],
+    "id": ["id", "doc_id", "guid", "uuid"],
+    "title": ["title", "headline"],
+    "url": ["url", "link", "uri"],
+    "published": ["published", "date", "published_at", "publication_date", "pubdate", "date_publish"],
+    "source": ["source", "publisher", "outlet"],
+    "language": ["language", "lang"],
+}
+
+
+@dataclass
+class RawRecord:
+    """One article as read. ``source_key`` decides the doc_id (see ``model.make_doc_id``)."""
+
+    source_key: str
+    text: str
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    language: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    raw_sha256: str | None = None
+    path: str | None = None  # for reports
+    line: int | None = None
+
+
+@dataclass
+class ReadError:
+    path: str
+    error: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "error": self.error}
+
+
+Item = RawRecord | ReadError
+
+
+@dataclass
+class ReadOptions:
+    source: str | None = None
+    field_map: dict[str, str] = field(default_factory=dict)  # logical name -> field name
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def candidates(self, name: str) -> list[str]:
+        """Field names to try for ``name`` (text, id, title, url, published, source, language);
+        ``date`` is accepted as another key for ``published``."""
+        given = self.field_map.get(name) or (self.field_map.get("date") if name == "published" else None)
+        return [given] if given else DEFAULT_FIELDS[name]
+
+
+def key_prefix(source: str | None) -> str:
+    return f"{source}:" if source else ""
+
+
+def file_key(source: str | None, rel: str) -> str:
+    """Source key of a file: ``source:relative/path.ext`` (posix), or the path alone."""
+    return key_prefix(source) + rel
+
+
+def read_bytes(path: Path, display: str, max_bytes: int) -> bytes | ReadError:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return ReadError(display, f"too large ({size} bytes > --max-bytes {max_bytes})")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            return ReadError(display, f"too large (> --max-bytes {max_bytes})")
+        return data
+    except OSError as e:
+        return ReadError(display, f"unreadable: {e.strerror or e}")
+
+
+def decode_file(path: Path, display: str, max_bytes: int) -> tuple[str, dict[str, Any], str] | ReadError:
+    """Read and decode one file: (text, encoding meta, raw sha256) or a ReadError."""
+    data = read_bytes(path, display, max_bytes)
+    if isinstance(data, ReadError):
+        return data
+    try:
+        text, meta = decode(data)
+    except InputError as e:
+        return ReadError(display, e.message)
+    return text, meta, hashlib.sha256(data).hexdigest()
+
+
+def first_line(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def pick(d: dict[str, Any], names: list[str]) -> tuple[str | None, Any]:
+    for n in names:
+        if n in d and d[n] not in (None, ""):
+            return n, d[n]
+    return None, None
+
+
+def as_str(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def record_from_mapping(
+    d: dict[str, Any], opts: ReadOptions, *, rel: str, display: str, line: int
+) -> RawRecord | ReadError:
+    """JSONL object / CSV row -> RawRecord, using the field mapping; other fields go to meta."""
+    tname, text = pick(d, opts.candidates("text"))
+    if text is None:
+        want = " / ".join(opts.candidates("text"))
+        return ReadError(display, f"no text (looked for field {want})", line)
+    if not isinstance(text, str):
+        return ReadError(display, f"field {tname!r} is not a string", line)
+    if not text.strip():
+        return ReadError(display, f"field {tname!r} is empty", line)
+    used = {tname}
+    values: dict[str, Any] = {}
+    for name in ("id", "title", "url", "published", "source", "language"):
+        fname, v = pick(d, opts.candidates(name))
+        if fname is not None:
+            used.add(fname)
+            values[name] = as_str(v)
+    source = opts.source or values.get("source")
+    if values.get("id"):
+        key = key_prefix(source) + values["id"]
+    elif values.get("url"):
+        key = values["url"]
+    else:
+        key = key_prefix(opts.source) + f"{rel}#{line}"
+    meta = {k: v for k, v in d.items() if k not in used}
+    if values.get("id"):
+        meta["native_id"] = values["id"]
+    if opts.source and values.get("source") and values["source"] != opts.source:
+        meta["record_source"] = values["source"]
+    return RawRecord(
+        source_key=key,
+        text=text,
+        title=values.get("title"),
+        url=values.get("url"),
+        published=values.get("published"),
+        source=source,
+        language=values.get("language"),
+        meta=meta,
+        path=display,
+        line=line,
+    )
+
+
+def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tuple[int, bytes] | ReadError]:
+    """Binary lines of a big file, streamed; a line over ``max_bytes`` is reported, not read."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        yield ReadError(display, f"unreadable: {e.strerror or e}")
+        return
+    with f:
+        n = 0
+        while True:
+            try:
+                line = f.readline(max_bytes + 1)
+            except OSError as e:
+                yield ReadError(display, f"read failed: {e.strerror or e}", n + 1)
+                return
+            if not line:
+                return
+            n += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                yield ReadError(display, f"line longer than --max-bytes {max_bytes}", n)
+                while line and not line.endswith(b"\n"):  # skip the rest of it
+                    line = f.readline(1 << 20)
+                continue
+            if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            yield n, line

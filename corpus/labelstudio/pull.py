@@ -1,0 +1,278 @@
+"""Label Studio export -> canonical annotations -> validation -> immutable snapshot.
+
+One pull writes, in ``annotations/<project>/``:
+
+* ``<ts>.jsonl``          one canonical ``Annotation`` per line (valid ones only);
+* ``<ts>.errors.jsonl``   the annotations that did not validate, with the validator's findings
+                          (task, annotation, layer, id, message) — nothing is dropped silently;
+* ``<ts>.manifest.json``  project, export time, corpus and taxonomy versions, counts, sha256 of
+                          the JSONL. Written last: a snapshot without a manifest is incomplete.
+
+Each file is written to a temporary name and renamed. A snapshot is never rewritten; the next pull
+makes a new timestamp. Cancelled (skipped) annotations are counted and left out; drafts are
+included only on request (``origin`` stays ``labelstudio``, ``meta.draft`` is true).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from corpus.annotations import lsformat, validate
+from corpus.core import taxonomy
+from corpus.core.errors import LabelStudioError, UsageError
+from corpus.core.model import Annotation
+from corpus.labelstudio.client import LSClient, iter_export
+from corpus.store import snapshot
+
+
+@dataclass
+class PullReport:
+    project_id: int
+    snapshot: str | None = None
+    manifest: str | None = None
+    errors_file: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "snapshot": self.snapshot,
+            "manifest": self.manifest,
+            "errors_file": self.errors_file,
+            **self.counts,
+        }
+
+
+def safe_name(project: str) -> str:
+    """A project title as a directory name."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", project).strip("-.")
+    if not name:
+        raise UsageError(f"cannot make a directory name from project {project!r}", hint="use --out")
+    return name
+
+
+def _user_name(user: Any) -> str:
+    """An annotator id that stays readable and stable: the e-mail (or the numeric id)."""
+    if isinstance(user, dict):
+        return str(user.get("email") or user.get("username") or user.get("id") or "unknown")
+    return str(user) if user is not None else "unknown"
+
+
+# ---------------------------------------------------------------- conversion
+
+
+@dataclass
+class Converted:
+    annotation: Annotation | None  # None when it did not validate
+    errors: list[dict[str, Any]]  # findings of severity error (converter + validator)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    repairs: int = 0  # regions whose UTF-16 offsets were converted
+
+
+def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bool = False) -> Converted:
+    """One Label Studio annotation (or draft) of ``task`` -> validated canonical annotation.
+
+    ``lsformat`` does the per-region work (offsets checked against the text, UTF-16 shifts
+    repaired, relations resolved); ``validate`` then checks the whole record (JSON Schema and
+    semantics against the taxonomy and the text). Every finding keeps task id, annotation id and region id.
+    """
+    data = task.get("data") or {}
+    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    conv = lsformat.ls_annotation_record(task, record, tax, draft=draft)
+    ann: Annotation = conv.annotation
+    where = {"task_id": task.get("id"), "annotation_id": None if draft else record.get("id"), "doc_id": ann.doc_id}
+    found = [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in conv.findings]
+    if not ann.doc_id:
+        found.append(
+            {"severity": "error", "code": "schema", "message": "task has no doc_id", "pointer": "/data/doc_id"}
+        )
+    for f in validate.validate_record(ann.to_dict(), text, tax):
+        fd = f.to_dict() if hasattr(f, "to_dict") else dict(f)
+        if fd not in found:
+            found.append(fd)
+    found = [{**where, **{k: v for k, v in f.items() if v is not None}} for f in found]
+    errors = [f for f in found if f.get("severity", "error") == "error"]
+    warnings = [f for f in found if f.get("severity", "error") != "error"]
+    if warnings:
+        ann.meta["findings"] = [
+            {"code": w.get("code"), "message": w.get("message"), "region_id": w.get("region_id")} for w in warnings
+        ]
+    return Converted(None if errors else ann, errors, warnings, getattr(conv, "repairs", 0))
+
+
+# ---------------------------------------------------------------- the workflow
+
+
+def pull(
+    client: LSClient,
+    project: str,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    include_drafts: bool = False,
+    now: datetime | None = None,
+) -> PullReport:
+    """Export ``project`` and write a validated snapshot under ``out`` (default annotations/<project>)."""
+    proj = client.find_project(project)
+    if proj is None:
+        raise LabelStudioError(f"no Label Studio project titled {project!r}", hint="push to it first (corpus push)")
+    tax = taxonomy.load()
+    out_dir = Path(out) if out else Path("annotations") / safe_name(project)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jsonl = snapshot.new_snapshot_path(out_dir, now=now)
+    name = jsonl.name[: -len(".jsonl")]
+    report = PullReport(project_id=int(proj["id"]))
+
+    export_path = out_dir / f".{name}.export.json"
+    err_path = snapshot.side_path(jsonl, "errors")
+    tmp_jsonl = out_dir / f".{jsonl.name}.tmp"
+    tmp_err = out_dir / f".{err_path.name}.tmp"
+    try:
+        exported = client.export_snapshot(report.project_id, export_path, title=f"newscorpus pull {name}")
+        # Stream: one task in memory at a time; records go straight to temporary files.
+        with open(tmp_jsonl, "w", encoding="utf-8") as good, open(tmp_err, "w", encoding="utf-8") as bad:
+            w = _SnapshotWriter(tax, include_drafts, good, bad)
+            for task in iter_export(export_path):
+                w.add_task(task)
+            for f in (good, bad):
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp_jsonl, jsonl)
+        report.snapshot = str(jsonl)
+        if w.counts["invalid"]:
+            os.replace(tmp_err, err_path)
+            report.errors_file = str(err_path)
+    finally:
+        for tmp in (export_path, tmp_jsonl, tmp_err):
+            tmp.unlink(missing_ok=True)
+    counts = w.counts
+    for k in ("tasks", "annotations", "written", "invalid", "cancelled", "drafts", "drafts_written", "offset_repairs"):
+        counts.setdefault(k, 0)
+    report.counts = dict(counts)
+    manifest = {
+        "project": project,
+        "project_id": report.project_id,
+        "label_studio_url": client.url,
+        "export_id": exported.get("id"),
+        "exported_at": _iso(exported.get("finished_at") or exported.get("created_at")),
+        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "snapshot": jsonl.name,
+        "sha256": w.digest.hexdigest(),
+        "errors_file": Path(report.errors_file).name if report.errors_file else None,
+        "corpus_versions": sorted(w.corpus_versions, key=str),
+        "taxonomy_version": str(tax.version),
+        "annotation_taxonomy_versions": sorted(v for v in w.taxonomy_versions if v),
+        "include_drafts": include_drafts,
+        "counts": report.counts,
+        "annotators": dict(sorted(w.annotators.items())),
+    }
+    report.manifest = str(snapshot.write_manifest(jsonl, manifest))
+    return report
+
+
+class _SnapshotWriter:
+    """Converts, validates and writes the annotations (and, on request, drafts) task by task."""
+
+    def __init__(self, tax: Any, include_drafts: bool, good, bad):
+        self.tax, self.include_drafts, self.good, self.bad = tax, include_drafts, good, bad
+        self.counts: Counter = Counter()
+        self.corpus_versions: set[Any] = set()
+        self.taxonomy_versions: set[str] = set()
+        self.annotators: Counter = Counter()
+        self.digest = hashlib.sha256()
+
+    def add_task(self, task: dict[str, Any]) -> None:
+        counts = self.counts
+        counts["tasks"] += 1
+        meta = task.get("meta") or {}
+        if meta.get("corpus_version") is not None:
+            self.corpus_versions.add(meta["corpus_version"])
+        records: list[tuple[dict[str, Any], bool]] = []
+        for a in task.get("annotations") or []:
+            counts["annotations"] += 1
+            if a.get("was_cancelled"):
+                counts["cancelled"] += 1
+                continue
+            records.append((a, False))
+        for d in task.get("drafts") or []:
+            counts["drafts"] += 1
+            if self.include_drafts:
+                records.append((d, True))
+        for rec, is_draft in records:
+            conv = convert(task, rec, tax=self.tax, draft=is_draft)
+            counts["offset_repairs"] += conv.repairs
+            if conv.annotation is None:
+                counts["invalid"] += 1
+                self.bad.write(
+                    json.dumps(
+                        {
+                            "task_id": task.get("id"),
+                            "annotation_id": None if is_draft else rec.get("id"),
+                            "draft": is_draft,
+                            "doc_id": (task.get("data") or {}).get("doc_id"),
+                            "annotator": _user_name(rec.get("user") if is_draft else rec.get("completed_by")),
+                            "findings": conv.errors,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+                continue
+            counts["written"] += 1
+            counts["drafts_written"] += int(is_draft)
+            self.annotators[conv.annotation.annotator] += 1
+            self.taxonomy_versions.add(conv.annotation.taxonomy_version or "")
+            line = json.dumps(conv.annotation.to_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+            self.digest.update(line.encode("utf-8"))
+            self.good.write(line)
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# ---------------------------------------------------------------- project status
+
+
+def project_status(client: LSClient, project: str, *, workdir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Tasks, annotated, double-annotated and per-annotator counts of a project (from an export).
+
+    Cancelled (skipped) annotations do not count as annotated; "double-annotated" means at least
+    two different people completed the task.
+    """
+    proj = client.find_project(project)
+    if proj is None:
+        raise LabelStudioError(f"no Label Studio project titled {project!r}")
+    c: Counter = Counter()
+    per_annotator: Counter = Counter()
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = Path(tmp) / "export.json"
+        client.export_snapshot(int(proj["id"]), path, title="newscorpus status")
+        for t in iter_export(path):
+            anns = t.get("annotations") or []
+            done = [a for a in anns if not a.get("was_cancelled")]
+            people = {_user_name(a.get("completed_by")) for a in done}
+            per_annotator.update(people)
+            c["tasks"] += 1
+            c["annotated"] += bool(done)
+            c["double_annotated"] += len(people) >= 2
+            c["annotations"] += len(done)
+            c["cancelled"] += len(anns) - len(done)
+    return {
+        "project": project,
+        "project_id": int(proj["id"]),
+        **{k: c[k] for k in ("tasks", "annotated", "double_annotated", "annotations", "cancelled")},
+        "maximum_annotations": proj.get("maximum_annotations"),
+        "overlap_cohort_percentage": proj.get("overlap_cohort_percentage"),
+        "by_annotator": dict(sorted(per_annotator.items())),
+    }

@@ -1,0 +1,701 @@
+"""Build a Hugging Face dataset release from a pinned corpus version + annotation snapshots,
+and publish it to the Hub. The only module importing ``datasets`` / ``huggingface_hub``.
+
+Build (``build_release``), memory flat in the number of documents:
+
+1. index the annotation snapshots (one pass, a columnar Arrow index of where each candidate
+   line is) and choose the gold annotation of each document (``corpus.release.gold``);
+2. stream the pinned corpus version batch by batch; articles with a gold annotation (an Arrow
+   ``is_in`` on the batch) are spilled to one of a few temporary run files by doc-id range
+   (ranges cut from the sorted gold ids, at most ``chunk_docs`` documents each);
+3. range by range, in doc-id order: read the gold annotation back by file offset, anchor it to
+   the pinned text, build the rows of every config (``corpus.release.rows``) and hand them to one
+   buffered Parquet writer per config and split (the ArrowWriter shape: buffer, flush
+   ``batch_rows`` rows at a time as one row group, counts at ``close``);
+4. write the card and ``release.json``, then move the folder into place (atomic).
+
+Rows are sorted by doc id (then sentence), the writer settings are fixed and no timestamp enters
+the Parquet files, so two builds of the same inputs are byte-identical apart from the card's
+``Built at`` line and ``release.json``'s ``built_at``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datasets import ClassLabel, Features, List, Value
+
+from corpus.core.errors import ReleaseError, UsageError
+from corpus.core.model import Annotation, Article
+from corpus.release import card, gold
+from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
+from corpus.release.splits import SPLITS, assign_split, parse_ratios
+from corpus.store.snapshot import snapshot_files
+from corpus.store.table import ARTICLE_COLUMNS, row_to_article
+
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+PARQUET_SETTINGS = {"compression": "zstd", "compression_level": 3, "use_dictionary": True, "write_statistics": True}
+RELEASE_MANIFEST = "release.json"
+
+
+class ArticleSource(Protocol):
+    """What the build needs from the corpus store (``corpus.store.table.CorpusStore``)."""
+
+    def resolve_version(self, v: int | str | None) -> int: ...
+
+    def iter_batches(
+        self, version: int | str | None = None, columns: list[str] | None = None, batch_size: int = 1000
+    ) -> Iterable[pa.RecordBatch]: ...
+
+
+# ---------------------------------------------------------------- taxonomy -> features
+
+
+def label_set(path: str | None = None) -> LabelSet:
+    """The label set of the taxonomy (``schemas/taxonomy.yaml`` unless ``path``)."""
+    from corpus.core import taxonomy
+
+    return LabelSet.from_taxonomy(taxonomy.load(path))
+
+
+def _span_feature() -> dict[str, Any]:
+    return {"fragments": List({"start": Value("int32"), "end": Value("int32")}), "text": Value("string")}
+
+
+def dataset_features(labels: LabelSet) -> dict[str, Features]:
+    """The explicit ``Features`` of every config; the one schema used for every split."""
+    cl = lambda names: ClassLabel(names=list(names))  # noqa: E731
+    ea, aa = labels.event_attributes, labels.attribution_attributes
+    tokens = {
+        "tokens": List(Value("string")),
+        "token_starts": List(Value("int32")),
+        "token_ends": List(Value("int32")),
+    }
+    documents = Features(
+        {
+            "id": Value("string"),
+            "title": Value("string"),
+            "text": Value("string"),
+            "source": Value("string"),
+            "url": Value("string"),
+            "published": Value("string"),
+            "text_sha256": Value("string"),
+            "annotator": Value("string"),
+            "annotation_origin": Value("string"),
+            "annotation_policy": Value("string"),
+            "reanchored": Value("bool"),
+            "entities": List(
+                {
+                    "id": Value("string"),
+                    "label": cl(labels.entities),
+                    "fragments": List({"start": Value("int32"), "end": Value("int32")}),
+                    "text": Value("string"),
+                }
+            ),
+            "events": List(
+                {
+                    "id": Value("string"),
+                    "type": cl(labels.event_types),
+                    "trigger": _span_feature(),
+                    "arguments": List({"role": cl(labels.roles), "entity_id": Value("string")}),
+                    "realis": cl(ea["realis"]),
+                    "polarity": cl(ea["polarity"]),
+                }
+            ),
+            "attributions": List(
+                {
+                    "id": Value("string"),
+                    "cue": _span_feature(),
+                    "content": _span_feature(),
+                    "source": _span_feature(),
+                    "source_entity_id": Value("string"),
+                    "quote_type": cl(aa["quote_type"]),
+                    "source_type": cl(aa["source_type"]),
+                    "commitment": cl(aa["commitment"]),
+                    "flags": List(Value("string")),
+                }
+            ),
+        }
+    )
+    ner = Features(
+        {
+            "id": Value("string"),
+            "doc_id": Value("string"),
+            "sentence": Value("int32"),
+            **tokens,
+            "ner_tags": List(cl(labels.ner_names)),
+        }
+    )
+    attribution = Features(
+        {
+            "id": Value("string"),
+            "doc_id": Value("string"),
+            **tokens,
+            **{col: List(cl(labels.attribution_names(name))) for col, name in labels.attribution_columns},
+        }
+    )
+    return {"documents": documents, "ner": ner, "attribution": attribution}
+
+
+# ---------------------------------------------------------------- streaming Parquet writer
+
+
+class SplitWriter:
+    """Buffered Parquet writer for one config and split: rows in, one row group per flush.
+
+    Every split file of a config is written with the same explicit schema, so splits load with
+    identical features whatever their content (e.g. a split without any event).
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int):
+        self.path = path
+        self.schema = schema
+        self.batch_rows = batch_rows
+        self.rows = 0
+        self._buf: list[dict[str, Any]] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_SETTINGS)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buf.append(row)
+        if len(self._buf) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            batch = pa.RecordBatch.from_pylist(self._buf, schema=self.schema)
+            self._writer.write_batch(batch, row_group_size=len(self._buf))
+            self.rows += len(self._buf)
+            self._buf = []
+
+    def close(self) -> int:
+        self.flush()
+        self._writer.close()
+        return self.rows
+
+
+# ---------------------------------------------------------------- build
+
+
+@dataclass
+class BuildOptions:
+    version: str
+    annotations: list[str]
+    out: str = "dist"
+    name: str = "newscorpus"
+    repo: str | None = None  # ORG/NAME, for the card's load instructions
+    corpus_version: int | str | None = None
+    policy: str = "default"
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    agreement: str | None = None
+    license: str = "other"
+    language: str = "en"
+    pretty_name: str | None = None
+    exclude_origins: tuple[str, ...] = gold.DEFAULT_EXCLUDED_ORIGINS
+    force: bool = False
+    batch_rows: int = 1000
+    chunk_docs: int = 5000
+    built_at: str | None = None  # fixed in tests; default: now (UTC)
+
+
+@dataclass
+class ReleaseReport:
+    folder: str
+    version: str
+    corpus_version: int
+    rows: dict[str, dict[str, int]]
+    documents: dict[str, int]
+    reanchored: int
+    unannotated: int
+    left_out: dict[str, int]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """Annotation records that could not be shipped (invalid, stale, unknown label)."""
+        return sum(1 for p in self.problems if p["kind"] in FAILURE_KINDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["failed"] = self.failed
+        return d
+
+
+# not_in_corpus, excluded_origin and no_reviewed are expected outcomes; these are not
+FAILURE_KINDS = {"invalid", "stale", "bad_anchor", "unknown_label"}
+EXAMPLES_PER_KIND = 100
+
+
+class ProblemLog(list):
+    """Problems of a build: every failure is kept; expected outcomes (a prediction skipped, a
+    document outside the pinned version) are counted, with the first examples kept, so a
+    corpus full of predictions does not grow memory or release.json."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter = Counter()
+
+    def append(self, p: gold.Problem) -> None:  # type: ignore[override]
+        self.counts[p.kind] += 1
+        if p.kind in FAILURE_KINDS or self.counts[p.kind] <= EXAMPLES_PER_KIND:
+            super().append(p)
+
+
+def _check_options(opts: BuildOptions) -> None:
+    if not VERSION_RE.match(opts.version):
+        raise UsageError(f"--version {opts.version!r} is not X.Y.Z", hint="Use a semantic version such as 1.0.0.")
+    if not NAME_RE.match(opts.name):
+        raise UsageError(f"--name {opts.name!r} is not a valid dataset name", hint="Letters, digits, '.', '_', '-'.")
+    if opts.repo and not REPO_RE.match(opts.repo):
+        raise UsageError(f"--repo {opts.repo!r} is not ORG/NAME")
+    if not opts.annotations:
+        raise UsageError(
+            "no annotation snapshot given", hint="Pass --annotations PATH (a .jsonl snapshot or a folder)."
+        )
+    if opts.policy not in gold.POLICIES:
+        raise UsageError(f"unknown --policy {opts.policy!r}", hint=f"Choose one of: {', '.join(gold.POLICIES)}.")
+    parse_ratios(opts.split_ratios)
+
+
+def _read_agreement(path: str | None) -> dict[str, Any]:
+    """Flatten an agreement JSON (any nesting) to ``{"a.b": number}`` for the card."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read --agreement {path}: {e}") from None
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k in sorted(v):
+                walk(f"{prefix}.{k}" if prefix else str(k), v[k])
+        elif isinstance(v, (int, float, str)) and not isinstance(v, bool):
+            flat[prefix] = round(v, 4) if isinstance(v, float) else v
+
+    walk("", data)
+    return flat
+
+
+def toolkit_version() -> str:
+    try:
+        return metadata.version("newscorpus")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class _Spill:
+    """Temporary run files: articles grouped by doc-id range, read back one range at a time."""
+
+    def __init__(self, tmp: Path, boundaries: list[str]):
+        self.boundaries = boundaries
+        self.paths = [tmp / f"range-{k:05d}.pkl" for k in range(len(boundaries) + 1)]
+        self._fh = [open(p, "wb") for p in self.paths]
+
+    def add(self, article: Article) -> None:
+        k = bisect.bisect_right(self.boundaries, article.doc_id)
+        pickle.dump(article, self._fh[k], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def ranges(self) -> Iterable[list[Article]]:
+        for fh in self._fh:
+            fh.close()
+        for p in self.paths:
+            items: list[Article] = []
+            with open(p, "rb") as fh:
+                while True:
+                    try:
+                        items.append(pickle.load(fh))  # our own temp file, written above
+                    except EOFError:
+                        break
+            p.unlink()
+            items.sort(key=lambda a: a.doc_id)
+            yield items
+
+
+def build_release(
+    opts: BuildOptions,
+    source: ArticleSource,
+    labels: LabelSet | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReleaseReport:
+    """Build ``<out>/<name>-<version>/``; see the module docstring for the steps."""
+    _check_options(opts)
+    ratios = parse_ratios(opts.split_ratios)
+    labels = labels or label_set()
+    agreement = _read_agreement(opts.agreement)
+    final = Path(opts.out) / f"{opts.name}-{opts.version}"
+    if final.exists() and not opts.force:
+        raise ReleaseError(
+            f"{final} already exists", hint="A built release is not overwritten; pass --force to rebuild it."
+        )
+    corpus_version = source.resolve_version(opts.corpus_version)
+
+    files = snapshot_files(opts.annotations)
+    if not files:
+        raise UsageError(f"no .jsonl annotation snapshot found in {', '.join(opts.annotations)}")
+    index, snapshots, found = gold.index_snapshots(files, opts.exclude_origins)
+    chosen, more = gold.select_gold(index, opts.policy)  # sorted by doc_id, columnar
+    problems = ProblemLog()
+    for p in found + more:
+        problems.append(p)
+    del index
+    gold_ids = chosen.column("doc_id").combine_chunks()
+    n_gold = len(gold_ids)
+    chunk = max(opts.chunk_docs, -(-n_gold // 256))  # at most ~256 run files open
+    boundaries = [gold_ids[i].as_py() for i in range(chunk, n_gold, chunk)]
+
+    Path(opts.out).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=opts.out))
+    try:
+        spill = _Spill(work, boundaries)
+        unannotated = 0
+        for batch in source.iter_batches(corpus_version, columns=ARTICLE_COLUMNS, batch_size=opts.batch_rows):
+            keep = pc.is_in(batch.column("doc_id").cast(pa.string()), value_set=gold_ids)
+            kept = batch.filter(keep)
+            unannotated += batch.num_rows - kept.num_rows
+            for row in kept.to_pylist():
+                spill.add(row_to_article(row))
+        folder = work / final.name
+        features = dataset_features(labels)
+        writers = {
+            c: {
+                s: SplitWriter(folder / c / f"{s}-00000-of-00001.parquet", features[c].arrow_schema, opts.batch_rows)
+                for s in SPLITS
+            }
+            for c in CONFIGS
+        }
+        builder = RowBuilder(labels)
+        counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
+        docs: Counter = Counter()
+        policy_counts: Counter = Counter()
+        tax_versions: Counter = Counter()
+        reanchored = 0
+        done = 0
+        with gold.AnnotationReader(files) as reader:
+            for k, articles in enumerate(spill.ranges()):
+                choices = {r["doc_id"]: r for r in chosen.slice(k * chunk, chunk).to_pylist()}
+                got = {a.doc_id for a in articles}
+                for doc_id in choices:
+                    if doc_id not in got:
+                        problems.append(
+                            gold.Problem(
+                                "not_in_corpus", f"document not in corpus version {corpus_version}", doc_id=doc_id
+                            )
+                        )
+                prev = None
+                for art in articles:
+                    if art.doc_id == prev:
+                        continue
+                    prev = art.doc_id
+                    choice = choices[art.doc_id]
+                    where = (str(files[choice["file_idx"]]), choice["line"])
+                    try:
+                        ann = Annotation.from_dict(reader.read(choice["file_idx"], choice["offset"]))
+                    except (ValueError, KeyError, TypeError) as e:
+                        problems.append(
+                            gold.Problem("invalid", f"annotation record cannot be read: {e!r}", *where, art.doc_id)
+                        )
+                        continue
+                    stale = ann.text_sha256 != art.text_sha256
+                    try:
+                        moved = gold.anchor(ann, art.text, art.text_sha256)
+                    except gold.AnchorError as e:
+                        kind = "stale" if stale else "bad_anchor"
+                        msg = ("text changed and the annotation cannot be re-anchored: " if stale else "") + str(e)
+                        problems.append(gold.Problem(kind, msg, *where, art.doc_id))
+                        continue
+                    extra = {
+                        "annotator": ann.annotator,
+                        "annotation_origin": ann.origin,
+                        "annotation_policy": choice["policy"],
+                        "reanchored": moved,
+                    }
+                    try:
+                        doc_row = builder.document_row(art, ann, extra)
+                    except RowError as e:
+                        problems.append(gold.Problem("unknown_label", str(e), *where, art.doc_id))
+                        continue
+                    ner_rows, attr_row = builder.token_rows(art, ann)
+                    split = assign_split(art.doc_id, ratios)
+                    writers["documents"][split].add(doc_row)
+                    for r in ner_rows:
+                        writers["ner"][split].add(r)
+                    writers["attribution"][split].add(attr_row)
+                    docs[split] += 1
+                    counts[split].update(label_counts(ann, labels.attribution_spans))
+                    policy_counts[choice["policy"]] += 1
+                    tax_versions[ann.taxonomy_version or "unknown"] += 1
+                    reanchored += moved
+                    done += 1
+                    if progress:
+                        progress(done, n_gold)
+        rows = {c: {s: w.close() for s, w in ws.items()} for c, ws in writers.items()}
+        if not any(rows["documents"].values()):
+            raise ReleaseError(
+                "no document could be shipped: "
+                + (", ".join(f"{k} {v}" for k, v in problems.counts.items()) or "no annotations"),
+                hint="Check --annotations, --corpus-version and --policy (run with --json to see every problem).",
+            )
+        for c, ws in writers.items():  # `load_dataset` refuses a split without rows: leave it out
+            for s, w in ws.items():
+                if not rows[c][s]:
+                    w.path.unlink()
+
+        left_out = problems.counts
+        built_at = opts.built_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stats = {
+            "name": opts.name,
+            "version": opts.version,
+            "repo": opts.repo or f"ORG/{opts.name}",
+            "policy": opts.policy,
+            "split_ratios": ",".join(f"{r:g}" for r in ratios),
+            "rows": rows,
+            "documents": dict(docs),
+            "label_counts": {
+                s: {f"{layer}/{label}": n for (layer, label), n in sorted(c.items())} for s, c in counts.items()
+            },
+            "policy_counts": dict(policy_counts),
+            "reanchored": reanchored,
+            "unannotated": unannotated,
+            "left_out": dict(left_out),
+            "agreement": agreement,
+            "tagging": {
+                layer: {k: dict(sorted(getattr(rep, k).items())) for k in ("tagged", "misaligned", "overlapping")}
+                for layer, rep in builder.reports.items()
+            },
+            "provenance": {
+                "corpus_version": corpus_version,
+                "store": _safe_uri(getattr(source, "display_uri", None) or getattr(source, "uri", "")),
+                "taxonomy_version": labels.version,
+                "annotation_taxonomy_versions": dict(tax_versions),
+                "toolkit_version": toolkit_version(),
+                "annotation_snapshots": [
+                    {"name": _display_path(s.path), "sha256": s.sha256, "records": s.records} for s in snapshots
+                ],
+            },
+        }
+        meta = _card_meta(opts, labels, features, folder, rows, sum(docs.values()))
+        (folder / "README.md").write_text(card.render_card(meta, stats, labels, built_at), encoding="utf-8")
+        manifest = {**stats, "built_at": built_at, "problems": [p.to_dict() for p in problems]}
+        (folder / RELEASE_MANIFEST).write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(folder, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ReleaseReport(
+        folder=str(final),
+        version=opts.version,
+        corpus_version=corpus_version,
+        rows=rows,
+        documents=dict(docs),
+        reanchored=reanchored,
+        unannotated=unannotated,
+        left_out=dict(left_out),
+        problems=[p.to_dict() for p in problems],
+    )
+
+
+def _safe_uri(uri: Any) -> str:
+    """The store URI without credentials or query strings (it goes into a public card)."""
+    s = str(uri or "")
+    s = re.sub(r"//[^/@]*@", "//", s)
+    return s.split("?", 1)[0]
+
+
+def _display_path(p: Path) -> str:
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def _card_meta(
+    opts: BuildOptions,
+    labels: LabelSet,
+    features: dict[str, Features],
+    folder: Path,
+    rows: dict[str, dict[str, int]],
+    n_docs: int,
+) -> dict[str, Any]:
+    configs = []
+    infos = []
+    for c in CONFIGS:
+        cfg: dict[str, Any] = {"config_name": c}
+        if c == "documents":
+            cfg["default"] = True
+        present = [s for s in SPLITS if rows[c][s]]
+        cfg["data_files"] = [{"split": s, "path": f"{c}/{s}-*.parquet"} for s in present]
+        configs.append(cfg)
+        sizes = {s: (folder / c / f"{s}-00000-of-00001.parquet").stat().st_size for s in present}
+        infos.append(
+            {
+                "config_name": c,
+                "features": features[c]._to_yaml_list(),
+                "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": rows[c][s]} for s in present],
+                "download_size": sum(sizes.values()),
+                "dataset_size": sum(sizes.values()),
+            }
+        )
+    return {
+        "pretty_name": opts.pretty_name or f"{opts.name} {opts.version}",
+        "license": opts.license,
+        "language": [opts.language],
+        "size_categories": [card.size_category(n_docs)],
+        "task_categories": ["token-classification"],
+        "task_ids": ["named-entity-recognition"],
+        "tags": ["news", "attribution", "events", "named-entities"],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+
+
+# ---------------------------------------------------------------- publish
+
+
+@dataclass
+class PublishPlan:
+    folder: str
+    repo: str
+    tag: str
+    private: bool
+    files: list[dict[str, Any]]  # {"path", "size"}
+    dry_run: bool
+    commit: str | None = None
+    created_repo: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _release_version(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / RELEASE_MANIFEST).read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        raise ReleaseError(
+            f"{folder} is not a built release (no readable {RELEASE_MANIFEST})",
+            hint="Build it first: corpus release build --version X.Y.Z.",
+        ) from None
+
+
+def publish_plan(folder: str | Path, repo: str, private: bool = False, dry_run: bool = False) -> PublishPlan:
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder", hint="Pass the folder written by `corpus release build`.")
+    if not REPO_RE.match(repo):
+        raise UsageError(f"--repo {repo!r} is not ORG/NAME")
+    version = _release_version(root)
+    files = [
+        {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size}
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    ]
+    return PublishPlan(str(root), repo, f"v{version}", private, files, dry_run)
+
+
+def publish(
+    folder: str | Path, repo: str, private: bool = False, dry_run: bool = False, api: Any = None
+) -> PublishPlan:
+    """Upload a built release in one commit and tag it ``vX.Y.Z``; an existing tag is never moved.
+
+    The token comes from ``HF_TOKEN`` (through ``HfApi``), is never printed; ``api`` is for tests.
+    """
+    plan = publish_plan(folder, repo, private, dry_run)
+    if dry_run:
+        return plan
+    if api is None:
+        from huggingface_hub import HfApi  # noqa: PLC0415  (imported only when really publishing)
+
+        api = HfApi(token=os.environ.get("HF_TOKEN") or None)
+    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
+
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        refs = api.list_repo_refs(repo, repo_type="dataset")
+        existing = {t.name: t.target_commit for t in refs.tags}
+        if plan.tag in existing:
+            raise ReleaseError(
+                f"tag {plan.tag} already exists on {repo} (commit {existing[plan.tag]}); a published version is never moved",
+                hint="Bump --version and build again.",
+            )
+        info = api.upload_folder(
+            repo_id=repo,
+            folder_path=str(plan.folder),
+            repo_type="dataset",
+            commit_message=f"Release {plan.tag}",
+        )
+        commit = getattr(info, "oid", None) or str(info)
+        api.create_tag(repo, tag=plan.tag, revision=commit, repo_type="dataset", tag_message=f"Release {plan.tag}")
+    except HfHubHTTPError as e:
+        raise ReleaseError(
+            f"the Hub refused the request: {e.__class__.__name__}: {str(e).splitlines()[0]}",
+            hint="Check HF_TOKEN (write access to the repo) and the repo name.",
+        ) from None
+    plan.commit = commit
+    return plan
+
+
+# ---------------------------------------------------------------- loading a release back
+
+
+def summarize(folder: str | Path) -> dict[str, Any]:
+    """Load every config of a built release with ``datasets.load_dataset`` (as an ML team would)
+    and count what it holds: rows per config and split, spans per layer, labels per layer.
+
+    Reads the folder only (offline), so it proves the release loads, not merely that files exist.
+    """
+    from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()  # stdout/stderr carry the summary, not per-split bars
+    folder = Path(folder)
+    if not (folder / "README.md").is_file():
+        raise UsageError(
+            f"{folder} is not a release folder (no README.md)", hint="build one with `corpus release build`"
+        )
+    out: dict[str, Any] = {"folder": str(folder), "configs": {}}
+    spans = Counter()
+    labels: dict[str, Counter] = {"entities": Counter(), "events": Counter(), "attributions": Counter()}
+    for config in CONFIGS:
+        ds = load_dataset(str(folder), config)
+        out["configs"][config] = {split: d.num_rows for split, d in ds.items()}
+        if config != "documents":
+            continue
+        for d in ds.values():
+            ent_names = d.features["entities"].feature["label"].names
+            ev_names = d.features["events"].feature["type"].names
+            for row in d:
+                spans["documents"] += 1
+                spans["entities"] += len(row["entities"])
+                spans["events"] += len(row["events"])
+                spans["attributions"] += len(row["attributions"])
+                labels["entities"].update(ent_names[e["label"]] for e in row["entities"])
+                labels["events"].update(ev_names[e["type"]] for e in row["events"])
+                labels["attributions"].update(
+                    part for a in row["attributions"] for part in ("cue", "content", "source") if a.get(part)
+                )
+    out["documents"] = spans.pop("documents", 0)
+    out["spans"] = dict(spans)
+    out["labels"] = {layer: dict(sorted(c.items())) for layer, c in labels.items()}
+    return out

@@ -1,0 +1,216 @@
+"""One gold-annotated article -> the rows of every dataset config (pure).
+
+Rows are plain dicts whose values already have their final types (class labels as ids), so the
+release writer only batches them into Arrow. Labels come from the taxonomy; an annotation using
+a label the taxonomy does not know is refused here (``RowError``) and reported by the caller.
+
+Configs:
+
+* ``documents``: one row per article, the full structured annotation (exact fragments);
+* ``ner``: one row per sentence, BIO tags over the entity labels;
+* ``attribution``: one row per article (attribution contents often run over several
+  sentences), three BIO columns ``cue_tags``, ``content_tags``, ``source_tags`` so cue, content
+  and source may overlap each other. Within one column nested spans cannot be expressed: the
+  outermost (earliest, longest) wins and the others are counted in the card.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from corpus.core.model import Annotation, Article, Span
+from corpus.release import bio
+
+if TYPE_CHECKING:
+    from corpus.core.taxonomy import Taxonomy
+
+CONFIGS = ("documents", "ner", "attribution")
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Everything the release needs from the taxonomy, in taxonomy order."""
+
+    version: str
+    entities: tuple[str, ...]
+    event_types: tuple[str, ...]
+    roles: tuple[str, ...]
+    event_attributes: dict[str, tuple[str, ...]]  # realis, polarity
+    attribution_spans: tuple[str, ...]  # Cue, Content, Source
+    attribution_attributes: dict[str, tuple[str, ...]]  # quote_type, source_type, commitment
+    definitions: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> name -> definition
+
+    @classmethod
+    def from_taxonomy(cls, tax: Taxonomy) -> LabelSet:
+        """What a release needs, read through ``corpus.core.taxonomy`` accessors (never a list by hand)."""
+        return cls(
+            version=str(tax.version),
+            entities=tax.entity_labels(),
+            event_types=tax.event_types(),
+            roles=tax.roles(),
+            event_attributes={a.name: tuple(a.values) for a in tax.event_attributes},
+            attribution_spans=tax.attribution_span_names(),
+            attribution_attributes={a.name: tuple(a.values) for a in tax.attribution_attributes},
+            definitions={
+                "entities": {e.name: e.definition for e in tax.entities},
+                "events": {e.name: e.definition for e in tax.events},
+                "attribution": {s.name: s.definition for s in tax.attribution_spans},
+            },
+        )
+
+    @property
+    def ner_names(self) -> list[str]:
+        return bio.bio_names(self.entities)
+
+    @property
+    def attribution_columns(self) -> list[tuple[str, str]]:
+        """(column, span name) per attribution span kind: ``Cue`` -> ``cue_tags``, ..."""
+        return [(f"{name.lower()}_tags", name) for name in self.attribution_spans]
+
+    def attribution_names(self, span_name: str) -> list[str]:
+        return bio.bio_names([span_name])
+
+
+class RowError(ValueError):
+    """The annotation cannot be turned into rows (label unknown to the taxonomy)."""
+
+
+def _ids(names: tuple[str, ...] | list[str]) -> dict[str, int]:
+    return {n: i for i, n in enumerate(names)}
+
+
+class RowBuilder:
+    """Builds rows for one release; holds the label -> id maps and the tagging reports."""
+
+    def __init__(self, labels: LabelSet):
+        self.labels = labels
+        self.entity_ids = _ids(labels.entities)
+        self.event_ids = _ids(labels.event_types)
+        self.role_ids = _ids(labels.roles)
+        self.attr_ids = {k: _ids(v) for k, v in {**labels.event_attributes, **labels.attribution_attributes}.items()}
+        self.ner_b = {label: 1 + 2 * i for i, label in enumerate(labels.entities)}
+        self.reports: dict[str, bio.TagReport] = {"ner": bio.TagReport(), "attribution": bio.TagReport()}
+
+    # ------------------------------------------------------------ documents
+
+    def _label(self, table: dict[str, int], value: str | None, what: str, optional: bool = False) -> int | None:
+        if value is None and optional:
+            return None
+        try:
+            return table[value]  # type: ignore[index]
+        except KeyError:
+            raise RowError(
+                f"{what} {value!r} is not in taxonomy {self.labels.version}"
+                + (f" (known: {', '.join(table)})" if len(table) < 20 else "")
+            ) from None
+
+    @staticmethod
+    def _span(span: Span | None) -> dict[str, Any] | None:
+        if span is None:
+            return None
+        return {"fragments": [{"start": f.start, "end": f.end} for f in span.fragments], "text": span.text}
+
+    def document_row(self, article: Article, ann: Annotation, extra: dict[str, Any]) -> dict[str, Any]:
+        a = self.attr_ids
+        return {
+            "id": article.doc_id,
+            "title": article.title,
+            "text": article.text,
+            "source": article.source,
+            "url": article.url,
+            "published": article.published,
+            "text_sha256": article.text_sha256,
+            **extra,
+            "entities": [
+                {
+                    "id": e.id,
+                    "label": self._label(self.entity_ids, e.label, "entity label"),
+                    "fragments": self._span(e.span)["fragments"],  # type: ignore[index]
+                    "text": e.span.text,
+                }
+                for e in ann.entities
+            ],
+            "events": [
+                {
+                    "id": ev.id,
+                    "type": self._label(self.event_ids, ev.type, "event type"),
+                    "trigger": self._span(ev.trigger),
+                    "arguments": [
+                        {"role": self._label(self.role_ids, g.role, "event role"), "entity_id": g.entity_id}
+                        for g in ev.arguments
+                    ],
+                    "realis": self._label(a["realis"], ev.realis, "realis", optional=True),
+                    "polarity": self._label(a["polarity"], ev.polarity, "polarity", optional=True),
+                }
+                for ev in ann.events
+            ],
+            "attributions": [
+                {
+                    "id": at.id,
+                    "cue": self._span(at.cue),
+                    "content": self._span(at.content),
+                    "source": self._span(at.source),
+                    "source_entity_id": at.source_entity_id,
+                    "quote_type": self._label(a["quote_type"], at.quote_type, "quote_type", optional=True),
+                    "source_type": self._label(a["source_type"], at.source_type, "source_type", optional=True),
+                    "commitment": self._label(a["commitment"], at.commitment, "commitment", optional=True),
+                    "flags": list(at.flags),
+                }
+                for at in ann.attributions
+            ],
+        }
+
+    # ------------------------------------------------------------ token configs
+
+    def token_rows(self, article: Article, ann: Annotation) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """(ner rows, one sentence each; the attribution row of the whole article)."""
+        text = article.text
+        toks = bio.tokenize(text)
+        entity_spans = [(e.label, [(f.start, f.end) for f in e.span.fragments]) for e in ann.entities]
+        protected = [frag for _, frags in entity_spans for frag in frags]
+        sentences = bio.sentence_token_ranges(toks, bio.split_sentences(text, protected))
+        ner_tags = bio.bio_encode(toks, entity_spans, self.ner_b, self.reports["ner"])
+        ner = []
+        for k, (i, j) in enumerate(sentences):
+            ner.append(
+                {
+                    "id": f"{article.doc_id}-{k:04d}",
+                    "doc_id": article.doc_id,
+                    "sentence": k,
+                    "tokens": toks.text[i:j],
+                    "token_starts": toks.starts[i:j],
+                    "token_ends": toks.ends[i:j],
+                    "ner_tags": ner_tags[i:j],
+                }
+            )
+        attr = {
+            "id": article.doc_id,
+            "doc_id": article.doc_id,
+            "tokens": toks.text,
+            "token_starts": toks.starts,
+            "token_ends": toks.ends,
+        }
+        for column, name in self.labels.attribution_columns:
+            spans = []
+            for at in ann.attributions:
+                span = getattr(at, name.lower())  # the model's field of that span kind
+                if span is not None:
+                    spans.append((name, [(f.start, f.end) for f in span.fragments]))
+            attr[column] = bio.bio_encode(toks, spans, {name: 1}, self.reports["attribution"])
+        return ner, attr
+
+
+def label_counts(ann: Annotation, attribution_spans: tuple[str, ...]) -> Counter:
+    """Per-label counts of one annotation, keyed ``(layer, label)`` for the card's tables."""
+    c: Counter = Counter()
+    for e in ann.entities:
+        c["entities", e.label] += 1
+    for ev in ann.events:
+        c["events", ev.type] += 1
+    for at in ann.attributions:
+        for name in attribution_spans:
+            if getattr(at, name.lower()) is not None:
+                c["attributions", name] += 1
+    return c

@@ -1,0 +1,191 @@
+"""Annotation snapshots on disk: one place for how they are named, written, found and read.
+
+A snapshot is a JSONL file of canonical annotation records (``Annotation.to_dict()``) named by UTC
+timestamp, ``<prefix><ts>.jsonl``, with ``<same>.manifest.json`` written last (counts, sha256,
+provenance): a snapshot without a manifest is incomplete. Next to it may stand
+``<same>.errors.jsonl`` (records that did not validate, from ``pull``) and
+``<same>.conflicts.jsonl`` (from ``adjudicate``); neither holds annotations to read.
+Snapshots are immutable: a new pull or import writes a new file, never over an old one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from corpus.core.errors import InputError, UsageError
+from corpus.core.model import Annotation
+
+SIDE_FILES = (".errors.jsonl", ".conflicts.jsonl")
+
+
+def utc_stamp(now: _dt.datetime | None = None) -> str:
+    return (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
+
+
+def manifest_path(path: str | Path) -> Path:
+    """``x.jsonl`` -> ``x.manifest.json``."""
+    return Path(path).with_name(_stem(Path(path)) + ".manifest.json")
+
+
+def side_path(path: str | Path, kind: str) -> Path:
+    """``x.jsonl`` -> ``x.<kind>.jsonl`` (``errors``, ``conflicts``)."""
+    return Path(path).with_name(f"{_stem(Path(path))}.{kind}.jsonl")
+
+
+def new_snapshot_path(out: str | Path, prefix: str = "", now: _dt.datetime | None = None) -> Path:
+    """``annotations/NAME`` -> ``annotations/NAME/<prefix><UTC timestamp>.jsonl`` (a ``.jsonl`` path
+    is kept); two snapshots in one second get ``-1``, ``-2``... and never overwrite each other."""
+    out = Path(out)
+    if out.suffix == ".jsonl":
+        return out
+    stamp = prefix + utc_stamp(now)
+    path, n = out / f"{stamp}.jsonl", 1
+    while path.exists() or manifest_path(path).exists():
+        path, n = out / f"{stamp}-{n}.jsonl", n + 1
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write through a temporary file in the same folder, fsync, rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest(path: str | Path, manifest: dict[str, Any]) -> Path:
+    m = manifest_path(path)
+    atomic_write(m, lambda f: f.write(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"))
+    return m
+
+
+def write_snapshot(
+    records: Iterable[Annotation | dict[str, Any]], path: str | Path, **manifest_extra: Any
+) -> dict[str, Any]:
+    """Write a JSONL snapshot, then its manifest (counts, annotators, origins, sha256), atomically."""
+    path = Path(path)
+    counts = {"records": 0, "documents": 0, "entities": 0, "events": 0, "attributions": 0}
+    docs: set[str] = set()
+    annotators: dict[str, int] = {}
+    origins: set[str] = set()
+    h = hashlib.sha256()
+
+    def write(fh: IO[str]) -> None:
+        for rec in records:
+            d = rec.to_dict() if isinstance(rec, Annotation) else rec
+            line = json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n"
+            fh.write(line)
+            h.update(line.encode("utf-8"))
+            counts["records"] += 1
+            docs.add(d["doc_id"])
+            who = d.get("annotator") or ""
+            annotators[who] = annotators.get(who, 0) + 1
+            origins.add(d.get("origin") or "")
+            for k in ("entities", "events", "attributions"):
+                counts[k] += len(d.get(k) or [])
+
+    atomic_write(path, write)
+    counts["documents"] = len(docs)
+    manifest = {
+        "snapshot": path.name,
+        "created_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sha256": h.hexdigest(),
+        "counts": counts,
+        "annotators": dict(sorted(annotators.items())),
+        "origins": sorted(origins),
+        **manifest_extra,
+    }
+    write_manifest(path, manifest)
+    return manifest
+
+
+def check_manifest(path: str | Path, sha256: str) -> None:
+    """A snapshot whose manifest records another sha256 was changed after it was written: refuse it."""
+    m = manifest_path(path)
+    if not m.is_file():
+        return
+    try:
+        recorded = json.loads(m.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError) as e:
+        raise InputError(f"manifest {m} is unreadable: {e}") from None
+    if recorded and recorded != sha256:
+        raise InputError(
+            f"snapshot {path} does not match its manifest (sha256 {sha256[:12]}..., manifest {str(recorded)[:12]}...)",
+            hint="Snapshots are immutable: restore the file from git, or pull a new snapshot.",
+        )
+
+
+def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The JSONL files to read: files as given; for a directory, the latest complete snapshot in
+    each folder below it.
+
+    ``corpus pull`` writes full snapshots, so the newest snapshot with a manifest supersedes the
+    older ones; reading them all would only add stale copies. Folders of hand-made JSONL files
+    without manifests use their newest file.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            by_dir: dict[Path, list[Path]] = {}
+            for f in p.rglob("*.jsonl"):
+                if not f.name.endswith(SIDE_FILES):
+                    by_dir.setdefault(f.parent, []).append(f)
+            for _, files in sorted(by_dir.items()):
+                complete = [f for f in files if manifest_path(f).is_file()]
+                out.append(max(complete or files, key=lambda f: f.name))
+        else:
+            raise UsageError(
+                f"annotation snapshot {p} does not exist", hint="Pass a .jsonl snapshot or a folder of them."
+            )
+    seen: set[Path] = set()
+    unique = []
+    for f in out:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique
+
+
+def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    """(file, line, record dict) for every record of snapshot files or folders of them."""
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    for f in snapshot_files(items):
+        with f.open(encoding="utf-8") as fh:
+            for no, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f, no, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{f}:{no}: not valid JSON ({e.msg})", hint="is this a snapshot file?") from e
+
+
+def load_annotations(paths: str | Path | Sequence[str | Path]) -> list[Annotation]:
+    """Every record of snapshot files or folders, as ``Annotation`` (errors name file and line)."""
+    out = []
+    for f, no, d in iter_snapshot_records(paths):
+        try:
+            out.append(Annotation.from_dict(d))
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{f}:{no}: not a canonical annotation record ({e})") from e
+    return out

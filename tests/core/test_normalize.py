@@ -1,0 +1,172 @@
+"""normalize: decoding, mojibake repair, NFC, newlines, and the raw->stored offset map."""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+import ftfy
+import pytest
+from ftfy.badness import is_bad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus.core.errors import InputError
+from corpus.core.normalize import FTFY_CONFIG, decode, looks_like_mojibake, normalize_text, normalize_with_map
+
+
+def reference(s: str) -> str:
+    """The specification: newlines, then ftfy (encoding fixes only) on the whole text, then NFC."""
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", ftfy.fix_text(s, FTFY_CONFIG))
+
+
+# ------------------------------------------------------------------ decode
+
+
+def test_decode_plain_utf8_records_nothing():
+    assert decode("Zürich".encode()) == ("Zürich", {})
+
+
+def test_decode_strips_utf8_bom_and_records_it():
+    text, meta = decode(codecs.BOM_UTF8 + "Ünïcode".encode())
+    assert text == "Ünïcode"
+    assert meta == {"encoding": "utf-8-sig", "bom": True}
+
+
+def test_decode_utf16_with_bom_is_not_binary():
+    text, meta = decode("Grüße aus Köln".encode("utf-16"))
+    assert text == "Grüße aus Köln"
+    assert meta["encoding"] == "utf-16"
+
+
+def test_decode_detects_cp1252_with_confidence_and_records_it():
+    sample = ("Le café où nous étions était fermé. Hélène a préféré rentrer à pied, " * 20).encode("cp1252")
+    text, meta = decode(sample)
+    assert text.startswith("Le café où nous étions était fermé.")
+    assert meta["encoding"] in ("cp1252", "latin_1", "iso8859_15", "iso8859_1")
+    assert "encoding_chaos" in meta
+
+
+def test_decode_rejects_nul_bytes():
+    with pytest.raises(InputError, match="binary"):
+        decode(b"PK\x03\x04\x00\x00binary")
+
+
+def test_decode_rejects_garbage_bytes():
+    garbage = bytes([0xFF, 0xFE, 0x00][:2]) + bytes(range(0x80, 0xFF)) * 3  # utf-16 BOM, odd length
+    with pytest.raises(InputError):
+        decode(garbage[:-1])
+
+
+def test_decode_rejects_random_high_bytes():
+    import random
+
+    rng = random.Random(7)
+    data = bytes(rng.randrange(0x80, 0x100) for _ in range(400))
+    with pytest.raises(InputError, match="not valid UTF-8"):
+        decode(data)
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \n\t\r\n", codecs.BOM_UTF8])
+def test_decode_rejects_empty(raw):
+    with pytest.raises(InputError, match="empty"):
+        decode(raw)
+
+
+# ------------------------------------------------------------------ normalize_text
+
+
+def test_nfd_becomes_nfc():
+    nfd = unicodedata.normalize("NFD", "Crème brûlée in Zürich")
+    assert nfd != "Crème brûlée in Zürich"
+    assert normalize_text(nfd) == "Crème brûlée in Zürich"
+
+
+def test_crlf_and_cr_become_lf():
+    assert normalize_text("a\r\nb\rc\n\r\nd") == "a\nb\nc\n\nd"
+
+
+def test_mojibake_is_fixed():
+    assert normalize_text("The minister\u00e2\u20ac\u2122s plan") == "The minister\u2019s plan"
+    assert normalize_text("Ã©tÃ© Ã  Paris") == "été à Paris"
+
+
+def test_typography_is_left_alone():
+    s = "“Quoted” — it’s ﬁne, ｗｉｄｅ &amp; <b>"
+    assert normalize_text(s) == s
+
+
+def test_ascii_is_identity():
+    s = "Plain ASCII text.\nSecond line."
+    assert normalize_text(s) is s or normalize_text(s) == s
+
+
+# ------------------------------------------------------------------ offset map
+
+
+def test_map_for_nfd_and_crlf():
+    raw = "e\u0301te\u0301\r\nX"
+    out, m = normalize_with_map(raw)
+    assert out == "été\nX"
+    assert len(m) == len(raw) + 1
+    assert m[0] == 0 and m[-1] == len(out)
+    assert out[m[raw.index("X")]] == "X"
+    assert out[m[2] : m[5]] == "té"  # raw "te\u0301" -> "té"
+
+
+def test_map_for_mojibake():
+    raw = "say Ã©tÃ© now"
+    out, m = normalize_with_map(raw)
+    assert out == "say été now"
+    s, e = raw.index("now"), raw.index("now") + 3
+    assert out[m[s] : m[e]] == "now"
+    assert out[m[0] : m[3]] == "say"
+
+
+TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        st.sampled_from(list("\r\n é\u0301ÃÂ©€™œ“”’–\u0300\u0327\u1100\u1161\u11a8\u0b47\u0b3e")),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_normalize_matches_reference_and_map_is_consistent(s):
+    out, m = normalize_with_map(s)
+    assert out == normalize_text(s) == reference(s)
+    assert len(m) == len(s) + 1
+    assert m[0] == 0 and m[-1] == len(out)
+    assert all(a <= b for a, b in zip(m, m[1:]))
+
+
+MOJI = st.text(
+    alphabet=st.sampled_from(
+        list("abcXYZ .,!?\n\t")
+        + list(
+            "ÂÃÎÐØÙàâäêóŒœ€™‚„“”‘’–—…°±²³µ¶§¢£¥©®«»¬¦¨¯¸ˆˇ˘˛˜†‡‰◊�ªº│┌═▀░ВГРСЂўΒΓΞΟβā√≈×÷¼½¾¿¡ÀÉÑÒÖÜ\u0080\u0093\u009d"
+        )
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(MOJI)
+def test_fast_mojibake_check_agrees_with_ftfy(s):
+    expected = is_bad(s) or any("\x80" <= c <= "\x9f" for c in s)
+    assert looks_like_mojibake(s) == expected
+
+
+def test_double_encoded_mojibake_reaches_a_fixed_point():
+    """Two layers of mojibake are both undone, so normalizing the stored text changes nothing."""
+    once = "résumé".encode().decode("cp1252")
+    twice = once.encode("utf-8").decode("cp1252")
+    out = normalize_text(twice)
+    assert out == "résumé"
+    assert normalize_text(out) == out
+    mapped, offsets = normalize_with_map(twice)
+    assert mapped == out and len(offsets) == len(twice) + 1

@@ -1,0 +1,169 @@
+"""dedup: MinHash signatures (one-permutation hashing) and the near-duplicate index."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from corpus.ingest import dedup
+from corpus.ingest.dedup import DedupIndex, jaccard, shingle_hashes, signature, word_hashes
+
+EXPECTED_PREFIX = [2990059405, 1825485219, 1201925018, 4125856419]
+
+
+def text(seed: int, n: int = 300) -> str:
+    rng = random.Random(seed)
+    return " ".join(f"w{rng.randrange(5000)}" for _ in range(n))
+
+
+def test_word_hashes_depend_on_the_word_only():
+    h = word_hashes("Storm  hits\ncoast; storm\tHITS")
+    assert len(h) == 5
+    assert h[0] == h[3] and h[1] == h[4] and len({h[0], h[1], h[2]}) == 3
+
+
+def test_long_texts_hash_like_short_ones(monkeypatch):
+    t = text(1, 2000)
+    expected = word_hashes(t)
+    monkeypatch.setattr(dedup, "_VECTOR_LIMIT", 1000)
+    assert (word_hashes(t) == expected).all()
+
+
+def test_signatures_of_a_batch_are_the_signatures_of_each_text(monkeypatch):
+    texts = ["", "one", "Two words", text(7, 5000), "CAFÉ Zürich it’s\nnew", text(8), "  \t ", "ÉTAT état"]
+    batch = signature_matrix = dedup.signatures(texts)
+    assert batch.shape == (len(texts), dedup.NUM_PERM) and batch.dtype == np.uint32
+    for t, row in zip(texts, signature_matrix):
+        assert (signature(t) == row).all()
+    monkeypatch.setattr(dedup, "_BATCH_BYTES", 50)  # every text in its own run: same result
+    assert (dedup.signatures(texts) == batch).all()
+    # lower-cased words, whitespace-insensitive; no word / one word texts still fill every slot
+    assert (signature("café zürich IT’S new") == batch[4]).all()
+    assert (batch[0] == batch[6]).all() and not (batch[1] == batch[2]).all()
+    assert jaccard(signature("ÉTAT"), signature("état")) == 1.0
+
+
+def test_signatures_are_fixed():
+    """The stored signatures must not change silently (bump dedup.SCHEME when they do)."""
+    sig = signature("The minister’s budget vote was postponed again on Tuesday")
+    assert dedup.SCHEME == "oph-splitmix64-w3-v1"
+    assert sig[:4].tolist() == EXPECTED_PREFIX
+
+
+def test_band_split_is_datasketchs():
+    from datasketch.lsh import _optimal_param
+
+    for t in (0.5, 0.8, 0.9, 0.95):
+        assert dedup.optimal_bands(t, 128) == _optimal_param(t, 128, 0.01, 0.99)
+
+
+def test_jaccard_estimate_tracks_the_true_similarity():
+    words = text(3, 400).split()
+    for changed in (0, 4, 40, 200):
+        other = list(words)
+        for i in range(0, changed * 2, 2):
+            other[i] = f"x{i}"
+        a, b = set(shingle_hashes(" ".join(words))), set(shingle_hashes(" ".join(other)))
+        true = len(a & b) / len(a | b)
+        assert abs(jaccard(signature(" ".join(words)), signature(" ".join(other))) - true) < 0.12
+
+
+def test_jaccard_estimate_is_unbiased_on_many_pairs():
+    """One-permutation hashing with densification estimates like 128-permutation MinHash
+    (standard error sqrt(J(1-J)/128) <= 0.044), for short and long texts."""
+    rng = random.Random(11)
+    errors = []
+    for i in range(300):
+        words = text(1000 + i, rng.choice([20, 60, 300, 1500])).split()
+        other = list(words)
+        for j in rng.sample(range(len(words)), rng.randrange(0, len(words) // 3 + 1)):
+            other[j] = f"x{j}"
+        a, b = set(shingle_hashes(" ".join(words))), set(shingle_hashes(" ".join(other)))
+        true = len(a & b) / len(a | b)
+        sa, sb = dedup.signatures([" ".join(words), " ".join(other)])
+        errors.append(jaccard(sa, sb) - true)
+    errors = np.array(errors)
+    assert abs(errors.mean()) < 0.01
+    assert np.sqrt((errors**2).mean()) < 0.045
+    assert np.abs(errors).max() < 0.2
+
+
+def test_index_finds_near_duplicates_only_above_threshold():
+    idx = DedupIndex(threshold=0.9)
+    base = text(4)
+    idx.add("a", "00" * 32, signature(base), None)
+    idx.add("b", "11" * 32, signature(text(5)), None)
+    near = base.split()
+    near[100] = "changed"
+    m = idx.find_near(signature(" ".join(near)))
+    assert m is not None and (m.doc_id, m.cluster) == ("a", "a") and m.similarity >= 0.9
+    assert idx.find_near(signature(" ".join(near)), exclude="a") is None
+    far = base.split()[:150] + text(6, 150).split()  # ~1/3 similar
+    assert idx.find_near(signature(" ".join(far))) is None
+    idx.add("c", "22" * 32, signature(" ".join(near)), "a")  # a member of a's cluster
+    m2 = idx.find_near(signature(" ".join(near) + " tail"), exclude="a")
+    assert m2 is not None and (m2.doc_id, m2.cluster) == ("c", "a")
+
+
+def test_exact_lookups_and_bulk_load_agree_with_add():
+    docs = {f"d{i}": text(10 + i) for i in range(30)}
+    sigs = {k: dedup.to_bytes(signature(v)) for k, v in docs.items()}
+    bulk = DedupIndex()
+    bulk.add_many(list(docs), [f"{i:064x}" for i in range(30)], [sigs[k] for k in docs], [None] * 30)
+    assert bulk.doc_with_sha(f"{3:064x}") == "d3" and bulk.sha_of("d4") == f"{4:064x}"
+    one = DedupIndex()
+    for i, k in enumerate(docs):
+        one.add(k, f"{i:064x}", sigs[k])
+    one._flush()
+    for k, v in docs.items():
+        q = signature(v + " extra")
+        assert bulk.find_near(q).doc_id == one.find_near(q).doc_id == k
+
+
+def test_near_duplicates_at_the_threshold_are_found():
+    """Banding favours recall: pairs just above the threshold are (almost) never missed."""
+    idx = DedupIndex(threshold=0.9)
+    pairs = []
+    for i in range(40):
+        words = text(100 + i, 400).split()
+        idx.add(f"d{i}", f"{i:064x}", signature(" ".join(words)))
+        variant = list(words)
+        for j in (50, 150, 250, 350):  # 4 words edited: 12 of ~400 shingles, Jaccard ~0.94
+            variant[j] = f"edited{j}"
+        pairs.append((f"d{i}", " ".join(variant)))
+    found = sum(1 for doc_id, v in pairs if (m := idx.find_near(signature(v))) is not None and m.doc_id == doc_id)
+    # datasketch's balanced banding (5 x 25) would find ~2/3 of these; ours nearly all
+    assert found >= 36
+    assert (idx.bands, idx.rows) == (11, 11)
+
+
+def test_batched_word_hashing_lowercases_like_str_lower():
+    """signatures() lowers ASCII bytes and then only the words with non-ASCII bytes; that must
+    hash every word exactly as the lower-cased text would (a plain Python reference)."""
+    import re
+
+    p, m = 1099511628211, 2**64
+
+    def reference(t: str) -> list[int]:
+        words = [w for w in re.split("[\t\n\x0b\x0c\r\x1c-\x1f ]+", t.lower()) if w]
+        return [sum(c * pow(p, i, m) for i, c in enumerate(w.encode("utf-8", "surrogatepass"))) % m for w in words]
+
+    texts = [
+        "ΟΔΟΣ ΣΟΦΟΣ ς Σ",
+        "İstanbul ǅemal ẞtraße ŁÓDŹ",
+        "MiXeD Ünïcödé\u00a0NBSP x\u2028y",
+        "\ud800 lone",
+        "ＡＢＣ wide",
+        "Ꭰ 𐐀deseret",
+        "",
+        "  ",
+        "\x1c\x1dA\x1e\x1fB\x08C\x0eD",
+    ]
+    rng = random.Random(3)
+    texts += [
+        "".join(rng.choice("aZÉéΣσİıǅ 𐐀\u00a0\t\n—’\x1c\x08\r") for _ in range(rng.randrange(60))) for _ in range(300)
+    ]
+    for t in texts:
+        assert dedup._lower_word_hashes(t.encode("utf-8", "surrogatepass"))[0].tolist() == reference(t), t
+        assert word_hashes(t).tolist() == reference(t), t
