@@ -181,10 +181,17 @@ def _normalize_once(s: str) -> str:
     if "\r" in s:
         s = _NEWLINES.sub("\n", s)
     if not s.isascii():
-        s = "".join(_fix_line(line) for line in s.splitlines(keepends=True)) if "\n" in s else _fix_line(s)
+        s = "".join(_fix_line(line) for line in _lines(s)) if "\n" in s else _fix_line(s)
         if not unicodedata.is_normalized("NFC", s):
             s = unicodedata.normalize("NFC", s)
     return s
+
+
+def _lines(s: str) -> list[str]:
+    """Lines ending at ``\n`` only (``str.splitlines`` also cuts at NEL, U+2028 and other
+    separators, which would fix mojibake differently from ftfy on the whole text)."""
+    parts = s.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def normalize_with_map(s: str) -> tuple[str, list[int]]:
@@ -215,7 +222,7 @@ def _normalize_once_with_map(s: str) -> tuple[str, list[int]]:
     edits2: list[tuple[int, int, int, int]] = []
     out: list[str] = []
     pos = newpos = 0
-    for line in t.splitlines(keepends=True) if t else []:
+    for line in _lines(t):
         fixed = _fix_line(line)
         if fixed != line:
             sm = difflib.SequenceMatcher(None, line, fixed, autojunk=False)

@@ -1,5 +1,4 @@
-"""Build a Hugging Face dataset release from a pinned corpus version + annotation snapshots,
-and publish it to the Hub. The only module importing ``datasets`` / ``huggingface_hub``.
+"""Build a Hugging Face dataset release from a pinned corpus version + annotation snapshots.
 
 Build (``build_release``), memory flat in the number of documents:
 
@@ -39,11 +38,12 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets import ClassLabel, Features, List, Value
+from datasets import Features
 
 from corpus.core.errors import ReleaseError, UsageError
 from corpus.core.model import Annotation, Article
 from corpus.release import card, gold
+from corpus.release.features import dataset_features, label_set
 from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
 from corpus.release.splits import SPLITS, assign_split, parse_ratios
 from corpus.store.snapshot import snapshot_files
@@ -64,95 +64,6 @@ class ArticleSource(Protocol):
     def iter_batches(
         self, version: int | str | None = None, columns: list[str] | None = None, batch_size: int = 1000
     ) -> Iterable[pa.RecordBatch]: ...
-
-
-# ---------------------------------------------------------------- taxonomy -> features
-
-
-def label_set(path: str | None = None) -> LabelSet:
-    """The label set of the taxonomy (``schemas/taxonomy.yaml`` unless ``path``)."""
-    from corpus.core import taxonomy
-
-    return LabelSet.from_taxonomy(taxonomy.load(path))
-
-
-def _span_feature() -> dict[str, Any]:
-    return {"fragments": List({"start": Value("int32"), "end": Value("int32")}), "text": Value("string")}
-
-
-def dataset_features(labels: LabelSet) -> dict[str, Features]:
-    """The explicit ``Features`` of every config; the one schema used for every split."""
-    cl = lambda names: ClassLabel(names=list(names))  # noqa: E731
-    ea, aa = labels.event_attributes, labels.attribution_attributes
-    tokens = {
-        "tokens": List(Value("string")),
-        "token_starts": List(Value("int32")),
-        "token_ends": List(Value("int32")),
-    }
-    documents = Features(
-        {
-            "id": Value("string"),
-            "title": Value("string"),
-            "text": Value("string"),
-            "source": Value("string"),
-            "url": Value("string"),
-            "published": Value("string"),
-            "text_sha256": Value("string"),
-            "annotator": Value("string"),
-            "annotation_origin": Value("string"),
-            "annotation_policy": Value("string"),
-            "reanchored": Value("bool"),
-            "entities": List(
-                {
-                    "id": Value("string"),
-                    "label": cl(labels.entities),
-                    "fragments": List({"start": Value("int32"), "end": Value("int32")}),
-                    "text": Value("string"),
-                }
-            ),
-            "events": List(
-                {
-                    "id": Value("string"),
-                    "type": cl(labels.event_types),
-                    "trigger": _span_feature(),
-                    "arguments": List({"role": cl(labels.roles), "entity_id": Value("string")}),
-                    "realis": cl(ea["realis"]),
-                    "polarity": cl(ea["polarity"]),
-                }
-            ),
-            "attributions": List(
-                {
-                    "id": Value("string"),
-                    "cue": _span_feature(),
-                    "content": _span_feature(),
-                    "source": _span_feature(),
-                    "source_entity_id": Value("string"),
-                    "quote_type": cl(aa["quote_type"]),
-                    "source_type": cl(aa["source_type"]),
-                    "commitment": cl(aa["commitment"]),
-                    "flags": List(Value("string")),
-                }
-            ),
-        }
-    )
-    ner = Features(
-        {
-            "id": Value("string"),
-            "doc_id": Value("string"),
-            "sentence": Value("int32"),
-            **tokens,
-            "ner_tags": List(cl(labels.ner_names)),
-        }
-    )
-    attribution = Features(
-        {
-            "id": Value("string"),
-            "doc_id": Value("string"),
-            **tokens,
-            **{col: List(cl(labels.attribution_names(name))) for col, name in labels.attribution_columns},
-        }
-    )
-    return {"documents": documents, "ner": ner, "attribution": attribution}
 
 
 # ---------------------------------------------------------------- streaming Parquet writer
@@ -569,133 +480,3 @@ def _card_meta(
         "configs": configs,
         "dataset_info": infos,
     }
-
-
-# ---------------------------------------------------------------- publish
-
-
-@dataclass
-class PublishPlan:
-    folder: str
-    repo: str
-    tag: str
-    private: bool
-    files: list[dict[str, Any]]  # {"path", "size"}
-    dry_run: bool
-    commit: str | None = None
-    created_repo: bool | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _release_version(folder: Path) -> str:
-    try:
-        return str(json.loads((folder / RELEASE_MANIFEST).read_text(encoding="utf-8"))["version"])
-    except (OSError, ValueError, KeyError):
-        raise ReleaseError(
-            f"{folder} is not a built release (no readable {RELEASE_MANIFEST})",
-            hint="Build it first: corpus release build --version X.Y.Z.",
-        ) from None
-
-
-def publish_plan(folder: str | Path, repo: str, private: bool = False, dry_run: bool = False) -> PublishPlan:
-    root = Path(folder)
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a folder", hint="Pass the folder written by `corpus release build`.")
-    if not REPO_RE.match(repo):
-        raise UsageError(f"--repo {repo!r} is not ORG/NAME")
-    version = _release_version(root)
-    files = [
-        {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size}
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    ]
-    return PublishPlan(str(root), repo, f"v{version}", private, files, dry_run)
-
-
-def publish(
-    folder: str | Path, repo: str, private: bool = False, dry_run: bool = False, api: Any = None
-) -> PublishPlan:
-    """Upload a built release in one commit and tag it ``vX.Y.Z``; an existing tag is never moved.
-
-    The token comes from ``HF_TOKEN`` (through ``HfApi``), is never printed; ``api`` is for tests.
-    """
-    plan = publish_plan(folder, repo, private, dry_run)
-    if dry_run:
-        return plan
-    if api is None:
-        from huggingface_hub import HfApi  # noqa: PLC0415  (imported only when really publishing)
-
-        api = HfApi(token=os.environ.get("HF_TOKEN") or None)
-    from huggingface_hub.errors import HfHubHTTPError  # noqa: PLC0415
-
-    try:
-        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-        refs = api.list_repo_refs(repo, repo_type="dataset")
-        existing = {t.name: t.target_commit for t in refs.tags}
-        if plan.tag in existing:
-            raise ReleaseError(
-                f"tag {plan.tag} already exists on {repo} (commit {existing[plan.tag]}); a published version is never moved",
-                hint="Bump --version and build again.",
-            )
-        info = api.upload_folder(
-            repo_id=repo,
-            folder_path=str(plan.folder),
-            repo_type="dataset",
-            commit_message=f"Release {plan.tag}",
-        )
-        commit = getattr(info, "oid", None) or str(info)
-        api.create_tag(repo, tag=plan.tag, revision=commit, repo_type="dataset", tag_message=f"Release {plan.tag}")
-    except HfHubHTTPError as e:
-        raise ReleaseError(
-            f"the Hub refused the request: {e.__class__.__name__}: {str(e).splitlines()[0]}",
-            hint="Check HF_TOKEN (write access to the repo) and the repo name.",
-        ) from None
-    plan.commit = commit
-    return plan
-
-
-# ---------------------------------------------------------------- loading a release back
-
-
-def summarize(folder: str | Path) -> dict[str, Any]:
-    """Load every config of a built release with ``datasets.load_dataset`` (as an ML team would)
-    and count what it holds: rows per config and split, spans per layer, labels per layer.
-
-    Reads the folder only (offline), so it proves the release loads, not merely that files exist.
-    """
-    from datasets import load_dataset
-    from datasets.utils.logging import disable_progress_bar
-
-    disable_progress_bar()  # stdout/stderr carry the summary, not per-split bars
-    folder = Path(folder)
-    if not (folder / "README.md").is_file():
-        raise UsageError(
-            f"{folder} is not a release folder (no README.md)", hint="build one with `corpus release build`"
-        )
-    out: dict[str, Any] = {"folder": str(folder), "configs": {}}
-    spans = Counter()
-    labels: dict[str, Counter] = {"entities": Counter(), "events": Counter(), "attributions": Counter()}
-    for config in CONFIGS:
-        ds = load_dataset(str(folder), config)
-        out["configs"][config] = {split: d.num_rows for split, d in ds.items()}
-        if config != "documents":
-            continue
-        for d in ds.values():
-            ent_names = d.features["entities"].feature["label"].names
-            ev_names = d.features["events"].feature["type"].names
-            for row in d:
-                spans["documents"] += 1
-                spans["entities"] += len(row["entities"])
-                spans["events"] += len(row["events"])
-                spans["attributions"] += len(row["attributions"])
-                labels["entities"].update(ent_names[e["label"]] for e in row["entities"])
-                labels["events"].update(ev_names[e["type"]] for e in row["events"])
-                labels["attributions"].update(
-                    part for a in row["attributions"] for part in ("cue", "content", "source") if a.get(part)
-                )
-    out["documents"] = spans.pop("documents", 0)
-    out["spans"] = dict(spans)
-    out["labels"] = {layer: dict(sorted(c.items())) for layer, c in labels.items()}
-    return out

@@ -130,8 +130,8 @@ def test_agreement_without_text_skips_alpha_only():
 
 
 def test_cli_agreement_json_and_table(tmp_path):
-    from corpus.annotations.brat import write_snapshot
     from corpus.cli import main
+    from corpus.store.snapshot import write_snapshot
 
     snap = tmp_path / "s.jsonl"
     write_snapshot(two_annotators(), snap)

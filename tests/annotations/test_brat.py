@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from corpus.annotations import brat
+from corpus.annotations.brat import collection
+from corpus.annotations.brat import convert as brat_convert
+from corpus.annotations.brat import mapping as brat_mapping
 from corpus.core.model import Annotation, Span, sha256_text
 from corpus.core.normalize import normalize_with_map
+from corpus.ingest.readers import brat as standoff
 
 TEXT = "Al Hadath TV reported that the strike, he said, destroyed depots near Deir.\n"
 #       0         1         2         3         4         5         6         7
@@ -45,16 +48,16 @@ ANN = (
 
 
 @pytest.fixture(scope="module")
-def mapping() -> brat.BratMapping:
-    return brat.load_mapping()
+def mapping() -> brat_mapping.BratMapping:
+    return brat_mapping.load_mapping()
 
 
 def convert(
-    ann_text: str, mapping: brat.BratMapping, text: str = TEXT, path: str = "doc_x.ann"
-) -> tuple[Annotation, list[brat.BratIssue]]:
+    ann_text: str, mapping: brat_mapping.BratMapping, text: str = TEXT, path: str = "doc_x.ann"
+) -> tuple[Annotation, list[standoff.BratIssue]]:
     stored, omap = normalize_with_map(text)
-    doc = brat.parse_ann(ann_text, path)
-    return brat.brat_to_annotation(
+    doc = standoff.parse_ann(ann_text, path)
+    return brat_convert.brat_to_annotation(
         doc,
         raw_text=text,
         stored_text=stored,
@@ -67,9 +70,9 @@ def convert(
     )
 
 
-def export(ann: Annotation, mapping: brat.BratMapping, text: str = TEXT) -> str:
+def export(ann: Annotation, mapping: brat_mapping.BratMapping, text: str = TEXT) -> str:
     stored, _ = normalize_with_map(text)
-    return brat.write_ann(brat.annotation_to_brat(Annotation.from_dict(ann.to_dict()), stored, mapping))
+    return standoff.write_ann(brat_convert.annotation_to_brat(Annotation.from_dict(ann.to_dict()), stored, mapping))
 
 
 def test_every_line_kind_becomes_canonical(mapping):
@@ -206,7 +209,7 @@ def test_a_new_attribution_gets_fresh_ids(mapping):
     )
     out = export(ann, mapping)
     assert out.startswith(ANN)
-    doc = brat.parse_ann(out)
+    doc = standoff.parse_ann(out)
     (new_e,) = [e for e in doc.events.values() if e.id not in ("E1", "E2")]
     assert new_e.type == "Attribution-no-source"
     roles = dict(new_e.args)
@@ -216,7 +219,7 @@ def test_a_new_attribution_gets_fresh_ids(mapping):
 
 
 def test_annotation_conf_declares_every_exported_type(mapping):
-    conf = brat.annotation_conf(mapping)
+    conf = brat_convert.annotation_conf(mapping)
     sections = conf.split("[")
     assert "[entities]" in conf and "[events]" in conf and "[attributes]" in conf
     for t in ("ORG", "Cue", "Content", "Source", "Discuss", "Discard"):
@@ -229,7 +232,7 @@ def test_mapping_to_an_unknown_label_is_refused():
     from corpus.core.errors import UsageError
 
     with pytest.raises(UsageError, match="NOPE"):
-        brat.load_mapping({"entities": {"map": {"Person": "NOPE"}}})
+        brat_mapping.load_mapping({"entities": {"map": {"Person": "NOPE"}}})
 
 
 def test_discover_both_layouts(tmp_path: Path):
@@ -243,7 +246,7 @@ def test_discover_both_layouts(tmp_path: Path):
     (tmp_path / "pol" / "metadata.tsv").write_text(
         "compartment\tfilename\tpublisher\tpublication_date\ttitle\ntrain\ta_doc\tnyt\t2016-01-02\tA title\n"
     )
-    docs, issues = brat.discover(pol)
+    docs, issues = collection.discover(pol)
     (d,) = docs
     assert (d.name, d.rel, sorted(w for w, _ in d.anns)) == ("a_doc", "a_doc.txt", ["4b22", "ef2d"])
     assert d.metadata["title"] == "A title" and d.metadata["publisher"] == "nyt"
@@ -255,6 +258,6 @@ def test_discover_both_layouts(tmp_path: Path):
     (flat / "sub" / "n1.ann").write_text(ANN)
     (flat / "n2.txt").write_text(TEXT)
     (flat / "n2_bob.ann").write_text(ANN)
-    docs, issues = brat.discover(flat, annotator="alice")
+    docs, issues = collection.discover(flat, annotator="alice")
     got = sorted((d.rel, [w for w, _ in d.anns]) for d in docs)
     assert got == [("n2.txt", ["bob"]), ("sub/n1.txt", ["alice"])] and issues == []

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus.annotations import brat
+from corpus.annotations.brat import collection, convert
 from corpus.cli import main
 from corpus.core import normalize
+from corpus.ingest.readers import brat as standoff
 from corpus.store import snapshot
 from corpus.store.table import CorpusStore
 
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.polnear, pytest.mark.slow]
 def imported(polnear_dir: Path, tmp_path_factory):
     root = tmp_path_factory.mktemp("polnear")
     store = CorpusStore(str(root / "store"))
-    ireport, breport = brat.import_brat(
+    ireport, breport = collection.import_brat(
         polnear_dir / "train", store, source="polnear", annotations_out=root / "annotations" / "polnear-train"
     )
     return store, ireport, breport, root
@@ -93,14 +94,14 @@ def _expected_lines(ann_path: Path, txt_path: Path, reported: set[int]) -> tuple
             continue
         if not line.strip():
             continue
-        doc = brat.parse_ann(line + "\n")
+        doc = standoff.parse_ann(line + "\n")
         if doc.textbounds:
             (tb,) = doc.textbounds.values()
             assert tb.text == " ".join(raw[s:e] for s, e in tb.fragments)
             frags = [(omap[s], omap[e]) for s, e in tb.fragments]
             tb.fragments = frags
-            tb.text = brat._linebreaks_as_spaces(" ".join(stored[s:e] for s, e in frags))
-            out.append(brat.format_textbound(tb).rstrip())
+            tb.text = convert._linebreaks_as_spaces(" ".join(stored[s:e] for s, e in frags))
+            out.append(standoff.format_textbound(tb).rstrip())
         else:
             out.append(line.rstrip())
     return out, reported_ids
@@ -111,7 +112,7 @@ def test_round_trip_brat_canonical_brat(imported, polnear_dir, tmp_path):
     stored text (identity except for the 23 non-NFC texts), ignoring trailing blanks and the
     lines reported with file and line (errors and span-text continuations)."""
     store, _, breport, _ = imported
-    rep = brat.export_brat(breport.snapshot, store, tmp_path / "out")
+    rep = collection.export_brat(breport.snapshot, store, tmp_path / "out")
     assert rep.issues == [] and rep.ann_files == 919
     reported: dict[str, set[int]] = {}
     for i in breport.issues:
@@ -137,7 +138,7 @@ def test_round_trip_brat_canonical_brat(imported, polnear_dir, tmp_path):
 
 def test_agreement_on_the_annotator_training_compartment(polnear_dir, tmp_path):
     store = CorpusStore(str(tmp_path / "store"))
-    _, rep = brat.import_brat(
+    _, rep = collection.import_brat(
         polnear_dir / "annotator-training", store, source="polnear", annotations_out=tmp_path / "ann"
     )
     assert rep.annotations == 24 and rep.errors == []

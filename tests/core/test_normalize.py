@@ -16,9 +16,13 @@ from corpus.core.normalize import FTFY_CONFIG, decode, looks_like_mojibake, norm
 
 
 def reference(s: str) -> str:
-    """The specification: newlines, then ftfy (encoding fixes only) on the whole text, then NFC."""
-    s = s.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", ftfy.fix_text(s, FTFY_CONFIG))
+    """The specification: newlines, then ftfy (encoding fixes only) on the whole text, then NFC,
+    repeated until nothing changes (some mojibake becomes fixable only after NFC)."""
+    while True:
+        t = unicodedata.normalize("NFC", ftfy.fix_text(s.replace("\r\n", "\n").replace("\r", "\n"), FTFY_CONFIG))
+        if t == s:
+            return t
+        s = t
 
 
 # ------------------------------------------------------------------ decode

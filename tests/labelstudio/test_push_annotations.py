@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus.annotations import adjudicate, brat, lsformat
+from corpus.annotations import adjudicate, lsformat
+from corpus.annotations.brat import collection
 from corpus.cli import main
 from corpus.core.model import Annotation
 from corpus.labelstudio.pull import pull
@@ -93,7 +94,9 @@ def sample(polnear_dir: Path, tmp_path_factory):
         for p in (src / "attributions").glob(f"{name}_*.ann"):
             shutil.copy(p, root / "train" / "attributions")
     store = CorpusStore(str(root / "store"))
-    _, rep = brat.import_brat(root / "train", store, source="polnear", annotations_out=root / "annotations" / "sample")
+    _, rep = collection.import_brat(
+        root / "train", store, source="polnear", annotations_out=root / "annotations" / "sample"
+    )
     assert rep.errors == [] and rep.documents == 8
     records = snapshot.load_annotations(rep.snapshot)
     # the sample has what the round trip must carry
@@ -135,8 +138,8 @@ def test_brat_annotations_round_trip_through_label_studio(labelstudio, sample, t
         assert got.meta["brat"] == a.meta["brat"]
 
     # brat export of the pulled records == brat export of the imported ones, byte for byte
-    e1 = brat.export_brat(sample["snapshot"], store, tmp_path / "from-import")
-    e2 = brat.export_brat(pr.snapshot, store, tmp_path / "from-labelstudio")
+    e1 = collection.export_brat(sample["snapshot"], store, tmp_path / "from-import")
+    e2 = collection.export_brat(pr.snapshot, store, tmp_path / "from-labelstudio")
     assert e1.issues == e2.issues == [] and e1.ann_files == e2.ann_files == len(records)
     for f in sorted((tmp_path / "from-import").glob("*.ann")):
         assert f.read_bytes() == (tmp_path / "from-labelstudio" / f.name).read_bytes(), f.name
@@ -203,7 +206,7 @@ def training(polnear_dir: Path, tmp_path_factory):
     """PolNeAR's annotator-training compartment (4 articles x 6 annotators) and its adjudication."""
     root = tmp_path_factory.mktemp("push-ann-training")
     store = CorpusStore(str(root / "store"))
-    _, rep = brat.import_brat(
+    _, rep = collection.import_brat(
         polnear_dir / "annotator-training", store, source="polnear", annotations_out=root / "annotations" / "training"
     )
     assert rep.annotations == 24 and rep.errors == []

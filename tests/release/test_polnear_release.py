@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.annotations import adjudicate, brat
+from corpus.annotations import adjudicate
+from corpus.annotations.brat import collection
 from corpus.release import build as release
 from corpus.release.bio import bio_decode
 from corpus.release.splits import SPLITS
@@ -30,7 +31,7 @@ KINDS = (("cue_tags", "cue", "Cue"), ("content_tags", "content", "Content"), ("s
 def built(polnear_dir: Path, tmp_path_factory):
     root = tmp_path_factory.mktemp("polnear-release")
     store = CorpusStore(str(root / "store"))
-    _, rep = brat.import_brat(
+    _, rep = collection.import_brat(
         polnear_dir / "train", store, source="polnear", annotations_out=root / "annotations" / "train"
     )
     assert rep.errors == []

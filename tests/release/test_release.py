@@ -18,6 +18,7 @@ from corpus.core.errors import ReleaseError
 from corpus.core.model import Annotation, Argument, Article, Attribution, Entity, Event, Span, make_doc_id
 from corpus.ingest.importer import import_articles
 from corpus.release import build as release
+from corpus.release import features, publish
 from corpus.release.bio import bio_decode
 from corpus.release.card import BUILD_TIME_PREFIX
 from corpus.release.rows import CONFIGS
@@ -190,14 +191,14 @@ def test_build_loads_every_config_with_exact_features(tmp_path, fixture_release,
     assert rep.left_out == {"invalid": 1, "excluded_origin": 1}
     assert rep.failed == 1  # the unreadable line
 
-    labels = release.label_set()
+    labels = features.label_set()
     docs = load(rep.folder, None, hf_offline)
     assert set(docs) == set(SPLITS)
     assert sum(docs[s].num_rows for s in SPLITS) == 30
     for s in SPLITS:
         assert docs[s].num_rows == rep.rows["documents"][s]
     f = docs["train"].features
-    assert f == release.dataset_features(labels)["documents"]
+    assert f == features.dataset_features(labels)["documents"]
     assert (
         f["entities"].feature["label"].names
         == list(labels.entities)
@@ -537,7 +538,7 @@ class RecordingApi:
 def test_publish_uploads_one_commit_and_tags_it(tmp_path, fixture_release, monkeypatch):
     rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="1.2.3")
     api = RecordingApi(tags={"v1.2.2": "abc"})
-    plan = release.publish(rep.folder, "acme/news", private=True, api=api)
+    plan = publish.publish(rep.folder, "acme/news", private=True, api=api)
     names = [c[0] for c in api.calls]
     assert names == ["create_repo", "list_repo_refs", "upload_folder", "create_tag"]
     assert api.calls[0][1] == {"repo_id": "acme/news", "repo_type": "dataset", "private": True, "exist_ok": True}
@@ -549,7 +550,7 @@ def test_publish_uploads_one_commit_and_tags_it(tmp_path, fixture_release, monke
 
     # publishing the same version again never moves the tag
     with pytest.raises(ReleaseError, match="already exists"):
-        release.publish(rep.folder, "acme/news", api=api)
+        publish.publish(rep.folder, "acme/news", api=api)
     assert [c[0] for c in api.calls[4:]] == ["create_repo", "list_repo_refs"]
     assert api.tags["v1.2.3"] == plan.commit
 

@@ -1,0 +1,1 @@
+"""brat standoff <-> canonical annotations: the mapping, the conversion, and whole collections on disk."""

@@ -1,0 +1,193 @@
+"""The brat-to-taxonomy mapping (``schemas/brat-polnear.yaml`` by default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.core.errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_MAPPING = REPO_ROOT / "schemas" / "brat-polnear.yaml"
+DEFAULT_ANNOTATOR = "brat"
+
+
+@dataclass
+class BratMapping:
+    """The parsed mapping file; see ``schemas/brat-polnear.yaml`` for the meaning of each key."""
+
+    name: str = "brat"
+    entity_identity: bool = True
+    entity_map: dict[str, str] = field(default_factory=dict)
+    event_identity: bool = True
+    event_map: dict[str, str] = field(default_factory=dict)
+    event_roles: dict[str, str] = field(default_factory=dict)
+    attribution_events: dict[str, str] = field(default_factory=dict)  # brat E type -> "optional" | "none"
+    attribution_roles: dict[str, str] = field(default_factory=dict)  # brat role -> cue|content|source
+    export_with_source: str = "Attribution"
+    export_without_source: str = "Attribution-no-source"
+    flags: list[str] = field(default_factory=list)
+    attribute_identity: bool = True
+    attribute_map: dict[str, dict[str, Any]] = field(default_factory=dict)
+    relations: dict[str, str] = field(default_factory=dict)
+    # from the taxonomy
+    taxonomy_version: str | None = None
+    entity_labels: tuple[str, ...] = ()
+    event_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    # -- import direction
+    def entity_label(self, brat_type: str) -> str | None:
+        if brat_type in self.entity_map:
+            return self.entity_map[brat_type]
+        if self.entity_identity and brat_type in self.entity_labels:
+            return brat_type
+        return None
+
+    def event_type(self, brat_type: str) -> str | None:
+        if brat_type in self.event_map:
+            return self.event_map[brat_type]
+        if self.event_identity:
+            for name in self.event_types:
+                if brat_type in (name, name.replace(":", "-")):
+                    return name
+        return None
+
+    def event_role(self, brat_role: str) -> str:
+        base = _role_base(brat_role)
+        return self.event_roles.get(brat_role, self.event_roles.get(base, base))
+
+    def attribution_part(self, brat_role: str) -> str | None:
+        return self.attribution_roles.get(brat_role) or self.attribution_roles.get(_role_base(brat_role))
+
+    def attribute(self, name: str, value: str | None) -> tuple[str, str] | None:
+        """(taxonomy field, taxonomy value) for a brat attribute, or None when it is not mapped."""
+        spec = self.attribute_map.get(name)
+        if spec is not None:
+            fld = spec["field"]
+            if "value" in spec:
+                return (fld, spec["value"]) if value is None else None
+            val = (spec.get("values") or {}).get(value, value)
+        elif self.attribute_identity and name in self.attribute_values:
+            fld, val = name, value
+        else:
+            return None
+        allowed = self.attribute_values.get(fld, ())
+        if val is not None and val not in allowed and val.replace("_", " ") in allowed:
+            val = val.replace("_", " ")  # brat values cannot hold spaces: "named_person"
+        return (fld, val) if val in allowed else None
+
+    # -- export direction
+    def brat_entity_type(self, label: str) -> str:
+        for k, v in self.entity_map.items():
+            if v == label:
+                return k
+        return label
+
+    def brat_event_type(self, etype: str) -> str:
+        for k, v in self.event_map.items():
+            if v == etype:
+                return k
+        return etype.replace(":", "-")
+
+    def brat_event_role(self, role: str) -> str:
+        for k, v in self.event_roles.items():
+            if v == role:
+                return k
+        return role
+
+    def brat_attribute(self, fld: str, value: str) -> tuple[str, str | None]:
+        for name, spec in self.attribute_map.items():
+            if spec.get("field") == fld and spec.get("value") == value:
+                return name, None
+        return fld, value.replace(" ", "_")
+
+    def attribution_role_name(self, part: str) -> str:
+        for k, v in self.attribution_roles.items():
+            if v == part:
+                return k
+        return part.capitalize()
+
+
+def _role_base(role: str) -> str:
+    """brat numbers repeated roles: Content2 -> Content."""
+    return role.rstrip("0123456789") or role
+
+
+def _load_taxonomy() -> dict[str, Any]:
+    """The taxonomy as plain data, through ``corpus.core.taxonomy`` when it offers a loader."""
+    try:
+        from corpus.core import taxonomy as tx  # noqa: WPS433 (sibling module, may not exist yet)
+
+        loader = getattr(tx, "load_taxonomy", None) or getattr(tx, "load", None)
+        if loader is not None:
+            obj = loader()
+            raw = getattr(obj, "raw", None)
+            if isinstance(raw, dict):
+                return raw
+            if isinstance(obj, dict):
+                return obj
+    except Exception:  # pragma: no cover - fall back to the file itself
+        pass
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "schemas" / "taxonomy.yaml").read_text(encoding="utf-8"))
+
+
+def load_mapping(mapping: str | Path | dict | BratMapping | None = None) -> BratMapping:
+    """Read a mapping file (default ``schemas/brat-polnear.yaml``) and attach the taxonomy's names."""
+    if isinstance(mapping, BratMapping):
+        return mapping
+    import yaml
+
+    if mapping is None or isinstance(mapping, (str, Path)):
+        path = Path(mapping) if mapping is not None else DEFAULT_MAPPING
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as e:
+            raise UsageError(f"cannot read brat mapping file {path}: {e.strerror}", hint="pass --mapping PATH") from e
+        except yaml.YAMLError as e:
+            raise UsageError(f"brat mapping file {path} is not valid YAML: {e}") from e
+    else:
+        data = dict(mapping)
+    tax = _load_taxonomy()
+    ents = data.get("entities") or {}
+    evs = data.get("events") or {}
+    att = data.get("attribution") or {}
+    attrs = data.get("attributes") or {}
+    m = BratMapping(
+        name=str(data.get("name", "brat")),
+        entity_identity=bool(ents.get("identity", True)),
+        entity_map=dict(ents.get("map") or {}),
+        event_identity=bool(evs.get("identity", True)),
+        event_map=dict(evs.get("map") or {}),
+        event_roles=dict(evs.get("roles") or {}),
+        attribution_events={k: str((v or {}).get("source", "optional")) for k, v in (att.get("events") or {}).items()},
+        attribution_roles=dict(att.get("roles") or {}),
+        export_with_source=str(att.get("export_event_with_source", "Attribution")),
+        export_without_source=str(att.get("export_event_without_source", "Attribution-no-source")),
+        flags=list(data.get("flags") or []),
+        attribute_identity=bool(attrs.get("identity", True)),
+        attribute_map={k: dict(v) for k, v in (attrs.get("map") or {}).items()},
+        relations=dict(data.get("relations") or {}),
+        taxonomy_version=str(tax.get("version")) if tax.get("version") is not None else None,
+        entity_labels=tuple(e["name"] for e in tax.get("entities", [])),
+        event_types={
+            t["name"]: tuple((t.get("roles") or {}).keys()) for t in (tax.get("events") or {}).get("types", [])
+        },
+        attribute_values={
+            **{k: tuple(v["values"]) for k, v in ((tax.get("events") or {}).get("attributes") or {}).items()},
+            **{k: tuple(v["values"]) for k, v in ((tax.get("attribution") or {}).get("attributes") or {}).items()},
+        },
+    )
+    bad = [v for v in m.entity_map.values() if v not in m.entity_labels]
+    bad += [v for v in m.event_map.values() if v not in m.event_types]
+    bad += [str(v.get("field")) for v in m.attribute_map.values() if v.get("field") not in m.attribute_values]
+    bad += [v for v in m.attribution_roles.values() if v not in ("cue", "content", "source")]
+    if bad:
+        raise UsageError(
+            f"brat mapping {m.name!r} maps to names the taxonomy does not have: {', '.join(sorted(set(bad)))}",
+            hint="fix the mapping file or schemas/taxonomy.yaml",
+        )
+    return m

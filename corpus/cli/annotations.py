@@ -1,0 +1,272 @@
+"""Annotation commands: taxonomy generate/check, validate, agreement, adjudicate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corpus.cli.app import command, main
+from corpus.cli.options import emit_json, json_option, store_option, version_option
+from corpus.core.errors import CorpusError, UsageError
+
+# ================================================================ taxonomy and validate
+
+
+@main.group("taxonomy")
+def taxonomy_group() -> None:
+    """Generate or check the files derived from schemas/taxonomy.yaml."""
+
+
+@taxonomy_group.command("generate")
+@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@json_option
+def taxonomy_generate(root: str | None, as_json: bool) -> None:
+    """Write the Label Studio config, JSON Schemas and guideline tables (only files that changed)."""
+    from corpus import generate
+
+    written = [str(p) for p in generate.generate(root)]
+    if as_json:
+        emit_json({"written": written})
+    else:
+        click.echo("\n".join(f"wrote {p}" for p in written) or "all generated files are up to date")
+
+
+@taxonomy_group.command("check")
+@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@json_option
+def taxonomy_check(root: str | None, as_json: bool) -> None:
+    """Exit 1 when a generated file is missing or stale."""
+    from corpus import generate
+
+    stale = [str(p) for p in generate.stale(root)]
+    if as_json:
+        emit_json({"ok": not stale, "stale": stale})
+    elif stale:
+        click.echo("\n".join(f"stale: {p}" for p in stale), err=True)
+        click.echo("run `corpus taxonomy generate` and commit the result", err=True)
+    else:
+        click.echo("all generated files are up to date")
+    if stale:
+        raise SystemExit(1)
+
+
+@command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--store",
+    default=None,
+    envvar="CORPUS_STORE",
+    help="Corpus store for the texts of canonical records without a text field. Env: CORPUS_STORE.",
+)
+@version_option
+@click.option(
+    "--fix-offsets",
+    is_flag=True,
+    help="Write a copy with UTF-16 offsets converted to code points next to each input (NAME.fixed.EXT).",
+)
+@json_option
+def validate_cmd(
+    files: tuple[str, ...], store: str | None, version: str | None, fix_offsets: bool, as_json: bool
+) -> None:
+    """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics).
+
+    A folder stands for its latest complete snapshot per sub-folder (what a release would read).
+    """
+    from corpus.annotations import validate
+    from corpus.store.snapshot import snapshot_files
+
+    if any(Path(f).is_dir() for f in files):
+        files = tuple(str(f) for f in snapshot_files(files))
+        if not files:
+            raise UsageError("no annotation snapshot (*.jsonl) in the given folders")
+
+    texts = None
+    if store:
+        opened: list = []  # the store is opened once, on the first batch that needs texts
+
+        def texts(ids: list[str]) -> dict[str, str]:
+            from corpus.store.table import CorpusStore
+
+            if not opened:
+                s = CorpusStore(store)
+                if not s.exists():
+                    raise UsageError(f"no corpus store at {store}")
+                opened.append((s, s.resolve_version(version)))
+            s, v = opened[0]
+            return {k: a.text for k, a in s.get_many(ids, v).items()}
+
+    rep = validate.validate_files(files, texts=texts, fix_offsets=fix_offsets)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        for f in rep.findings:
+            click.echo(str(f))
+        s = rep.summary()["counts"]
+        parts = [f"{k}={v}" for k, v in s.items() if not k.startswith("format_")]
+        click.echo(("OK " if rep.ok else "FAILED ") + " ".join(parts), err=True)
+        for p in rep.fixed:
+            click.echo(f"wrote {p}", err=True)
+    if not rep.ok:
+        raise SystemExit(1)
+
+
+# ================================================================ brat, agreement, adjudicate
+# (brat import/export are `corpus import --format brat` and `corpus export --format brat`,
+# in the foundation section; they call corpus.annotations.brat.import_brat / export_brat.)
+
+
+def _print_agreement(rep: Any, show_labels: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+
+    def pct(x: Any) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    d = rep.to_dict()
+    con.print(
+        f"{d['documents']} documents with 2+ annotators ({d['pairs']} annotator pairs; "
+        f"{d['documents_with_one_annotator']} single-annotator documents ignored); annotators: {', '.join(d['annotators'])}"
+    )
+    if d["documents_without_text"]:
+        con.print(
+            f"[yellow]{d['documents_without_text']} documents have no matching text in the store: left out of token alpha[/]"
+        )
+    for name, lay in d["layers"].items():
+        t = Table(title=f"{name}: {lay['spans']} spans", show_header=True)
+        t.add_column("measure")
+        t.add_column("value", justify="right")
+        t.add_row("span F1, exact", pct(lay["exact"]["f1"]))
+        t.add_row("span F1, overlap", pct(lay["overlap"]["f1"]))
+        t.add_row(f"token Krippendorff's alpha ({lay['alpha_tokens']} tokens)", pct(lay["alpha"]))
+        if "attribution_agreement" in lay:
+            agr = lay["attribution_agreement"]
+            t.add_row("attribution-wise agr (cue overlap)", pct(agr["cue"]["agr"]))
+            t.add_row("attribution-wise agr (cue and content overlap)", pct(agr["cue_content"]["agr"]))
+            t.add_row("attribution-wise agr (any span overlap)", pct(agr["any"]["agr"]))
+        if "triples" in lay:
+            t.add_row("event (trigger, role, argument) F1", pct(lay["triples"]["f1"]))
+        con.print(t)
+        if show_labels and lay["by_label"]:
+            lt = Table(title=f"{name} by label")
+            for col in ("label", "spans", "exact F1", "overlap F1", "token alpha"):
+                lt.add_column(col, justify="left" if col == "label" else "right")
+            for lab, v in lay["by_label"].items():
+                lt.add_row(lab, str(v["spans"]), pct(v["exact_f1"]), pct(v["overlap_f1"]), pct(v.get("alpha")))
+            con.print(lt)
+        if lay["pairwise"]:
+            pt = Table(title=f"{name} pairwise")
+            for col in ("a", "b", "documents", "exact F1", "overlap F1"):
+                pt.add_column(col, justify="left" if col in "ab" else "right")
+            for p in lay["pairwise"]:
+                pt.add_row(p["a"], p["b"], str(p["documents"]), pct(p["exact_f1"]), pct(p["overlap_f1"]))
+            con.print(pt)
+
+
+@command("agreement")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(["entities", "events", "attribution"]),
+    help="Layer(s) to measure (repeatable; default: all).",
+)
+@click.option("--by", "by", type=click.Choice(["label"]), default=None, help="Also show per-label figures.")
+@store_option
+@version_option
+@json_option
+def agreement_cmd(
+    snapshots: tuple[str, ...], layers: tuple[str, ...], by: str | None, store: str, version: str | None, as_json: bool
+) -> None:
+    """Inter-annotator agreement on documents annotated by two or more annotators.
+
+    SNAPSHOTS are .jsonl snapshot files or directories of them. Span F1 (exact and overlap),
+    token-level Krippendorff's alpha (texts read from --store), PolNeAR's attribution-wise
+    agreement and event triple F1. Definitions: corpus/agreement.py and the README.
+    """
+    from corpus.annotations import agreement as ag
+    from corpus.store.snapshot import load_annotations
+
+    anns = load_annotations(list(snapshots))
+    docs, _ = ag.group_by_document(a for a in anns if a.origin not in ("prediction", "adjudicated"))
+    multi = [d for d, per in docs.items() if len(per) >= 2]
+    if not multi:
+        raise CorpusError(
+            f"no document in {', '.join(snapshots)} has two or more annotators ({len(docs)} documents, {len(anns)} records)",
+            hint="give the snapshots of all annotators together",
+        )
+    texts: dict[str, str] = {}
+    try:
+        from corpus.store.table import CorpusStore
+
+        st = CorpusStore(store)
+        if st.exists():
+            texts = {k: a.text for k, a in st.get_many(multi, version=version).items()}
+    except CorpusError as e:
+        click.echo(f"Warning: no texts from the store ({e.message}); token alpha skipped", err=True)
+    rep = ag.agreement(anns, texts, layers=layers or ag.LAYERS)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        _print_agreement(rep, by == "label")
+
+
+@command("adjudicate")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(),
+    help="Gold snapshot: annotations/NAME/gold-<ts>.jsonl, or a directory (annotations/NAME) to create it in.",
+)
+@click.option(
+    "--min-votes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Votes a span needs (default: strict majority of the document's annotators).",
+)
+@click.option("--reviewer", default=None, help="Annotator whose annotation wins where they annotated.")
+@json_option
+def adjudicate_cmd(
+    snapshots: tuple[str, ...], out: str, min_votes: int | None, reviewer: str | None, as_json: bool
+) -> None:
+    """Merge several annotators' annotations into one gold annotation per document.
+
+    Majority vote on spans and attributes; the reviewer's annotation wins where given. Every
+    conflict goes to <out>.conflicts.jsonl; the gold records have origin "adjudicated".
+    Exit 1 when records had to be left out (stale text, too few annotators for --min-votes).
+    """
+    from corpus.annotations.adjudicate import adjudicate, write_adjudication
+    from corpus.store.snapshot import load_annotations
+
+    anns = load_annotations(list(snapshots))
+    gold, conflicts, rep = adjudicate(anns, min_votes=min_votes, reviewer=reviewer)
+    paths = (
+        write_adjudication(gold, conflicts, out, inputs=list(snapshots), min_votes=min_votes, reviewer=reviewer)
+        if gold
+        else {}
+    )
+    result = {**rep.to_dict(), **paths}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"{rep.gold} gold records from {rep.documents} documents; {rep.conflicts} conflicts "
+            f"({rep.unresolved} unresolved)"
+            + (f" -> {paths['gold_path']}, conflicts in {paths['conflicts_path']}" if paths else "")
+        )
+        for s in rep.stale:
+            click.echo(f"left out: {s['doc_id']} by {s['annotator']}: annotates another version of the text", err=True)
+        for d in rep.under_quorum:
+            click.echo(f"left out: {d}: fewer annotators than --min-votes {min_votes}", err=True)
+    if rep.stale or rep.under_quorum or not gold:
+        sys.exit(1)
+
+
+# ---- end of brat, agreement, adjudicate commands

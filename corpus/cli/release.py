@@ -1,0 +1,171 @@
+"""Release commands: release build, publish, summary."""
+
+from __future__ import annotations
+
+import click
+
+from corpus.cli.app import main
+from corpus.cli.options import emit_json, json_option, progress_enabled, store_option
+
+# ================================================================ release
+
+
+@main.group("release")
+def release_group() -> None:
+    """Build a Hugging Face dataset release (Parquet + card) and publish it to the Hub."""
+
+
+@release_group.command("build")
+@click.option("--version", "release_version", required=True, help="Release version X.Y.Z (the Hub tag is vX.Y.Z).")
+@store_option
+@click.option("--corpus-version", default=None, help="Corpus version number or tag to pin (default: latest).")
+@click.option(
+    "--annotations",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Annotation snapshot .jsonl, or a folder (its latest snapshot per sub-folder). Repeatable.",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["default", "latest", "reviewed"]),
+    default="default",
+    show_default=True,
+    help="Gold selection: default = ground_truth > single annotator > adjudicated > most recent.",
+)
+@click.option("--out", default="dist", show_default=True, type=click.Path(file_okay=False), help="Parent folder.")
+@click.option("--name", default="newscorpus", show_default=True, help="Dataset name (folder <name>-<version>).")
+@click.option(
+    "--repo", envvar="HF_REPO", default=None, help="ORG/NAME used in the card's load instructions. Env: HF_REPO."
+)
+@click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, help="train,validation,test ratios.")
+@click.option("--agreement", type=click.Path(exists=True, dir_okay=False), help="Agreement JSON to quote in the card.")
+@click.option("--license", "license_", default="other", show_default=True, help="License id for the card header.")
+@click.option("--language", default="en", show_default=True, help="Language code for the card header.")
+@click.option(
+    "--include-origin",
+    multiple=True,
+    help="Also accept annotations of this origin as gold (by default 'prediction' is never gold).",
+)
+@click.option("--force", is_flag=True, help="Rebuild even if the release folder exists.")
+@json_option
+def release_build(
+    release_version: str,
+    store: str,
+    corpus_version: str | None,
+    annotations: tuple[str, ...],
+    policy: str,
+    out: str,
+    name: str,
+    repo: str | None,
+    split_ratios: str,
+    agreement: str | None,
+    license_: str,
+    language: str,
+    include_origin: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Join a pinned corpus version with annotation snapshots into dist/<name>-<version>/.
+
+    Exit code 1 when some annotation could not be shipped (unreadable, unknown label, stale and
+    not re-anchorable); the folder is still written and the card counts what was left out.
+    """
+    from corpus.release import build as release
+    from corpus.release import splits
+    from corpus.release.gold import DEFAULT_EXCLUDED_ORIGINS
+    from corpus.store.table import CorpusStore
+
+    opts = release.BuildOptions(
+        version=release_version,
+        annotations=list(annotations),
+        out=out,
+        name=name,
+        repo=repo,
+        corpus_version=corpus_version,
+        policy=policy,
+        split_ratios=splits.parse_ratios(split_ratios),
+        agreement=agreement,
+        license=license_,
+        language=language,
+        exclude_origins=tuple(o for o in DEFAULT_EXCLUDED_ORIGINS if o not in include_origin),
+        force=force,
+    )
+    if progress_enabled(as_json):
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Building release", total=None)
+            report = release.build_release(
+                opts, CorpusStore(store), progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    else:
+        report = release.build_release(opts, CorpusStore(store))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for p in report.problems:
+            if p["kind"] in release.FAILURE_KINDS:
+                where = f"{p['path']}:{p['line']}: " if p.get("path") else ""
+                doc = f"document {p['doc_id']}: " if p.get("doc_id") else ""
+                click.echo(f"{where}{p['kind']}: {doc}{p['message']}", err=True)
+        click.echo(f"Built {report.folder} from corpus version {report.corpus_version}")
+        for c, per_split in report.rows.items():
+            click.echo(f"  {c:12s} " + "  ".join(f"{s} {n}" for s, n in per_split.items()))
+        if report.left_out:
+            click.echo("  left out: " + ", ".join(f"{k} {v}" for k, v in sorted(report.left_out.items())))
+    if report.failed:
+        click.echo(f"Error: {report.failed} annotation(s) could not be shipped (see above / release.json)", err=True)
+        click.get_current_context().exit(1)
+
+
+@release_group.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", envvar="HF_REPO", required=True, help="Hub dataset repo ORG/NAME. Env: HF_REPO.")
+@click.option("--private", is_flag=True, help="Create the repo private (when it does not exist yet).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (files, sizes, repo, tag); contact nobody.")
+@json_option
+def release_publish(folder: str, repo: str, private: bool, dry_run: bool, as_json: bool) -> None:
+    """Upload a built release in one commit and tag it vX.Y.Z (token from HF_TOKEN).
+
+    An existing tag is never moved: publishing a version twice fails.
+    """
+    from corpus.release.publish import publish
+
+    plan = publish(folder, repo, private=private, dry_run=dry_run)
+    if as_json:
+        emit_json(plan.to_dict())
+        return
+    total = sum(f["size"] for f in plan.files)
+    head = "Would upload" if dry_run else "Uploaded"
+    click.echo(
+        f"{head} {len(plan.files)} files ({total:,} bytes) to datasets/{repo}, tag {plan.tag}"
+        + (" (private)" if private else "")
+    )
+    for f in plan.files:
+        click.echo(f"  {f['size']:>12,}  {f['path']}")
+    if plan.commit:
+        click.echo(f"Commit {plan.commit}, tagged {plan.tag}")
+
+
+@release_group.command("summary")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@json_option
+def release_summary(folder: str, as_json: bool) -> None:
+    """Load a built release with `datasets.load_dataset` and print what it holds."""
+    from corpus.release.features import summarize
+
+    s = summarize(folder)
+    if as_json:
+        emit_json(s)
+        return
+    click.echo(f"{s['folder']}: {s['documents']} annotated documents")
+    for config, splits in s["configs"].items():
+        click.echo(f"  load_dataset({s['folder']!r}, {config!r}): " + ", ".join(f"{k} {v}" for k, v in splits.items()))
+    click.echo("  spans: " + ", ".join(f"{k} {v}" for k, v in s["spans"].items()))
+    for layer, counts in s["labels"].items():
+        if counts:
+            click.echo(f"  {layer}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+# ---- end of release commands
