@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from corpus.core.errors import CorpusError, UsageError
+from corpus.core.errors import CorpusError
 
 
 class CorpusGroup(click.Group):
@@ -20,12 +20,9 @@ class CorpusGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except UsageError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(2)
         except CorpusError as e:
             click.echo(f"Error: {e}", err=True)
-            ctx.exit(1)
+            ctx.exit(e.exit_code)
 
 
 @click.group(cls=CorpusGroup)

@@ -1,16 +1,24 @@
 """Every error the toolkit raises on purpose, with a code that can be grepped and tested.
 
 Messages say what went wrong, the likely cause and what to do next. The CLI maps these to exit
-codes in one place (``cli.main``): ``UsageError`` -> 2, any other ``CorpusError`` -> 1.
+codes in one place (``corpus.cli.app``) through each class's ``exit_code``: the ladder below.
 """
 
 from __future__ import annotations
+
+# The exit ladder: the one place exit codes are named. ``corpus.cli.app`` maps every error to
+# its class's ``exit_code``; nothing else decides an exit code.
+EXIT_OK = 0  # all good
+EXIT_PROBLEMS = 1  # finished, but some inputs or records had problems (reported)
+EXIT_USAGE = 2  # the command was called wrongly
+EXIT_ENVIRONMENT = 3  # server unreachable, binary missing, store unreadable, disk full
 
 
 class CorpusError(Exception):
     """Base class. ``code`` is a short stable identifier such as ``E101``."""
 
     code = "E000"
+    exit_code = EXIT_PROBLEMS
 
     def __init__(self, message: str, *, hint: str | None = None):
         self.message = message
@@ -22,6 +30,15 @@ class UsageError(CorpusError):
     """The command was called wrongly (bad flag value, missing argument)."""
 
     code = "E001"
+    exit_code = EXIT_USAGE
+
+
+class EnvironmentProblem(CorpusError):
+    """The environment failed (server unreachable, binary missing, store unreadable, disk full):
+    not the input's fault; fix the environment and run the command again."""
+
+    code = "E900"
+    exit_code = EXIT_ENVIRONMENT
 
 
 class StoreError(CorpusError):
@@ -64,7 +81,7 @@ class ReleaseError(CorpusError):
     code = "E600"
 
 
-class LabelStudioUnavailable(LabelStudioError):
+class LabelStudioUnavailable(LabelStudioError, EnvironmentProblem):
     """Label Studio did not answer or failed (connection error, HTTP 5xx): the call may be retried."""
 
     code = "E501"
