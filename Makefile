@@ -17,7 +17,7 @@ PROJECT     ?= newscorpus-demo
 
 export CORPUS_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
-.PHONY: install install-labelstudio install-browser test demo bench labelstudio labelstudio-stop release clean
+.PHONY: install install-labelstudio install-browser install-postgresql test demo bench labelstudio labelstudio-stop release clean
 
 install: $(VENV)/.installed install-labelstudio
 
@@ -46,7 +46,17 @@ install-browser:
 	      || echo "chromium could not be installed: the browser test will skip (and fail under CI=true)"; \
 	  else echo "no apt-get or not root: chromium not installed, the browser test will skip"; fi; }
 
-test: install install-browser
+# PostgreSQL for `labelstudio start --database postgresql` (tests/labelstudio/test_postgres.py, and a
+# team annotating at once): Debian's package; the toolkit makes and starts a cluster under the Label
+# Studio data dir itself, so no system service is started here. Best effort like install-browser.
+install-postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "postgresql could not be installed: the PostgreSQL test will skip (and fail under CI=true)"; \
+	  else echo "no apt-get or not root: postgresql not installed, the PostgreSQL test will skip"; fi; }
+
+test: install install-browser install-postgresql
 	$(BIN)/pytest -q
 
 # The whole chain on seeds/: import, local Label Studio, push with rule pre-annotations, accept
@@ -69,14 +79,17 @@ demo: install
 	@echo "Label Studio: http://127.0.0.1:$(LS_PORT)/projects/  (log in: see the 'Log in as' line above;"
 	@echo "  stop it with: make labelstudio-stop)"
 
-bench: $(VENV)/.installed install-labelstudio
+bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_release.py
 	$(BIN)/python bench/bench_push.py
 	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_annotators.py
 
-labelstudio: install-labelstudio $(VENV)/.installed
-	$(BIN)/corpus labelstudio start --port $(LS_PORT)
+DB          ?= sqlite
+
+labelstudio: install-labelstudio $(VENV)/.installed $(if $(filter postgresql,$(DB)),install-postgresql)
+	$(BIN)/corpus labelstudio start --port $(LS_PORT) --database $(DB)
 
 labelstudio-stop: $(VENV)/.installed
 	$(BIN)/corpus labelstudio stop

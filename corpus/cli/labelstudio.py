@@ -32,8 +32,17 @@ def labelstudio_group() -> None:
 @ls_data_dir_option
 @click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait for /health.")
 @click.option("--reuse", is_flag=True, help="If it already runs for this data dir, say where and succeed.")
+@click.option(
+    "--database",
+    type=click.Choice(["sqlite", "postgresql"]),
+    envvar="CORPUS_LS_DATABASE",
+    default="sqlite",
+    show_default=True,
+    help="sqlite for trials; postgresql (a cluster under the data dir, system PostgreSQL) for a team. "
+    "Env: CORPUS_LS_DATABASE.",
+)
 @json_option
-def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, as_json: bool) -> None:
+def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, database: str, as_json: bool) -> None:
     """Start Label Studio and wait until it answers; print the URL and how to log in."""
     from corpus.labelstudio import server as lsserver
 
@@ -48,7 +57,7 @@ def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, as_
     binary = lsserver.find_binary()
     creds = lsserver.load_credentials()
     notify = None if as_json else (lambda msg: click.echo(msg, err=True))
-    info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout, notify=notify)
+    info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout, notify=notify, database=database)
     lsserver.remember_url(info.url)
     if as_json:
         emit_json({**info.to_dict(), "username": creds.username, "credentials_from": creds.origin})
@@ -58,7 +67,7 @@ def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, as_
         if creds.origin == "environment"
         else f'{creds.origin} (keys "password" and "token", file mode 600)'
     )
-    click.echo(f"Label Studio is running at {info.url}  (pid {info.pid}, data {info.data_dir})")
+    click.echo(f"Label Studio is running at {info.url}  (pid {info.pid}, data {info.data_dir}, {info.database})")
     click.echo(f"  Log in as {creds.username}; the password and the API token are in {where}.")
     click.echo(f"  Log: {info.log}")
     click.echo("  Stop it with `corpus labelstudio stop` (or `make labelstudio-stop`).")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.core.errors import LabelStudioError, UsageError
+from corpus.labelstudio import postgres
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_HOST = "127.0.0.1"
@@ -50,6 +51,7 @@ DEFAULT_USERNAME = "admin@example.com"
 PID_FILE = "labelstudio.pid"
 LOG_FILE = "labelstudio.log"
 TEMPLATE_MARKER = ".newscorpus-template"
+DATABASES = ("sqlite", "postgresql")
 
 # Environment of every Label Studio process we start: telemetry off, legacy tokens on.
 QUIET_ENV = {
@@ -421,6 +423,7 @@ class ServerInfo:
     log: str
     started_at: float
     initialized: bool = False  # True when this start copied the template into data_dir
+    database: str = "sqlite"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -454,14 +457,21 @@ def start(
     binary: Path | None = None,
     timeout: float = 180,
     notify: Callable[[str], None] | None = None,
+    database: str = "sqlite",
 ) -> ServerInfo:
     """Start Label Studio on 127.0.0.1:port with data in ``data_dir`` and wait until it answers.
+
+    ``database`` is ``sqlite`` (a file in ``data_dir``, for trials and one annotator at a time) or
+    ``postgresql`` (a cluster under ``data_dir/postgres`` started first, see
+    :mod:`corpus.labelstudio.postgres`; for a team annotating at once).
 
     Raises ``LabelStudioError`` when it is already running for this data dir, the port is busy,
     or the server does not come up (the message carries the end of its log).
     """
     if not (0 < int(port) < 65536):
         raise UsageError(f"invalid port {port}")
+    if database not in DATABASES:
+        raise UsageError(f"unknown database {database!r}", hint=f"choose one of {', '.join(DATABASES)}")
     data_dir = Path(data_dir).resolve()
     binary = binary or find_binary()
     creds = creds or load_credentials()
@@ -476,13 +486,24 @@ def start(
             f"port {port} on {DEFAULT_HOST} is already in use",
             hint="choose another port with --port (make labelstudio LS_PORT=...) or stop what uses it",
         )
-    if notify is not None and not (data_dir / "label_studio.sqlite3").exists():
-        fresh = not (template_dir(binary) / TEMPLATE_MARKER).exists()
-        notify(
-            f"Initializing {data_dir}"
-            + (" (first time on this machine: database migrations take about a minute)" if fresh else "")
-        )
-    initialized = prepare_data_dir(data_dir, binary)
+    db_env: dict[str, str] = {}
+    if database == "postgresql":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+        initialized = postgres.cluster(data_dir) is None
+        if notify is not None and initialized:
+            notify(
+                f"Initializing PostgreSQL in {data_dir / postgres.DIR_NAME} (database migrations take a minute or two)"
+            )
+        db_env = postgres.start(data_dir).django_env()
+    else:
+        if notify is not None and not (data_dir / "label_studio.sqlite3").exists():
+            fresh = not (template_dir(binary) / TEMPLATE_MARKER).exists()
+            notify(
+                f"Initializing {data_dir}"
+                + (" (first time on this machine: database migrations take about a minute)" if fresh else "")
+            )
+        initialized = prepare_data_dir(data_dir, binary)
     log_path = data_dir / LOG_FILE
     log = open(log_path, "ab")
     os.chmod(log_path, 0o600)
@@ -500,7 +521,7 @@ def start(
     ]
     proc = subprocess.Popen(
         cmd,
-        env=_child_env(data_dir, creds),
+        env={**_child_env(data_dir, creds), **db_env},
         cwd=data_dir,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -509,13 +530,14 @@ def start(
     )
     log.close()
     url = f"http://{DEFAULT_HOST}:{port}"
-    info = ServerInfo(proc.pid, url, int(port), str(data_dir), str(log_path), time.time(), initialized)
+    info = ServerInfo(proc.pid, url, int(port), str(data_dir), str(log_path), time.time(), initialized, database)
     _write_pid(data_dir, info)
     try:
         _wait_ready(proc, info, timeout)
     except BaseException:
         _terminate(proc.pid)
         (data_dir / PID_FILE).unlink(missing_ok=True)
+        postgres.stop(data_dir)
         raise
     return info
 
@@ -618,10 +640,12 @@ def stop(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:
     pid_file = data_dir / PID_FILE
     if not _is_our_process(rec):
         pid_file.unlink(missing_ok=True)
+        postgres.stop(data_dir)
         return {"stopped": False, "reason": f"pid {rec.get('pid')} is no longer Label Studio (stale pid file removed)"}
     _terminate(int(rec["pid"]))
     pid_file.unlink(missing_ok=True)
-    return {"stopped": True, "pid": rec["pid"], "url": rec.get("url")}
+    postgres.stop(data_dir)  # after the server: it holds connections to the database
+    return {"stopped": True, "pid": rec["pid"], "url": rec.get("url"), "database": rec.get("database", "sqlite")}
 
 
 def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:
@@ -638,4 +662,5 @@ def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:
         "data_dir": str(data_dir),
         "log": rec.get("log"),
         "uptime_s": round(time.time() - float(rec.get("started_at", time.time())), 1),
+        "database": rec.get("database", "sqlite"),
     }
