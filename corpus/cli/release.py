@@ -128,7 +128,9 @@ def release_build(
 def release_publish(folder: str, repo: str, private: bool, dry_run: bool, as_json: bool) -> None:
     """Upload a built release in one commit and tag it vX.Y.Z (token from HF_TOKEN).
 
-    An existing tag is never moved: publishing a version twice fails.
+    Checks first (token present, repo id valid, endpoint reachable and token accepted, tag free);
+    exit 3 when the Hub cannot be used from here (no token, offline, token rejected), 1 when the
+    tag exists. An existing tag is never moved: publishing a version twice fails.
     """
     from corpus.release.publish import publish
 
@@ -136,14 +138,24 @@ def release_publish(folder: str, repo: str, private: bool, dry_run: bool, as_jso
     if as_json:
         emit_json(plan.to_dict())
         return
-    total = sum(f["size"] for f in plan.files)
     head = "Would upload" if dry_run else "Uploaded"
     click.echo(
-        f"{head} {len(plan.files)} files ({total:,} bytes) to datasets/{repo}, tag {plan.tag}"
-        + (" (private)" if private else "")
+        f"{head} {len(plan.files)} files ({plan.total_size:,} bytes) to datasets/{repo} at {plan.endpoint}, "
+        f"tag {plan.tag}" + (" (private)" if private else "")
     )
     for f in plan.files:
         click.echo(f"  {f['size']:>12,}  {f['path']}")
+    if dry_run:
+        click.echo(
+            "Token: "
+            + (
+                "found (HF_TOKEN or saved login)"
+                if plan.token_present
+                else "none found: set HF_TOKEN before publishing"
+            )
+        )
+    for c in plan.checks:
+        click.echo(f"  ok: {c}")
     if plan.commit:
         click.echo(f"Commit {plan.commit}, tagged {plan.tag}")
 

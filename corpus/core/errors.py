@@ -95,3 +95,33 @@ class LabelStudioRejected(LabelStudioError):
     def __init__(self, message: str, *, status: int = 400, hint: str | None = None):
         self.status = status
         super().__init__(message, hint=hint)
+
+
+class HubUnavailable(ReleaseError, EnvironmentProblem):
+    """The Hugging Face Hub cannot be used from here (exit 3): fix the environment, publish again."""
+
+    code = "E610"
+
+
+class HubTokenMissing(HubUnavailable):
+    """No Hugging Face token (``HF_TOKEN`` unset and no saved login)."""
+
+    code = "E611"
+
+
+class HubUnreachable(HubUnavailable):
+    """The Hub endpoint did not answer (offline, DNS, proxy, ``HF_ENDPOINT`` wrong)."""
+
+    code = "E612"
+
+
+class HubTokenRejected(HubUnavailable):
+    """The Hub answered 401/403: the token is invalid or cannot write to the repo."""
+
+    code = "E613"
+
+
+class HubTagExists(ReleaseError):
+    """The release tag already exists on the Hub repo; a published version is never moved."""
+
+    code = "E614"

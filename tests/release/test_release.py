@@ -505,9 +505,15 @@ def test_cli_usage_errors_exit_2_and_existing_folder_is_kept(tmp_path, fixture_r
 class RecordingApi:
     """Stands in for ``huggingface_hub.HfApi``: records calls, keeps refs like the Hub would."""
 
+    token = "hf_recording"
+
     def __init__(self, tags: dict[str, str] | None = None):
         self.calls: list[tuple[str, dict]] = []
         self.tags = dict(tags or {})
+
+    def whoami(self, **kw):
+        self.calls.append(("whoami", kw))
+        return {"name": "acme-bot"}
 
     def create_repo(self, repo_id, **kw):
         self.calls.append(("create_repo", {"repo_id": repo_id, **kw}))
@@ -540,18 +546,21 @@ def test_publish_uploads_one_commit_and_tags_it(tmp_path, fixture_release, monke
     api = RecordingApi(tags={"v1.2.2": "abc"})
     plan = publish.publish(rep.folder, "acme/news", private=True, api=api)
     names = [c[0] for c in api.calls]
-    assert names == ["create_repo", "list_repo_refs", "upload_folder", "create_tag"]
-    assert api.calls[0][1] == {"repo_id": "acme/news", "repo_type": "dataset", "private": True, "exist_ok": True}
-    up = api.calls[2][1]
+    # checks first (token, endpoint + token accepted, tag free), then the writes
+    assert names == ["whoami", "list_repo_refs", "create_repo", "upload_folder", "create_tag"]
+    assert plan.checks[0] == "token present" and plan.checks[-1] == "tag v1.2.3 free"
+    assert api.calls[2][1] == {"repo_id": "acme/news", "repo_type": "dataset", "private": True, "exist_ok": True}
+    up = api.calls[3][1]
     assert up["repo_type"] == "dataset" and up["repo_id"] == "acme/news"
     assert "README.md" in up["files"] and "ner/train-00000-of-00001.parquet" in up["files"]
-    assert api.calls[3][1]["tag"] == "v1.2.3" and api.calls[3][1]["revision"] == plan.commit == "c0ffee" * 6 + "beef"
-    assert api.calls[3][1]["repo_type"] == "dataset"
+    assert api.calls[4][1]["tag"] == "v1.2.3" and api.calls[4][1]["revision"] == plan.commit == "c0ffee" * 6 + "beef"
+    assert api.calls[4][1]["repo_type"] == "dataset"
 
-    # publishing the same version again never moves the tag
-    with pytest.raises(ReleaseError, match="already exists"):
+    # publishing the same version again never moves the tag, and nothing is written
+    with pytest.raises(ReleaseError, match="already exists") as e:
         publish.publish(rep.folder, "acme/news", api=api)
-    assert [c[0] for c in api.calls[4:]] == ["create_repo", "list_repo_refs"]
+    assert e.value.code == "E614" and e.value.exit_code == 1
+    assert [c[0] for c in api.calls[5:]] == ["whoami", "list_repo_refs"]
     assert api.tags["v1.2.3"] == plan.commit
 
 
@@ -583,7 +592,7 @@ def test_publish_through_the_cli_uses_hf_token(tmp_path, fixture_release, monkey
     rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="0.4.0")
     made = []
 
-    def fake_hfapi(token=None):
+    def fake_hfapi(token=None, **kw):
         made.append(token)
         return RecordingApi()
 
@@ -593,3 +602,70 @@ def test_publish_through_the_cli_uses_hf_token(tmp_path, fixture_release, monkey
     assert r.exit_code == 0, r.output
     assert made == ["hf_secret_never_printed"] and "hf_secret" not in r.output
     assert json.loads(r.stdout)["commit"] == "c0ffee" * 6 + "beef"
+
+
+@pytest.fixture
+def no_hf_login(tmp_path, monkeypatch):
+    """No token anywhere: HF_TOKEN unset, an empty HF_HOME (no saved login)."""
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    home = tmp_path / "hf_home_empty"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(home / "token"), raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"), raising=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_publish_without_token_fails_with_a_coded_error_and_exit_3(tmp_path, fixture_release, no_hf_login):
+    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="0.5.0")
+    r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news"])
+    assert r.exit_code == 3, r.output
+    assert "[E611]" in r.output and "HF_TOKEN" in r.output and "Hint:" in r.output
+    assert "Traceback" not in r.output and len(r.output.splitlines()) <= 3
+    # the dry run still works and says a token is missing
+    r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news", "--dry-run"])
+    assert r.exit_code == 0 and "none found" in r.output and "tag v0.5.0" in r.output
+
+
+def test_publish_to_an_unreachable_endpoint_fails_with_exit_3_not_a_traceback(tmp_path, fixture_release, monkeypatch):
+    """The real HfApi against a closed port on 127.0.0.1: the connection error becomes E612."""
+    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="0.6.0")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_never_printed")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+    r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news"])
+    assert r.exit_code == 3, r.output
+    assert "[E612]" in r.output and "cannot reach the Hub" in r.output and "--dry-run" in r.output
+    assert "Traceback" not in r.output and "hf_secret" not in r.output and len(r.output.splitlines()) <= 3
+
+
+def test_publish_token_rejected_and_bad_repo_id(tmp_path, fixture_release, monkeypatch):
+    import importlib
+
+    from huggingface_hub.errors import HfHubHTTPError, Response
+
+    Request = importlib.import_module(Response.__module__).Request
+    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="0.7.0")
+
+    class Rejecting(RecordingApi):
+        def whoami(self, **kw):
+            from huggingface_hub.errors import Response  # the HTTP library's Response huggingface_hub uses
+
+            response = Response(401, request=Request("GET", "http://127.0.0.1/api/whoami-v2"))
+            raise HfHubHTTPError("401 Client Error: Invalid user token.", response=response)
+
+    api = Rejecting()
+    with pytest.raises(ReleaseError) as e:
+        publish.publish(rep.folder, "acme/news", api=api)
+    assert e.value.code == "E613" and e.value.exit_code == 3 and [c[0] for c in api.calls] == []
+    for bad in ("acme", "acme/news/extra", "acme/-bad..name"):
+        r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", bad, "--dry-run"])
+        assert r.exit_code == 2 and "[E001]" in r.output, (bad, r.output)
