@@ -52,7 +52,15 @@ from corpus.store.table import ARTICLE_COLUMNS, row_to_article
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-PARQUET_SETTINGS = {"compression": "zstd", "compression_level": 3, "use_dictionary": True, "write_statistics": True}
+PARQUET_SETTINGS = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "write_page_index": True,  # the Hub viewer (and DuckDB, Polars) skip pages by it
+}
+MAX_ROW_GROUP_BYTES = 100 * 1024 * 1024  # uncompressed, per row group
+MAX_FILE_BYTES = 500 * 1024 * 1024  # per Parquet shard
 RELEASE_MANIFEST = "release.json"
 
 
@@ -70,36 +78,89 @@ class ArticleSource(Protocol):
 
 
 class SplitWriter:
-    """Buffered Parquet writer for one config and split: rows in, one row group per flush.
+    """Buffered, sharded Parquet writer for one config and split: rows in, row groups out.
+
+    What the Hub's dataset viewer reads well: row groups of at most ``max_row_group_bytes``
+    (uncompressed Arrow bytes; a buffer of ``batch_rows`` rows that is bigger is cut into several
+    row groups), files of at most about ``max_file_bytes`` (a new shard starts when the next row
+    group would pass it), the page index written, shards named ``<split>-00000-of-0000N.parquet``
+    (the count is known only at ``close``, so shards are renamed then).
 
     Every split file of a config is written with the same explicit schema, so splits load with
     identical features whatever their content (e.g. a split without any event).
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int):
-        self.path = path
+    def __init__(
+        self,
+        folder: Path,
+        split: str,
+        schema: pa.Schema,
+        batch_rows: int,
+        max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
+        max_file_bytes: int = MAX_FILE_BYTES,
+    ):
+        self.folder = folder
+        self.split = split
         self.schema = schema
         self.batch_rows = batch_rows
+        self.max_row_group_bytes = max_row_group_bytes
+        self.max_file_bytes = max_file_bytes
         self.rows = 0
+        self.paths: list[Path] = []  # final shard paths, after close
         self._buf: list[dict[str, Any]] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_SETTINGS)
+        self._shards: list[Path] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._last_group = 0  # bytes the last row group took in the file
+        folder.mkdir(parents=True, exist_ok=True)
 
     def add(self, row: dict[str, Any]) -> None:
         self._buf.append(row)
         if len(self._buf) >= self.batch_rows:
             self.flush()
 
+    def _open(self) -> None:
+        path = self.folder / f".{self.split}-{len(self._shards):05d}.parquet.part"
+        self._shards.append(path)
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = pq.ParquetWriter(self._sink, self.schema, **PARQUET_SETTINGS)
+        self._last_group = 0
+
+    def _close_shard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()  # type: ignore[union-attr]
+            self._writer = self._sink = None
+
+    def _write_group(self, batch: pa.RecordBatch) -> None:
+        if self._writer is not None and self._sink.tell() + self._last_group > self.max_file_bytes:  # type: ignore[union-attr]
+            self._close_shard()
+        if self._writer is None:
+            self._open()
+        before = self._sink.tell()  # type: ignore[union-attr]
+        self._writer.write_batch(batch, row_group_size=batch.num_rows)  # type: ignore[union-attr]
+        self._last_group = self._sink.tell() - before  # type: ignore[union-attr]
+
     def flush(self) -> None:
-        if self._buf:
-            batch = pa.RecordBatch.from_pylist(self._buf, schema=self.schema)
-            self._writer.write_batch(batch, row_group_size=len(self._buf))
-            self.rows += len(self._buf)
-            self._buf = []
+        if not self._buf:
+            return
+        batch = pa.RecordBatch.from_pylist(self._buf, schema=self.schema)
+        self.rows += len(self._buf)
+        self._buf = []
+        per_row = max(batch.nbytes / batch.num_rows, 1.0)
+        step = max(1, int(self.max_row_group_bytes // per_row))
+        for i in range(0, batch.num_rows, step):
+            self._write_group(batch.slice(i, step))
 
     def close(self) -> int:
+        """Write what is buffered, close the last shard and give the shards their final names."""
         self.flush()
-        self._writer.close()
+        self._close_shard()
+        n = len(self._shards)
+        for k, part in enumerate(self._shards):
+            final = self.folder / f"{self.split}-{k:05d}-of-{n:05d}.parquet"
+            os.replace(part, final)
+            self.paths.append(final)
         return self.rows
 
 
@@ -124,6 +185,8 @@ class BuildOptions:
     force: bool = False
     batch_rows: int = 1000
     chunk_docs: int = 5000
+    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES
+    max_file_bytes: int = MAX_FILE_BYTES
     built_at: str | None = None  # fixed in tests; default: now (UTC)
 
 
@@ -289,7 +352,14 @@ def build_release(
         features = dataset_features(labels)
         writers = {
             c: {
-                s: SplitWriter(folder / c / f"{s}-00000-of-00001.parquet", features[c].arrow_schema, opts.batch_rows)
+                s: SplitWriter(
+                    folder / c,
+                    s,
+                    features[c].arrow_schema,
+                    opts.batch_rows,
+                    opts.max_row_group_bytes,
+                    opts.max_file_bytes,
+                )
                 for s in SPLITS
             }
             for c in CONFIGS
@@ -366,10 +436,7 @@ def build_release(
                 + (", ".join(f"{k} {v}" for k, v in problems.counts.items()) or "no annotations"),
                 hint="Check --annotations, --corpus-version and --policy (run with --json to see every problem).",
             )
-        for c, ws in writers.items():  # `load_dataset` refuses a split without rows: leave it out
-            for s, w in ws.items():
-                if not rows[c][s]:
-                    w.path.unlink()
+        shards = {c: {s: w.paths for s, w in ws.items() if rows[c][s]} for c, ws in writers.items()}
 
         left_out = problems.counts
         built_at = opts.built_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -404,7 +471,7 @@ def build_release(
                 ],
             },
         }
-        meta = _card_meta(opts, labels, features, folder, rows, sum(docs.values()))
+        meta = _card_meta(opts, labels, features, shards, rows, sum(docs.values()))
         (folder / "README.md").write_text(card.render_card(meta, stats, labels, built_at), encoding="utf-8")
         manifest = {**stats, "built_at": built_at, "problems": [p.to_dict() for p in problems]}
         (folder / RELEASE_MANIFEST).write_text(
@@ -446,7 +513,7 @@ def _card_meta(
     opts: BuildOptions,
     labels: LabelSet,
     features: dict[str, Features],
-    folder: Path,
+    shards: dict[str, dict[str, list[Path]]],
     rows: dict[str, dict[str, int]],
     n_docs: int,
 ) -> dict[str, Any]:
@@ -459,7 +526,7 @@ def _card_meta(
         present = [s for s in SPLITS if rows[c][s]]
         cfg["data_files"] = [{"split": s, "path": f"{c}/{s}-*.parquet"} for s in present]
         configs.append(cfg)
-        sizes = {s: (folder / c / f"{s}-00000-of-00001.parquet").stat().st_size for s in present}
+        sizes = {s: sum(p.stat().st_size for p in shards[c][s]) for s in present}
         infos.append(
             {
                 "config_name": c,

@@ -669,3 +669,42 @@ def test_publish_token_rejected_and_bad_repo_id(tmp_path, fixture_release, monke
     for bad in ("acme", "acme/news/extra", "acme/-bad..name"):
         r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", bad, "--dry-run"])
         assert r.exit_code == 2 and "[E001]" in r.output, (bad, r.output)
+
+
+# ---------------------------------------------------------------- Parquet for the Hub viewer
+
+
+def test_large_release_is_sharded_with_bounded_row_groups_and_a_page_index(tmp_path, store_uri, hf_offline):
+    """Limits are parameters: small ones here make a 60-article release shard like a big one would."""
+    pairs = [fixture_article(k) for k in range(60)]
+    write_store(store_uri, [a for a, _ in pairs])
+    snap = write_snapshot(tmp_path / "annotations" / "p" / "20250301T000000Z.jsonl", [b.to_dict() for _, b in pairs])
+    max_rg, max_file = 12_000, 12_000
+    rep = build(tmp_path, store_uri, [str(snap)], batch_rows=50, max_row_group_bytes=max_rg, max_file_bytes=max_file)
+    folder = Path(rep.folder)
+    shards = sorted((folder / "documents").glob("train-*.parquet"))
+    assert len(shards) >= 3, shards
+    n = len(shards)
+    assert [p.name for p in shards] == [f"train-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
+    assert not list(folder.rglob("*.part"))
+    total = 0
+    for p in folder.rglob("*.parquet"):
+        md = pq.ParquetFile(p).metadata
+        groups = [md.row_group(i) for i in range(md.num_row_groups)]
+        stored = [sum(g.column(j).total_compressed_size for j in range(g.num_columns)) for g in groups]
+        # the data of a file passes the limit by at most one row group (the footer with its page
+        # index comes on top: large next to these tiny row groups, negligible next to 100 MB ones)
+        assert sum(stored) <= max_file + max(stored), (p, stored)
+        for g in groups:
+            assert g.num_rows == 1 or g.total_byte_size <= max_rg * 1.5, (p, g.total_byte_size)
+            for j in range(g.num_columns):
+                col = g.column(j)
+                assert col.has_column_index and col.has_offset_index, (p, col.path_in_schema)
+        if p.parent.name == "documents":
+            total += md.num_rows
+    assert total == 60 == sum(rep.documents.values())
+    docs = load(rep.folder, None, hf_offline)
+    assert sum(d.num_rows for d in docs.values()) == 60
+    assert sorted(i for d in docs.values() for i in d["id"]) == sorted(a.doc_id for a, _ in pairs)
+    card = (folder / "README.md").read_text()
+    assert "path: documents/train-*.parquet" in card
