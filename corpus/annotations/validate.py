@@ -567,8 +567,10 @@ def _sniff(path: Path) -> str:
         try:
             json.loads(first)
             return "jsonl"
-        except (ValueError, RecursionError):
+        except json.JSONDecodeError:
             return "json"
+        except (ValueError, RecursionError):  # a whole line, but hostile (nesting, 4300+ digit integer)
+            return "jsonl"
     return "other"
 
 
@@ -637,6 +639,8 @@ def _load_json(p: Path, rep: Report) -> Any:
                 line=e.lineno,
             )
         )
+    except ValueError as e:  # an integer literal over 4300 digits
+        rep.findings.append(_unreadable(p, f"{p} is not a Label Studio export: {e}"))
     except RecursionError:
         rep.findings.append(_unreadable(p, f"{p} is nested too deeply to be a Label Studio export"))
     return None
@@ -803,6 +807,9 @@ def _jsonl_lines(p: Path, rep: Report) -> Iterator[tuple[int, Any, str | None]]:
                 rec = json.loads(s)
             except json.JSONDecodeError as e:
                 rep.findings.append(_unreadable(p, f"line {n} is not valid JSON: {e.msg} at column {e.colno}", line=n))
+                continue
+            except ValueError as e:  # an integer literal over 4300 digits
+                rep.findings.append(_unreadable(p, f"line {n} is not a record: {e}", line=n))
                 continue
             except RecursionError:
                 rep.findings.append(_unreadable(p, f"line {n} is nested too deeply", line=n))

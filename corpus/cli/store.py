@@ -10,6 +10,7 @@ import click
 
 from corpus.cli.app import command
 from corpus.cli.options import emit_json, json_option, progress_enabled, store_option, version_option
+from corpus.core.display import printable
 from corpus.core.errors import CorpusError, UsageError
 
 _FIELD_OPTIONS = ("text", "id", "title", "url", "date", "source", "language")
@@ -29,10 +30,10 @@ def _field_options(f: Callable) -> Callable:
 
 def _echo_errors(errors: list[dict[str, Any]], limit: int = 50) -> None:
     for e in errors[:limit]:
-        where = e.get("path") or "?"
+        where = printable(e.get("path") or "?", backslashes=False)  # readers escaped it already
         if e.get("line") is not None:
             where += f":{e['line']}"
-        click.echo(f"  error: {where}: {e.get('error')}", err=True)
+        click.echo(f"  error: {where}: {printable(str(e.get('error')), backslashes=False)}", err=True)
     if len(errors) > limit:
         click.echo(f"  ... and {len(errors) - limit} more errors (see --json)", err=True)
 

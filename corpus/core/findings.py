@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from corpus.core.display import printable
+
 ERROR, WARNING, INFO = "error", "warning", "info"
 
 # code -> (default severity, what it means). The only list of codes; tests check every one is used.
@@ -80,7 +82,7 @@ class Finding:
     def __str__(self) -> str:
         where = []
         if self.file:
-            where.append(self.file + (f":{self.line}" if self.line else ""))
+            where.append(printable(self.file) + (f":{self.line}" if self.line else ""))
         if self.task_id is not None:
             where.append(f"task {self.task_id}")
         if self.annotation_id is not None:
@@ -91,4 +93,4 @@ class Finding:
             where.append(f"region {self.region_id}")
         loc = ", ".join(where)
         ptr = f" at {self.pointer}" if self.pointer else ""
-        return f"{self.severity}: [{self.code}] {loc}{ptr}: {self.message}"
+        return f"{self.severity}: [{self.code}] {loc}{ptr}: {printable(self.message, backslashes=False)}"

@@ -28,9 +28,11 @@ def sha256_text(text: str) -> str:
 def make_doc_id(source_key: str) -> str:
     """Stable document id from a source key (source + native id, URL, or relative path).
 
-    Derived from the key, never from the text, so a corrected article keeps its id.
+    Derived from the key, never from the text, so a corrected article keeps its id. A key with a
+    lone surrogate (an invalid ``\\ud800`` escape in JSON) still hashes (``surrogatepass``, the
+    same bytes as UTF-8 for every valid key), so hashing never raises on hostile input.
     """
-    return hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(source_key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass

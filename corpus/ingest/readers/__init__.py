@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from corpus.core.display import printable
 from corpus.core.errors import UsageError
 from corpus.ingest.readers import csvrows, html, jsonl, txt
 from corpus.ingest.readers.base import (
@@ -74,11 +75,13 @@ def plan_files(
         elif p.exists() or p.is_symlink():
             f = fmt if fmt != "auto" else format_of(p)
             if f is None:
-                yield ReadError(str(p), f"unknown file type {p.suffix or '(no extension)'}; use --format")
+                yield ReadError(
+                    printable(p), f"unknown file type {printable(p.suffix) or '(no extension)'}; use --format"
+                )
                 continue
-            yield p, p.name, f, str(p)
+            yield p, p.name, f, printable(p)
         else:
-            yield ReadError(str(p), "no such file or directory")
+            yield ReadError(printable(p), "no such file or directory")
 
 
 def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadError]:
@@ -89,9 +92,11 @@ def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadErr
         # symlinked directories are listed in dirnames but not descended into by os.walk
         for name in list(dirnames):
             if (d / name).is_symlink():
-                target = (d / name).resolve()
-                if not _inside(target, real_root):
-                    yield ReadError(str(d / name), "symlink leaves the import root; not followed")
+                target = _resolve(d / name)
+                if target is None:
+                    yield ReadError(printable(d / name), "symlink loop; not followed")
+                elif not _inside(target, real_root):
+                    yield ReadError(printable(d / name), "symlink leaves the import root; not followed")
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
@@ -102,11 +107,22 @@ def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadErr
             if not ext_ok:
                 continue
             if p.is_symlink():
-                target = p.resolve()
-                if not _inside(target, real_root):
-                    yield ReadError(str(p), "symlink leaves the import root; not followed")
+                target = _resolve(p)
+                if target is None:
+                    yield ReadError(printable(p), "symlink loop; not followed")
                     continue
-            yield p, rel, f, str(p)
+                if not _inside(target, real_root):
+                    yield ReadError(printable(p), "symlink leaves the import root; not followed")
+                    continue
+            yield p, rel, f, printable(p)
+
+
+def _resolve(p: Path) -> Path | None:
+    """The real path of a symlink, or None when it is a loop (``a -> b -> a``, ``x -> x``)."""
+    try:
+        return p.resolve(strict=False)
+    except (RuntimeError, OSError):  # RuntimeError: Python < 3.13's "Symlink loop"
+        return None
 
 
 def _inside(target: Path, root: Path) -> bool:

@@ -51,9 +51,10 @@ class ReadError:
     path: str
     error: str
     line: int | None = None
+    code: str = InputError.code
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "error": self.error}
+        return {"path": self.path, "line": self.line, "code": self.code, "error": self.error}
 
 
 Item = RawRecord | ReadError
@@ -105,6 +106,31 @@ def decode_file(path: Path, display: str, max_bytes: int) -> tuple[str, dict[str
     except InputError as e:
         return ReadError(display, e.message)
     return text, meta, hashlib.sha256(data).hexdigest()
+
+
+def lone_surrogate(obj: Any) -> str | None:
+    """The first field (top-level name) of a parsed JSON value holding a string with a lone
+    surrogate, else None. Iterative: the value may be nested as deep as the parser allows."""
+    stack: list[tuple[str, Any]] = [(k, v) for k, v in obj.items()] if isinstance(obj, dict) else [("", obj)]
+    stack.reverse()
+    while stack:
+        top, v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return top
+        elif isinstance(v, dict):
+            stack.extend((top, x) for kv in v.items() for x in kv)
+        elif isinstance(v, list):
+            stack.extend((top, x) for x in v)
+    if isinstance(obj, dict):
+        for k in obj:
+            try:
+                k.encode("utf-8")
+            except UnicodeEncodeError:
+                return k
+    return None
 
 
 def first_line(text: str) -> str | None:

@@ -57,12 +57,13 @@ def _rows(stream, path: Path, rel: str, opts: ReadOptions, display: str) -> Iter
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(stream, delimiter=delimiter)
     while True:
+        start = reader.line_num + 1  # the record's first line (line_num counts lines read so far)
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            yield ReadError(display, f"malformed CSV: {e}", reader.line_num)
+            yield ReadError(display, f"malformed CSV: {e}", start)
             continue
         line = reader.line_num
         if None in row:  # more cells than header names

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from corpus.core.errors import InputError
 from corpus.core.normalize import decode
-from corpus.ingest.readers.base import Item, ReadError, ReadOptions, lines_with_numbers, record_from_mapping
+from corpus.ingest.readers.base import (
+    Item,
+    ReadError,
+    ReadOptions,
+    lines_with_numbers,
+    lone_surrogate,
+    record_from_mapping,
+)
 
 EXTENSIONS = (".jsonl", ".ndjson")
+
+# a \uD800-\uDFFF escape: the only way a lone surrogate (not valid Unicode, not storable) gets in
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item]:
@@ -31,10 +42,18 @@ def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item
                 continue
         try:
             obj = json.loads(line)
-        except ValueError as e:
+        except RecursionError:
+            yield ReadError(display, "malformed JSON: nested too deeply (arrays / objects inside each other)", n)
+            continue
+        except ValueError as e:  # also an integer literal over 4300 digits
             yield ReadError(display, f"malformed JSON: {e}", n)
             continue
         if not isinstance(obj, dict):
             yield ReadError(display, f"expected a JSON object, got {type(obj).__name__}", n)
+            continue
+        if _SURROGATE_ESCAPE.search(raw) and (where := lone_surrogate(obj)) is not None:
+            yield ReadError(
+                display, f"field {where!r} holds a lone surrogate (an invalid \\u escape); fix the record", n
+            )
             continue
         yield record_from_mapping(obj, opts, rel=rel, display=display, line=n)
