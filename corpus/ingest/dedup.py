@@ -36,10 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpus.store.table import MINHASH_SCHEME
+
 NUM_PERM = 128
 THRESHOLD = 0.9
 SHINGLE = 3
-SCHEME = "oph-splitmix64-w3-v1"  # stored with the table; change it whenever signatures change
+SCHEME = MINHASH_SCHEME  # named in the store's schema (corpus.store.table); change it whenever signatures change
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
 _M32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64(1 << 32)

@@ -38,12 +38,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets import Features
 
 from corpus.core.errors import ReleaseError, UsageError
 from corpus.core.model import Annotation, Article
 from corpus.release import card, gold
-from corpus.release.features import dataset_features, label_set
+from corpus.release.features import Features, dataset_features, label_set
 from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
 from corpus.release.splits import SPLITS, assign_split, parse_ratios
 from corpus.store.snapshot import snapshot_files

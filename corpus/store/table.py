@@ -43,9 +43,11 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from corpus.core.errors import StoreError, UnknownVersion, UsageError
 from corpus.core.model import Article
-from corpus.ingest.dedup import SCHEME as MINHASH_SCHEME
 
 DEFAULT_URI = "data/corpus"
+# The MinHash signatures of corpus.ingest.dedup, named here because the table schema records the
+# scheme in the minhash field metadata; change it whenever the signatures change.
+MINHASH_SCHEME = "oph-splitmix64-w3-v1"
 N_BUCKETS = 16
 TAGS_FILE = "_corpus_tags.json"
 _FOREVER = "interval 36500 days"
