@@ -83,6 +83,7 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_release.py
 	$(BIN)/python bench/bench_push.py
+	$(BIN)/python bench/bench_pull.py
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_annotators.py
 
