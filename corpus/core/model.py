@@ -18,6 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FRAGMENT_JOINER = " "
+# The Label Studio user that `corpus accept-predictions` (make demo) submits accepted predictions
+# as: its annotations are machine-made, never human work.
+MACHINE_ANNOTATOR = "prediction-bot@newscorpus.invalid"
 
 
 def sha256_text(text: str) -> str:

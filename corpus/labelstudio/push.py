@@ -28,6 +28,7 @@ from typing import Any
 from corpus.annotations import lsformat, validate
 from corpus.core import taxonomy
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable, UsageError
+from corpus.core.model import MACHINE_ANNOTATOR as _MACHINE_ANNOTATOR
 from corpus.core.model import Article
 from corpus.labelstudio.client import LSClient
 from corpus.predict.preannotate import JsonlPredictions, PreAnnotator
@@ -572,7 +573,7 @@ def push(
 
 # ---------------------------------------------------------------- demo: accept predictions
 
-MACHINE_ANNOTATOR = "prediction-bot@newscorpus.invalid"
+MACHINE_ANNOTATOR = _MACHINE_ANNOTATOR  # named in corpus.core.model (the release reads it too)
 
 
 def accept_predictions(client: LSClient, project: str) -> dict[str, int]:

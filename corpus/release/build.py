@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from corpus.core.errors import ReleaseError, UsageError
 from corpus.core.model import Annotation, Article
-from corpus.release import card, gold
+from corpus.release import card, gold, provenance
 from corpus.release.features import Features, dataset_features, label_set
 from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
 from corpus.release.splits import SPLITS, assign_split, parse_ratios
@@ -187,6 +187,7 @@ class BuildOptions:
     max_row_group_bytes: int = MAX_ROW_GROUP_BYTES
     max_file_bytes: int = MAX_FILE_BYTES
     built_at: str | None = None  # fixed in tests; default: now (UTC)
+    show_emails: bool = False  # annotators' e-mail addresses in rows and card (default: pseudonyms)
 
 
 @dataclass
@@ -404,8 +405,8 @@ def build_release(
                         problems.append(gold.Problem(kind, msg, *where, art.doc_id))
                         continue
                     extra = {
-                        "annotator": ann.annotator,
-                        "annotation_origin": ann.origin,
+                        "annotator": provenance.public_annotator(ann.annotator, opts.show_emails),
+                        "annotation_origin": provenance.record_origin(ann),
                         "annotation_policy": choice["policy"],
                         "reanchored": moved,
                     }

@@ -8,7 +8,8 @@ Policies (``--policy``):
 
 * ``default``: the reviewed one (``ground_truth``) if any; else, when every annotation comes from
   one annotator, that annotator's; else the adjudicated one (origin ``adjudicated``); else the
-  most recent. Ties at any step go to the most recent (``updated_at``, else ``created_at``), then
+  most recent. Machine-accepted predictions (``provenance.record_origin``) count only when no
+  person annotated the document; the rule is then ``machine_accepted``. Ties at any step go to the most recent (``updated_at``, else ``created_at``), then
   to the last one read (files in the order given, lines in file order).
 * ``latest``: the most recent annotation, whoever made it.
 * ``reviewed``: only ``ground_truth`` or adjudicated annotations; other documents are left out.
@@ -34,6 +35,7 @@ import pyarrow as pa
 
 from corpus.core.errors import UsageError
 from corpus.core.model import FRAGMENT_JOINER, Annotation, Fragment, Span
+from corpus.release.provenance import MACHINE_ACCEPTED, record_origin
 from corpus.store.snapshot import check_manifest
 
 POLICIES = ("default", "latest", "reviewed")
@@ -93,7 +95,7 @@ def _candidates(d: dict, file_idx: int, line: int, offset: int) -> Candidate:
         line=line,
         offset=offset,
         annotator=sys.intern(str(d.get("annotator") or "")),
-        origin=sys.intern(str(d.get("origin") or "")),
+        origin=sys.intern(record_origin(d)),
         ground_truth=bool(d.get("ground_truth")),
     )
 
@@ -182,6 +184,11 @@ def choose(doc_id: str, candidates: list[Candidate], policy: str = "default") ->
         return max(cs, key=lambda c: c.rank)
 
     n = len(candidates)
+    machine = [c for c in candidates if c.origin == MACHINE_ACCEPTED]
+    if machine and policy != "latest":
+        if len(machine) == n:  # nobody but the machine: say so
+            return None if policy == "reviewed" else Choice(doc_id, latest(machine), MACHINE_ACCEPTED, n)
+        candidates = [c for c in candidates if c.origin != MACHINE_ACCEPTED]  # people's work first
     reviewed = [c for c in candidates if c.ground_truth]
     adjudicated = [c for c in candidates if c.origin == "adjudicated"]
     if policy == "latest":
