@@ -20,6 +20,7 @@ ADAPTERS = {
     "label_studio_sdk": "corpus/labelstudio/client.py",
     "datasets": "corpus/release/features.py",
     "huggingface_hub": "corpus/release/publish.py",
+    "matplotlib": "corpus/release/report.py",
 }
 
 
