@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.core import taxonomy as taxmod
-from corpus.core.findings import Finding
 from corpus.core.model import (
     FRAGMENT_JOINER,
     Annotation,
@@ -47,6 +46,7 @@ from corpus.core.model import (
     Span,
     sha256_text,
 )
+from corpus.core.problems import Problem
 from corpus.core.taxonomy import (
     ATTRIBUTION,
     CONTENT,
@@ -278,7 +278,7 @@ class Conversion:
     """What :func:`from_labelstudio` returns: the annotation, the converter's findings, repairs."""
 
     annotation: Annotation
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)
     repairs: int = 0  # regions whose UTF-16 offsets were converted
     fixed_result: list[dict[str, Any]] | None = None  # the result with repaired offsets, if any
 
@@ -298,13 +298,13 @@ def from_labelstudio(
     :func:`corpus.annotations.validate.validate_annotation`, so nothing is reported twice.
     """
     tax = tax or taxmod.load()
-    findings: list[Finding] = []
+    findings: list[Problem] = []
     fragment_label = tax.fragment_relation.name
     task_id, annotation_id = meta.get("task_id"), meta.get("annotation_id")
 
     def add(code: str, message: str, region_id: Any = None, ptr: str = "", severity: str = "") -> None:
         findings.append(
-            Finding(code, message, severity, task_id, annotation_id, None if region_id is None else str(region_id), ptr)
+            Problem(code, message, severity, task_id, annotation_id, None if region_id is None else str(region_id), ptr)
         )
 
     base: dict[str, Any] = {"doc_id": "", "text_sha256": sha256_text(text), "annotator": ""}
@@ -632,7 +632,7 @@ def _frag_text(members: dict[str, list[_Region]], heads: list[str], f: Fragment,
 
 def ls_result_to_annotation(
     result: Any, text: str, tax: Taxonomy | None = None, **meta: Any
-) -> tuple[Annotation, list[Finding]]:
+) -> tuple[Annotation, list[Problem]]:
     """``(annotation, findings)`` for one result list; ``meta`` sets Annotation fields (doc_id, ...)."""
     conv = from_labelstudio(result, text, tax, **meta)
     return conv.annotation, conv.findings

@@ -27,14 +27,14 @@ from jsonschema import Draft202012Validator
 from corpus.annotations import lsformat
 from corpus.annotations.fastschema import compile_schema
 from corpus.core import taxonomy as taxmod
-from corpus.core.findings import CODES, ERROR, INFO, WARNING, Finding
 from corpus.core.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
+from corpus.core.problems import CODES, ERROR, INFO, WARNING, Problem
 from corpus.core.taxonomy import CUE, Taxonomy
 from corpus.generate import jsonschemas
 
 __all__ = [
     "CODES",
-    "Finding",
+    "Problem",
     "Report",
     "Validator",
     "validate_annotation",
@@ -68,7 +68,7 @@ class Validator:
         self.annotation = Draft202012Validator(annotation)
         self._fast = {id(self.task): compile_schema(task), id(self.annotation): compile_schema(annotation)}
 
-    def errors(self, validator: Draft202012Validator, instance: Any, prefix: str = "", **where: Any) -> list[Finding]:
+    def errors(self, validator: Draft202012Validator, instance: Any, prefix: str = "", **where: Any) -> list[Problem]:
         fast = self._fast.get(id(validator))
         if fast is not None and fast(instance):
             return []
@@ -76,7 +76,7 @@ class Validator:
         for e in validator.iter_errors(instance):
             ptr = prefix + "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in e.absolute_path)
             msg = e.message if len(e.message) < 300 else e.message[:300] + "..."
-            out.append(Finding("schema", msg, pointer=ptr, **where))
+            out.append(Problem("schema", msg, pointer=ptr, **where))
         return sorted(out, key=lambda f: f.pointer)
 
 
@@ -116,7 +116,7 @@ def _utf16_match(text: str, span: Span) -> list[tuple[int, int]] | None:
 
 def validate_annotation(
     ann: Annotation | dict[str, Any], text: str | None = None, tax: Taxonomy | None = None, *, check_hash: bool = True
-) -> list[Finding]:
+) -> list[Problem]:
     """Semantic findings of one canonical annotation against its document ``text``.
 
     ``text=None`` checks only what needs no text (labels, relations, required spans, choices).
@@ -126,12 +126,12 @@ def validate_annotation(
         try:
             ann = Annotation.from_dict(ann)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            return [Finding("schema", f"not a canonical annotation record: {type(e).__name__}: {e}")]
+            return [Problem("schema", f"not a canonical annotation record: {type(e).__name__}: {e}")]
     w = _where(ann)
-    out: list[Finding] = []
+    out: list[Problem] = []
 
     def add(code: str, msg: str, region: Any = None, ptr: str = "", severity: str = "") -> None:
-        out.append(Finding(code, msg, severity, region_id=None if region is None else str(region), pointer=ptr, **w))
+        out.append(Problem(code, msg, severity, region_id=None if region is None else str(region), pointer=ptr, **w))
 
     if text is not None and check_hash and ann.text_sha256 and ann.text_sha256 != sha256_text(text):
         add(
@@ -362,14 +362,14 @@ def check_ls_task(
     counts: Counter | None = None,
     fixes: list[tuple[int, list[dict[str, Any]]]] | None = None,
     validator: Validator | None = None,
-) -> list[Finding]:
+) -> list[Problem]:
     """Findings of one exported task; ``counts`` collects the tallies, ``fixes`` repaired results."""
     v = validator or validator_for(tax)
     tax = v.tax
     counts = counts if counts is not None else Counter()
     counts["tasks"] += 1
     if not isinstance(task, dict):
-        return [Finding("schema", f"a task must be an object, not {type(task).__name__}", pointer=prefix or "/")]
+        return [Problem("schema", f"a task must be an object, not {type(task).__name__}", pointer=prefix or "/")]
     tid = task.get("id")
     out = v.errors(v.task, task, prefix, task_id=tid)
     schema_ptrs = {f.pointer for f in out}
@@ -386,7 +386,7 @@ def check_ls_task(
     stored = data.get("text_sha256") or meta.get("text_sha256")
     if isinstance(stored, str) and stored and stored != sha256_text(text):
         out.append(
-            Finding(
+            Problem(
                 "hash_mismatch",
                 "task text_sha256 is not the hash of task.data.text (the text was "
                 "edited in Label Studio, or the task was made from another corpus version)",
@@ -424,7 +424,7 @@ def check_ls_task(
                 fixes.append((j, conv.fixed_result))
         except Exception as e:  # noqa: BLE001 - hostile input must give a finding, never a traceback
             sem = [
-                Finding(
+                Problem(
                     "schema",
                     f"cannot read this annotation: {type(e).__name__}: {e}",
                     task_id=tid,
@@ -451,18 +451,18 @@ def _said(pointer: str, schema_ptrs: set[str]) -> bool:
     return any(p.startswith(pointer + "/") for p in schema_ptrs)
 
 
-def validate_ls_task(task: Any, tax: Taxonomy | None = None, *, prefix: str = "") -> list[Finding]:
+def validate_ls_task(task: Any, tax: Taxonomy | None = None, *, prefix: str = "") -> list[Problem]:
     """Findings of one Label Studio task (schema + semantics of every non-cancelled annotation)."""
     return check_ls_task(task, tax, prefix=prefix)
 
 
 def validate_record(
     rec: Any, text: str | None, tax: Taxonomy | None = None, *, prefix: str = "", validator: Validator | None = None
-) -> list[Finding]:
+) -> list[Problem]:
     """Schema + semantic findings of one canonical record dict (a JSONL line)."""
     v = validator or validator_for(tax)
     if not isinstance(rec, dict):
-        return [Finding("schema", f"a record must be an object, not {type(rec).__name__}", pointer=prefix or "/")]
+        return [Problem("schema", f"a record must be an object, not {type(rec).__name__}", pointer=prefix or "/")]
     where = {
         "task_id": rec.get("task_id"),
         "annotation_id": rec.get("annotation_id"),
@@ -473,7 +473,7 @@ def validate_record(
         ann = Annotation.from_dict(rec)
         sem = validate_annotation(ann, text, v.tax)
     except Exception:  # noqa: BLE001 - the schema findings say what is wrong
-        return schema or [Finding("schema", "not a canonical annotation record", pointer=prefix or "/", **where)]
+        return schema or [Problem("schema", "not a canonical annotation record", pointer=prefix or "/", **where)]
     for f in sem:
         f.pointer = prefix + f.pointer
     sem_ptrs = {f.pointer for f in sem}
@@ -486,16 +486,16 @@ def validate_record(
 @dataclass
 class Report:
     files: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Problem] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     fixed: list[str] = field(default_factory=list)  # copies written by --fix-offsets
 
     @property
-    def errors(self) -> list[Finding]:
+    def errors(self) -> list[Problem]:
         return [f for f in self.findings if f.severity == ERROR]
 
     @property
-    def warnings(self) -> list[Finding]:
+    def warnings(self) -> list[Problem]:
         return [f for f in self.findings if f.severity == WARNING]
 
     @property
@@ -526,8 +526,8 @@ class Report:
         }
 
 
-def _unreadable(path: Path, msg: str, line: int | None = None) -> Finding:
-    return Finding("unreadable", msg, file=str(path), line=line)
+def _unreadable(path: Path, msg: str, line: int | None = None) -> Problem:
+    return Problem("unreadable", msg, file=str(path), line=line)
 
 
 def _fixed_path(path: Path) -> Path:
@@ -594,7 +594,7 @@ def validate_file(
         rep.findings.append(_unreadable(p, f"cannot read {p}: {e.strerror or e}"))
         return rep
     if kind == "empty" and p.suffix == ".jsonl":
-        rep.findings.append(Finding("no_records", f"{p} holds no annotation records", file=str(p)))
+        rep.findings.append(Problem("no_records", f"{p} holds no annotation records", file=str(p)))
     elif kind == "empty":
         rep.findings.append(_unreadable(p, f"{p} is empty"))
     elif kind == "other":
@@ -665,7 +665,7 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
         if text is None:
             rep.counts["records_without_text"] += 1
             rep.findings.append(
-                Finding(
+                Problem(
                     "text_unavailable",
                     "the record has no text: its offsets and span texts were "
                     "not checked (pass --store/--version, or add a text field)",
@@ -724,7 +724,7 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                 try:
                     found = texts(want)
                 except Exception as e:  # noqa: BLE001 - a store error is reported once per batch
-                    rep.findings.append(Finding("text_unavailable", f"text lookup failed: {e}", file=str(p)))
+                    rep.findings.append(Problem("text_unavailable", f"text lookup failed: {e}", file=str(p)))
             for line, rec, raw in batch:
                 if isinstance(rec, dict) and "data" in rec and "annotations" in rec:
                     fixes: list[tuple[int, list[dict[str, Any]]]] = []
@@ -737,7 +737,7 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                 elif isinstance(rec, dict) and "doc_id" not in rec:
                     rep.counts["records"] += 1
                     fs = [
-                        Finding(
+                        Problem(
                             "schema",
                             f"neither a canonical annotation record (doc_id, entities, events, "
                             f"attributions) nor a Label Studio task (data, annotations); keys: "
@@ -765,7 +765,7 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                     tmp_file.write(raw.rstrip("\n") + "\n")
         if rep.counts["records_without_text"]:
             rep.findings.append(
-                Finding(
+                Problem(
                     "text_unavailable",
                     f"{rep.counts['records_without_text']} record(s) without a text: their offsets "
                     "and span texts were not checked (pass --store/--version, or records with a text field)",

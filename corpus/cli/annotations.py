@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from corpus.cli.app import command, main
-from corpus.cli.options import emit_json, json_option, store_option, version_option
+from corpus.cli.app import Outcome, command, main
+from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
 from corpus.core.errors import CorpusError, UsageError
+from corpus.core.problems import Problem
 
 # ================================================================ taxonomy and validate
 
@@ -37,20 +37,19 @@ def taxonomy_generate(root: str | None, as_json: bool) -> None:
 @taxonomy_group.command("check")
 @click.option("--root", default=None, help="Repository root (default: the one holding this package).")
 @json_option
-def taxonomy_check(root: str | None, as_json: bool) -> None:
+def taxonomy_check(root: str | None, as_json: bool) -> Outcome:
     """Exit 1 when a generated file is missing or stale."""
     from corpus import generate
 
     stale = [str(p) for p in generate.stale(root)]
+    problems = [Problem("stale_generated_file", "missing, or not what the taxonomy generates", file=p) for p in stale]
     if as_json:
-        emit_json({"ok": not stale, "stale": stale})
+        emit_json({"ok": not stale, "stale": stale, "problems": [p.to_dict() for p in problems]})
     elif stale:
-        click.echo("\n".join(f"stale: {p}" for p in stale), err=True)
-        click.echo("run `corpus taxonomy generate` and commit the result", err=True)
+        echo_problems(problems, limit=None)
     else:
         click.echo("all generated files are up to date")
-    if stale:
-        raise SystemExit(1)
+    return Outcome(problems)
 
 
 @command("validate")
@@ -70,7 +69,7 @@ def taxonomy_check(root: str | None, as_json: bool) -> None:
 @json_option
 def validate_cmd(
     files: tuple[str, ...], store: str | None, version: str | None, fix_offsets: bool, as_json: bool
-) -> None:
+) -> Outcome:
     """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics).
 
     A folder stands for its latest complete snapshot per sub-folder (what a release would read).
@@ -102,15 +101,13 @@ def validate_cmd(
     if as_json:
         emit_json(rep.to_dict())
     else:
-        for f in rep.findings:
-            click.echo(str(f))
+        echo_problems(rep.findings, limit=None, err=False)
         s = rep.summary()["counts"]
         parts = [f"{k}={v}" for k, v in s.items() if not k.startswith("format_")]
         click.echo(("OK " if rep.ok else "FAILED ") + " ".join(parts), err=True)
         for p in rep.fixed:
             click.echo(f"wrote {p}", err=True)
-    if not rep.ok:
-        raise SystemExit(1)
+    return Outcome(failed=not rep.ok)
 
 
 # ================================================================ brat, agreement, adjudicate
@@ -235,7 +232,7 @@ def agreement_cmd(
 @json_option
 def adjudicate_cmd(
     snapshots: tuple[str, ...], out: str, min_votes: int | None, reviewer: str | None, as_json: bool
-) -> None:
+) -> Outcome:
     """Merge several annotators' annotations into one gold annotation per document.
 
     Majority vote on spans and attributes; the reviewer's annotation wins where given. Every
@@ -265,8 +262,7 @@ def adjudicate_cmd(
             click.echo(f"left out: {s['doc_id']} by {s['annotator']}: annotates another version of the text", err=True)
         for d in rep.under_quorum:
             click.echo(f"left out: {d}: fewer annotators than --min-votes {min_votes}", err=True)
-    if rep.stale or rep.under_quorum or not gold:
-        sys.exit(1)
+    return Outcome(failed=bool(rep.stale or rep.under_quorum or not gold))
 
 
 # ---- end of brat, agreement, adjudicate commands

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from corpus.cli.app import command, main
-from corpus.cli.options import emit_json, json_option, progress_enabled, store_option, version_option
+from corpus.cli.app import Outcome, command, main
+from corpus.cli.options import (
+    echo_problems,
+    emit_json,
+    json_option,
+    progress_enabled,
+    store_option,
+    version_option,
+)
 from corpus.core.errors import UsageError
 
 # ================================================================ Label Studio: labelstudio, push, pull, status
@@ -192,7 +197,7 @@ def push_cmd(
     push_as,
     conflicts,
     as_json,
-) -> None:
+) -> Outcome:
     """Push corpus articles to Label Studio as tasks (idempotent), optionally with pre-annotations."""
     from corpus.labelstudio.client import LSClient
     from corpus.labelstudio.push import push
@@ -202,7 +207,7 @@ def push_cmd(
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
     if annotation_snapshots:
-        _push_annotation_snapshots(
+        return _push_annotation_snapshots(
             project,
             store,
             version,
@@ -213,7 +218,6 @@ def push_cmd(
             bool(where or limit is not None or predictions or overlap is not None or annotators_per_task is not None),
             as_json,
         )
-        return
     st = CorpusStore(store)
     pre = load_preannotator(predictions)
     client = LSClient()
@@ -245,17 +249,13 @@ def push_cmd(
             + ("" if update_changed or not report.changed else " (not pushed; use --update-changed)")
             + (f", {report.predictions} predictions" if pre is not None else "")
         )
-        for e in report.errors[:20]:
-            click.echo(f"  error: {e.get('doc_id', '')}: {e.get('error')}", err=True)
-        if len(report.errors) > 20:
-            click.echo(f"  ... and {len(report.errors) - 20} more errors (see --json)", err=True)
-    if report.errors:
-        sys.exit(1)
+        echo_problems(report.errors)
+    return Outcome(report.errors)
 
 
 def _push_annotation_snapshots(
     project, store, version, snapshots, push_as, conflicts, update_changed, other_flags, as_json
-) -> None:
+) -> Outcome:
     """`corpus push --annotations`: canonical records -> annotations or predictions (corpus.labelstudio.push_annotations)."""
     from corpus.labelstudio.client import LSClient
     from corpus.labelstudio.push_annotations import push_annotations
@@ -287,16 +287,8 @@ def _push_annotation_snapshots(
             f"{rep.invalid} invalid, {rep.stale} not matching the corpus text"
             + (f"; {rep.conflicts_attached} conflicts shown on regions" if rep.conflicts_listed else "")
         )
-        for e in rep.errors[:20]:
-            click.echo(
-                f"  error: {e['file']}:{e['line']}: {e.get('doc_id')} ({e.get('annotator')}): {e['error']}", err=True
-            )
-            for f in (e.get("findings") or [])[:3]:
-                click.echo(f"    {f.get('code')} at {f.get('pointer')}: {f.get('message')}", err=True)
-        if len(rep.errors) > 20:
-            click.echo(f"  ... and {len(rep.errors) - 20} more (see --json)", err=True)
-    if rep.errors:
-        sys.exit(1)
+        echo_problems(rep.errors)
+    return Outcome(rep.errors)
 
 
 @command("pull")
@@ -306,7 +298,7 @@ def _push_annotation_snapshots(
 )
 @click.option("--include-drafts", is_flag=True, help="Also write drafts (meta.draft = true).")
 @json_option
-def pull_cmd(project, out, include_drafts, as_json) -> None:
+def pull_cmd(project, out, include_drafts, as_json) -> Outcome:
     """Export annotations, validate them, write an immutable snapshot + manifest (+ errors report)."""
     from corpus.labelstudio.client import LSClient
     from corpus.labelstudio.pull import pull
@@ -324,8 +316,7 @@ def pull_cmd(project, out, include_drafts, as_json) -> None:
         )
         if report.errors_file:
             click.echo(f"  invalid annotations and their findings: {report.errors_file}", err=True)
-    if report.errors_file:
-        sys.exit(1)
+    return Outcome(failed=bool(report.errors_file))
 
 
 @command("status")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
+
+from corpus.core.problems import Problem
 
 store_option = click.option(
     "--store",
@@ -15,15 +18,44 @@ store_option = click.option(
     show_default=True,
     help="Corpus store URI (any URI deltalake accepts). Env: CORPUS_STORE.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one machine-readable JSON object.")
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["corpus.json"] = value  # meta is shared by the whole context chain: the group reads it
+    return value
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, callback=_remember_json, help="Print one machine-readable JSON object."
+)
 version_option = click.option(
     "--version", "version", default=None, help="Corpus version number or tag name (default: latest)."
 )
 
 
+def json_wanted(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get("corpus.json"))
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as JSON on stdout (the only thing on stdout when --json is given)."""
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def echo_problems(problems: Iterable[Problem], *, limit: int | None = 50, err: bool = True) -> None:
+    """The text form of problems, one line each (the same fields as their JSON form), then the
+    fix of each code once."""
+    fixes: dict[str, str] = {}
+    n = 0
+    for p in problems:
+        n += 1
+        fixes.setdefault(p.code, p.fix)
+        if limit is None or n <= limit:
+            click.echo(f"  {p}", err=err)
+    if limit is not None and n > limit:
+        click.echo(f"  ... and {n - limit} more (see --json)", err=err)
+    for code, fix in fixes.items():
+        click.echo(f"  fix [{code}]: {fix}", err=err)
 
 
 def progress_enabled(as_json: bool) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from corpus.cli.app import main
-from corpus.cli.options import emit_json, json_option, progress_enabled, store_option
+from corpus.cli.app import Outcome, main
+from corpus.cli.options import echo_problems, emit_json, json_option, progress_enabled, store_option
 
 # ================================================================ release
 
@@ -65,7 +65,7 @@ def release_build(
     include_origin: tuple[str, ...],
     force: bool,
     as_json: bool,
-) -> None:
+) -> Outcome:
     """Join a pinned corpus version with annotation snapshots into dist/<name>-<version>/.
 
     Exit code 1 when some annotation could not be shipped (unreadable, unknown label, stale and
@@ -104,19 +104,15 @@ def release_build(
     if as_json:
         emit_json(report.to_dict())
     else:
-        for p in report.problems:
-            if p["kind"] in release.FAILURE_KINDS:
-                where = f"{p['path']}:{p['line']}: " if p.get("path") else ""
-                doc = f"document {p['doc_id']}: " if p.get("doc_id") else ""
-                click.echo(f"{where}{p['kind']}: {doc}{p['message']}", err=True)
+        echo_problems([p for p in report.problems if p.is_error])
         click.echo(f"Built {report.folder} from corpus version {report.corpus_version}")
         for c, per_split in report.rows.items():
             click.echo(f"  {c:12s} " + "  ".join(f"{s} {n}" for s, n in per_split.items()))
         if report.left_out:
             click.echo("  left out: " + ", ".join(f"{k} {v}" for k, v in sorted(report.left_out.items())))
-    if report.failed:
-        click.echo(f"Error: {report.failed} annotation(s) could not be shipped (see above / release.json)", err=True)
-        click.get_current_context().exit(1)
+    if report.failed and not as_json:
+        click.echo(f"{report.failed} annotation(s) could not be shipped (see above / release.json)", err=True)
+    return Outcome(report.problems)
 
 
 @release_group.command("publish")

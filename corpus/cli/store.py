@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from corpus.cli.app import command
-from corpus.cli.options import emit_json, json_option, progress_enabled, store_option, version_option
-from corpus.core.display import printable
+from corpus.cli.app import Outcome, command
+from corpus.cli.options import (
+    echo_problems,
+    emit_json,
+    json_option,
+    progress_enabled,
+    store_option,
+    version_option,
+)
 from corpus.core.errors import CorpusError, UsageError
 
 _FIELD_OPTIONS = ("text", "id", "title", "url", "date", "source", "language")
@@ -26,16 +31,6 @@ def _field_options(f: Callable) -> Callable:
             help=f"JSONL/CSV field holding the {name} (default: common names).",
         )(f)
     return f
-
-
-def _echo_errors(errors: list[dict[str, Any]], limit: int = 50) -> None:
-    for e in errors[:limit]:
-        where = printable(e.get("path") or "?", backslashes=False)  # readers escaped it already
-        if e.get("line") is not None:
-            where += f":{e['line']}"
-        click.echo(f"  error: {where}: {printable(str(e.get('error')), backslashes=False)}", err=True)
-    if len(errors) > limit:
-        click.echo(f"  ... and {len(errors) - limit} more errors (see --json)", err=True)
 
 
 def _import_summary(r: Any) -> str:
@@ -105,7 +100,7 @@ def import_cmd(
     mapping,
     store,
     as_json,
-) -> None:
+) -> Outcome:
     """Import articles (files, directories) into the corpus as one new version.
 
     Bad items are reported (path and line) and skipped; the good ones are committed.
@@ -127,7 +122,7 @@ def import_cmd(
             message=message,
             progress=progress_enabled(as_json),
         )
-        errors = list(ireport.errors) + [e for e in breport.to_dict().get("errors", [])]
+        problems = list(ireport.errors) + breport.issues
         if as_json:
             emit_json({**ireport.to_dict(), "brat": breport.to_dict()})
         else:
@@ -136,10 +131,8 @@ def import_cmd(
             click.echo(
                 f"brat: {b.get('annotations', 0)} annotations" + (f" -> {b['snapshot']}" if b.get("snapshot") else "")
             )
-            _echo_errors(errors)
-        if errors:
-            sys.exit(1)
-        return
+            echo_problems(problems)
+        return Outcome(problems)
     if annotations_out or mapping:
         raise UsageError("--annotations-out and --mapping only apply to --format brat")
     from corpus.ingest.importer import import_paths
@@ -180,9 +173,8 @@ def import_cmd(
                 f"  near-duplicate: {d['source_key']} ({d['doc_id']}) ~ {d['similar_to']} "
                 f"(similarity {d['similarity']:.2f}, cluster {d['cluster']})"
             )
-        _echo_errors(report.errors)
-    if report.errors:
-        sys.exit(1)
+        echo_problems(report.errors)
+    return Outcome(report.errors)
 
 
 @command("log")
@@ -303,7 +295,7 @@ def ls_cmd(version, limit, store, as_json) -> None:
 @click.option("--mapping", default=None, help="brat: brat-to-taxonomy mapping file (default: PolNeAR).")
 @store_option
 @json_option
-def export_cmd(version, out, fmt, annotations, mapping, store, as_json) -> None:
+def export_cmd(version, out, fmt, annotations, mapping, store, as_json) -> Outcome | None:
     """Export a version's articles (streamed) as JSONL or Parquet, or as brat with annotations."""
     from corpus.store.table import CorpusStore
 
@@ -320,10 +312,8 @@ def export_cmd(version, out, fmt, annotations, mapping, store, as_json) -> None:
             emit_json(d)
         else:
             click.echo(f"wrote {d.get('documents', 0)} documents, {d.get('ann_files', 0)} .ann files to {out}")
-            _echo_errors(d.get("errors", []))
-        if d.get("errors"):
-            sys.exit(1)
-        return
+            echo_problems(rep.issues)
+        return Outcome(rep.issues)
     if annotations:
         raise UsageError("--annotations only applies to --format brat")
     n = st.resolve_version(version)

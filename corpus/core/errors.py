@@ -1,10 +1,17 @@
 """Every error the toolkit raises on purpose, with a code that can be grepped and tested.
 
-Messages say what went wrong, the likely cause and what to do next. The CLI maps these to exit
-codes in one place (``corpus.cli.app``) through each class's ``exit_code``: the ladder below.
+Messages say what went wrong, the likely cause and what to do next. Codes come from the one
+table in :mod:`corpus.core.problems` (a class's code, or a more precise one given where the
+error is raised); the CLI prints an error as that :class:`~corpus.core.problems.Problem` and
+maps it to an exit code in one place (``corpus.cli.app``) through its class's ``exit_code``:
+the ladder below.
 """
 
 from __future__ import annotations
+
+import errno
+
+from corpus.core.problems import CODES, Problem
 
 # The exit ladder: the one place exit codes are named. ``corpus.cli.app`` maps every error to
 # its class's ``exit_code``; nothing else decides an exit code.
@@ -20,10 +27,18 @@ class CorpusError(Exception):
     code = "E000"
     exit_code = EXIT_PROBLEMS
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None):
+        if code is not None:
+            if code not in CODES:
+                raise ValueError(f"unknown problem code {code!r}")
+            self.code = code
         self.message = message
         self.hint = hint
         super().__init__(f"[{self.code}] {message}" + (f"\n  Hint: {hint}" if hint else ""))
+
+    def problem(self) -> Problem:
+        """This error as the one problem type (what the CLI prints, text or JSON)."""
+        return Problem(self.code, self.message, hint=self.hint)
 
 
 class UsageError(CorpusError):
@@ -41,6 +56,35 @@ class EnvironmentProblem(CorpusError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class DiskFull(EnvironmentProblem):
+    """No space left on the device (or the quota is used up)."""
+
+    code = "E901"
+
+
+class NotWritable(EnvironmentProblem):
+    """A file or folder cannot be written (permissions, read-only file system, missing folder)."""
+
+    code = "E902"
+
+
+class ProgramMissing(EnvironmentProblem):
+    """A program the command runs is not installed where it was looked for."""
+
+    code = "E903"
+
+
+def environment_error(e: OSError, what: str) -> EnvironmentProblem:
+    """An ``OSError`` met while doing ``what`` (e.g. "writing data/x.json") as the environment
+    problem it is: disk full, not writable, or another failure of the machine."""
+    reason = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"{what}: {reason}", hint="free space on that disk (or write elsewhere), then run again")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR):
+        return NotWritable(f"{what}: {reason}")
+    return EnvironmentProblem(f"{what}: {reason}")
+
+
 class StoreError(CorpusError):
     """The corpus store cannot be read or written (missing table, unknown version or tag)."""
 
@@ -49,6 +93,12 @@ class StoreError(CorpusError):
 
 class UnknownVersion(StoreError):
     code = "E101"
+
+
+class StoreUnreadable(StoreError, EnvironmentProblem):
+    """The store's files exist but cannot be read (permissions, a broken disk or bucket)."""
+
+    code = "E904"
 
 
 class InputError(CorpusError):

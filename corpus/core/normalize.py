@@ -108,19 +108,22 @@ def decode(raw: bytes) -> tuple[str, dict[str, Any]]:
             try:
                 text = raw.decode(enc)
             except UnicodeDecodeError as e:
-                raise InputError(f"starts with a {enc} byte order mark but is not valid {enc}: {e.reason}") from e
+                raise InputError(
+                    f"starts with a {enc} byte order mark but is not valid {enc}: {e.reason}",
+                    code="bad_byte_order_mark",
+                ) from e
             text = text.lstrip("\ufeff")
             meta = {"encoding": enc, "bom": True}
             break
     if text is None:
         if b"\x00" in raw:
-            raise InputError("binary file (contains NUL bytes)", hint="only text formats can be imported")
+            raise InputError("binary file (contains NUL bytes)", code="binary_file")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             text, meta = _detect(raw, e)
     if not text.strip():
-        raise InputError("empty (no text after decoding)")
+        raise InputError("empty (no text after decoding)", code="empty_text")
     return text, meta
 
 
@@ -144,7 +147,7 @@ def _detect(raw: bytes, err: UnicodeDecodeError) -> tuple[str, dict[str, Any]]:
         found = f" (best guess {best.encoding}, {best.chaos:.0%} noise)" if best is not None else ""
         raise InputError(
             f"not valid UTF-8 (byte {err.start}: {err.reason}) and no other encoding detected with confidence{found}",
-            hint="convert the file to UTF-8 (e.g. iconv -f ENCODING -t UTF-8)",
+            code="unknown_encoding",
         )
     meta: dict[str, Any] = {"encoding": best.encoding, "encoding_chaos": round(float(best.chaos), 4)}
     others = [m.encoding for m in tied if m is not best]

@@ -45,13 +45,13 @@ import pyarrow as pa
 from corpus.core.errors import StoreError
 from corpus.core.model import Article, make_doc_id, sha256_text
 from corpus.core.normalize import normalize_text
+from corpus.core.problems import Problem
 from corpus.ingest import dedup
 from corpus.ingest.readers import (
     DEFAULT_MAX_BYTES,
     FORMATS,
     MetadataTable,
     RawRecord,
-    ReadError,
     ReadOptions,
     load_metadata,
     plan_files,
@@ -71,7 +71,7 @@ class ImportReport:
     unchanged: int = 0
     duplicates: int = 0
     near_duplicates: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     doc_ids: dict[str, str] = field(default_factory=dict)  # source_key -> doc_id (duplicates: the original)
     created: bool = False  # did this import commit a new version?
     duplicate_of: list[dict[str, str]] = field(default_factory=list)
@@ -97,7 +97,7 @@ class ImportReport:
         return {
             "version": self.version,
             **{k: v for k, v in self.counts().items() if k != "errors"},
-            "errors": self.errors,
+            "errors": [e.to_dict() for e in self.errors],
             "created": self.created,
             "message": self.message,
             "duplicate_of": self.duplicate_of,
@@ -126,11 +126,11 @@ def import_paths(
     opts = ReadOptions(source=source, field_map=dict(field_map or {}), max_bytes=max_bytes)
     md = load_metadata(metadata) if isinstance(metadata, (str, Path)) else metadata
     planned = list(plan_files(paths, fmt))  # file paths only: cheap, and gives the progress total
-    n_files = sum(1 for p in planned if not isinstance(p, ReadError))
+    n_files = sum(1 for p in planned if not isinstance(p, Problem))
 
-    def items(tick: Callable[[], None]) -> Iterator[RawRecord | ReadError]:
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem]:
         for entry in planned:
-            if isinstance(entry, ReadError):
+            if isinstance(entry, Problem):
                 yield entry
                 continue
             path, rel, f, display = entry
@@ -158,7 +158,7 @@ def import_articles(
     stored verbatim, so offsets computed against it stay valid); its doc_id is kept.
     """
 
-    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Article | ReadError]:
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Article | Problem]:
         for r in records:
             yield r
             tick()
@@ -282,14 +282,14 @@ def _run(
     report = ImportReport(version=version, message=message)
     staging = _Staging()
     builder = _Builder(staging)
-    errors: list[tuple[int, dict[str, Any]]] = []  # (record number, error): kept in input order
+    errors: list[tuple[int, Problem]] = []  # (record number, problem): kept in input order
     try:
         with _progress(progress, total) as tick:
             seen: set[str] = set()
             for seq, item in enumerate(make_items(tick)):
                 tick.record()
-                if isinstance(item, ReadError):
-                    errors.append((seq, item.to_dict()))
+                if isinstance(item, Problem):
+                    errors.append((seq, item))
                     continue
                 job = _admit(seq, item, report, errors, seen, raw_by_doc)
                 if job is not None:
@@ -316,7 +316,7 @@ def _admit(
     seq: int,
     item: RawRecord | Article,
     report: ImportReport,
-    errors: list[tuple[int, dict[str, Any]]],
+    errors: list[tuple[int, Problem]],
     seen: set[str],
     raw_by_doc: dict[str, bytes],
 ) -> _Job | None:
@@ -332,7 +332,15 @@ def _admit(
         doc_id = make_doc_id(key)
     if doc_id in seen:
         errors.append(
-            (seq, {**where, "error": f"source key {key!r} appears more than once in this import; first kept"})
+            (
+                seq,
+                Problem(
+                    "repeated_source_key",
+                    f"source key {key!r} appears more than once in this import; first kept",
+                    file=where["path"],
+                    line=where["line"],
+                ),
+            )
         )
         return None
     seen.add(doc_id)
@@ -355,16 +363,16 @@ def _admit(
     return (seq, item, doc_id, key, raw_sha, where)
 
 
-def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]:
+def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, Problem]]]:
     """Normalize records into stored rows, with their MinHash signatures (one batch at once).
 
     Pure (no store, no report): runs in worker processes for big imports."""
     columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
-    errors: list[tuple[int, dict[str, Any]]] = []
+    errors: list[tuple[int, Problem]] = []
     for seq, item, doc_id, key, raw_sha, where in jobs:
         row = _row(item, doc_id, key, raw_sha)
-        if isinstance(row, str):
-            errors.append((seq, {**where, "error": row}))
+        if isinstance(row, tuple):
+            errors.append((seq, Problem(*row, file=where["path"], line=where["line"])))
             continue
         for name, values in columns.items():
             values.append(row[name])
@@ -374,14 +382,14 @@ def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, dict
     return pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors
 
 
-def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | str:
-    """The stored row of one record (signature left out), or the error message."""
+def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | tuple[str, str]:
+    """The stored row of one record (signature left out), or the problem (code, message)."""
     if isinstance(item, Article):
         text = item.text
         if not text or not text.strip():
-            return "empty text"
+            return "empty_text", "empty text"
         if normalize_text(text) != text:
-            return "article text is not normalized (use corpus.core.normalize)"
+            return "not_normalized", "article text is not normalized (use corpus.core.normalize)"
         article = Article(
             doc_id=doc_id,
             text=text,
@@ -396,7 +404,7 @@ def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) 
     else:
         text = normalize_text(item.text)
         if not text.strip():
-            return "empty text"
+            return "empty_text", "empty text"
         article = Article(
             doc_id=doc_id,
             text=text,
@@ -449,7 +457,7 @@ class _Builder:
     def __init__(self, staging: _Staging) -> None:
         self.staging = staging
         self.jobs: list[_Job] = []
-        self.errors: list[tuple[int, dict[str, Any]]] = []
+        self.errors: list[tuple[int, Problem]] = []
         self.batches = 0
         self.n_workers = _workers()
         self.procs: list[subprocess.Popen[str]] = []
@@ -495,7 +503,7 @@ class _Builder:
         proc.stdin.flush()
         self.pending.append((proc, jobs_path, out))
 
-    def _take_local(self, result: tuple[pa.Table | None, list[tuple[int, dict[str, Any]]]]) -> None:
+    def _take_local(self, result: tuple[pa.Table | None, list[tuple[int, Problem]]]) -> None:
         table, errors = result
         self.errors.extend(errors)
         if table is not None:
@@ -509,7 +517,7 @@ class _Builder:
             raise StoreError("an import worker process failed (see its error above)", hint="run the import again")
         res = json.loads(line)
         jobs_path.unlink(missing_ok=True)
-        self.errors.extend((seq, err) for seq, err in res["errors"])
+        self.errors.extend((seq, Problem.from_dict(err)) for seq, err in res["errors"])
         if res["rows"]:
             self.staging.add_file(out, res["rows"])
 

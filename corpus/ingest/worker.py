@@ -3,7 +3,7 @@
 Started as ``python -m corpus.ingest.worker DIR`` by ``ingest._Builder``, never forked from
 the importing process (whose Arrow and Delta threads must not be copied) and never through
 ``multiprocessing`` (which re-imports the caller's ``__main__``). Protocol, one line each:
-stdin ``JOBS_PICKLE OUT_ARROW``; stdout ``{"rows": n, "errors": [[record number, error]]}``.
+stdin ``JOBS_PICKLE OUT_ARROW``; stdout ``{"rows": n, "errors": [[record number, problem as a dict]]}``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ def main() -> None:
         table, errors = _build_rows(jobs)
         if table is not None:
             _write_ipc(table, out_path)
-        sys.stdout.write(json.dumps({"rows": table.num_rows if table is not None else 0, "errors": errors}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"rows": table.num_rows if table is not None else 0, "errors": [[s, p.to_dict()] for s, p in errors]}
+            )
+            + "\n"
+        )
         sys.stdout.flush()
 
 

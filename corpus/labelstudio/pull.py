@@ -30,6 +30,7 @@ from corpus.annotations import lsformat, validate
 from corpus.core import taxonomy
 from corpus.core.errors import LabelStudioError, UsageError
 from corpus.core.model import Annotation
+from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient, iter_export
 from corpus.store import snapshot
 
@@ -73,8 +74,8 @@ def _user_name(user: Any) -> str:
 @dataclass
 class Converted:
     annotation: Annotation | None  # None when it did not validate
-    errors: list[dict[str, Any]]  # findings of severity error (converter + validator)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem]  # findings of severity error (converter + validator)
+    warnings: list[Problem] = field(default_factory=list)
     repairs: int = 0  # regions whose UTF-16 offsets were converted
 
 
@@ -89,23 +90,20 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     text = data.get("text") if isinstance(data.get("text"), str) else ""
     conv = lsformat.ls_annotation_record(task, record, tax, draft=draft)
     ann: Annotation = conv.annotation
-    where = {"task_id": task.get("id"), "annotation_id": None if draft else record.get("id"), "doc_id": ann.doc_id}
-    found = [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in conv.findings]
+    found = list(conv.findings)
     if not ann.doc_id:
-        found.append(
-            {"severity": "error", "code": "schema", "message": "task has no doc_id", "pointer": "/data/doc_id"}
-        )
+        found.append(Problem("schema", "task has no doc_id", pointer="/data/doc_id"))
     for f in validate.validate_record(ann.to_dict(), text, tax):
-        fd = f.to_dict() if hasattr(f, "to_dict") else dict(f)
-        if fd not in found:
-            found.append(fd)
-    found = [{**where, **{k: v for k, v in f.items() if v is not None}} for f in found]
-    errors = [f for f in found if f.get("severity", "error") == "error"]
-    warnings = [f for f in found if f.get("severity", "error") != "error"]
+        if f not in found:
+            found.append(f)
+    for f in found:  # every finding names its task and annotation
+        f.task_id = task.get("id") if f.task_id is None else f.task_id
+        f.annotation_id = (None if draft else record.get("id")) if f.annotation_id is None else f.annotation_id
+        f.doc_id = f.doc_id or ann.doc_id or None
+    errors = [f for f in found if f.is_error]
+    warnings = [f for f in found if not f.is_error]
     if warnings:
-        ann.meta["findings"] = [
-            {"code": w.get("code"), "message": w.get("message"), "region_id": w.get("region_id")} for w in warnings
-        ]
+        ann.meta["findings"] = [{"code": w.code, "message": w.message, "region_id": w.region_id} for w in warnings]
     return Converted(None if errors else ann, errors, warnings, getattr(conv, "repairs", 0))
 
 
@@ -219,7 +217,7 @@ class _SnapshotWriter:
                             "draft": is_draft,
                             "doc_id": (task.get("data") or {}).get("doc_id"),
                             "annotator": _user_name(rec.get("user") if is_draft else rec.get("completed_by")),
-                            "findings": conv.errors,
+                            "findings": [f.to_dict() for f in conv.errors],
                         },
                         ensure_ascii=False,
                     )

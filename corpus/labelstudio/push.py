@@ -30,6 +30,7 @@ from corpus.core import taxonomy
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable, UsageError
 from corpus.core.model import MACHINE_ANNOTATOR as _MACHINE_ANNOTATOR
 from corpus.core.model import Article
+from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient
 from corpus.predict.preannotate import JsonlPredictions, PreAnnotator
 
@@ -49,7 +50,7 @@ class PushReport:
     pushed: int = 0
     skipped: int = 0
     changed: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     predictions: int = 0
     predictions_invalid: int = 0
     changed_doc_ids: list[str] = field(default_factory=list)
@@ -63,7 +64,7 @@ class PushReport:
             "pushed": self.pushed,
             "skipped": self.skipped,
             "changed": self.changed,
-            "errors": self.errors,
+            "errors": [e.to_dict() for e in self.errors],
             "project_action": self.project_action,
             "predictions": self.predictions,
             "predictions_invalid": self.predictions_invalid,
@@ -299,20 +300,13 @@ class Predictor:
             ann.origin = "prediction"
             ann.model_version = ann.model_version or self.pre.model_version
             ann.taxonomy_version = ann.taxonomy_version or self.tax.version
-            errors = [
-                f.to_dict() for f in validate.validate_record(ann.to_dict(), article.text, self.tax) if f.is_error
-            ]
+            errors = [f for f in validate.validate_record(ann.to_dict(), article.text, self.tax) if f.is_error]
             if errors:
                 self.report.predictions_invalid += 1
-                self.report.errors.append(
-                    {
-                        "doc_id": article.doc_id,
-                        "kind": "prediction",
-                        "model_version": ann.model_version,
-                        "error": "invalid prediction, not sent",
-                        "findings": errors,
-                    }
-                )
+                for f in errors:  # each finding names where; the message says what was not sent
+                    f.doc_id = article.doc_id
+                    f.message = f"prediction {ann.model_version} not sent: {f.message}"
+                self.report.errors.extend(errors)
                 continue
             pred: dict[str, Any] = {
                 "model_version": ann.model_version,
@@ -375,7 +369,7 @@ class Importer:
                 self.report.retries += 1
                 if attempt == self.attempts:
                     for t in pending:
-                        self.report.errors.append({"doc_id": t["meta"]["doc_id"], "error": e.message})
+                        self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
                     break
                 time.sleep(self.backoff * attempt)
                 self.uncertain = True
@@ -417,19 +411,19 @@ class Importer:
     def _one_by_one(self, tasks: list[dict[str, Any]], first: LabelStudioRejected) -> None:
         """A refused batch: send each task alone so the good ones go in and the bad ones are named."""
         if len(tasks) == 1:
-            self.report.errors.append({"doc_id": tasks[0]["meta"]["doc_id"], "error": first.message})
+            self.report.errors.append(Problem(first.code, first.message, doc_id=tasks[0]["meta"]["doc_id"]))
             return
         for t in tasks:
             try:
                 ids = self.client.import_tasks(self.project_id, [t])
                 self._landed([t], ids)
             except LabelStudioRejected as e:
-                self.report.errors.append({"doc_id": t["meta"]["doc_id"], "error": e.message})
-            except LabelStudioUnavailable:
+                self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
+            except LabelStudioUnavailable as e:
                 self.uncertain = True
                 if not self._not_landed([t]):
                     continue
-                self.report.errors.append({"doc_id": t["meta"]["doc_id"], "error": "Label Studio unavailable"})
+                self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
 
 
 # ---------------------------------------------------------------- the workflow
@@ -567,7 +561,7 @@ def push(
             send(batch)
     cache.save(index, changed=importer.batches_done > 0, certain=not importer.uncertain)
     if isinstance(preannotator, JsonlPredictions):
-        report.errors.extend({"kind": "prediction", **e} for e in preannotator.errors)
+        report.errors.extend(preannotator.errors)
     return report
 
 

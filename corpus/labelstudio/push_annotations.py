@@ -38,6 +38,7 @@ from corpus.annotations import lsformat, validate
 from corpus.core import taxonomy
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
+from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient
 from corpus.labelstudio.push import push
 from corpus.store.snapshot import iter_snapshot_records
@@ -60,10 +61,10 @@ class AnnotationPushReport:
     users_created: list[str] = field(default_factory=list)
     conflicts_attached: int = 0  # conflicts that became notes on a region
     conflicts_listed: int = 0  # conflicts written to task meta
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "errors": [e.to_dict() for e in self.errors]}
 
 
 # ---------------------------------------------------------------- identities
@@ -234,20 +235,9 @@ def push_annotations(
             report.users_created.append(email)
         return int(users[email]["id"])
 
-    def fail(
-        f: Path, no: int, d: dict[str, Any], kind: str, msg: str, findings: list[dict[str, Any]] | None = None
-    ) -> None:
-        e = {
-            "file": str(f),
-            "line": no,
-            "doc_id": d.get("doc_id"),
-            "annotator": d.get("annotator"),
-            "kind": kind,
-            "error": msg,
-        }
-        if findings:
-            e["findings"] = findings[:10]
-        report.errors.append(e)
+    def fail(f: Path, no: int, d: dict[str, Any], code: str, msg: str) -> None:
+        who = f" (annotator {d['annotator']})" if d.get("annotator") else ""
+        report.errors.append(Problem(code, msg + who, file=str(f), line=no, doc_id=d.get("doc_id")))
 
     def send(batch: list[tuple[Path, int, dict[str, Any]]]) -> None:
         arts = store.get_many(
@@ -265,7 +255,7 @@ def push_annotations(
                     f,
                     no,
                     d if isinstance(d, dict) else {},
-                    "missing",
+                    "article_missing",
                     f"document {d.get('doc_id') if isinstance(d, dict) else '?'} "
                     f"is not in corpus version {corpus_version}",
                 )
@@ -276,17 +266,18 @@ def push_annotations(
                     f,
                     no,
                     d,
-                    "stale",
+                    "stale_annotation",
                     "made on another version of the text (text_sha256 differs from corpus version "
                     f"{corpus_version}); not sent",
                 )
                 continue
-            errors = [
-                x.to_dict() for x in validate.validate_record(d, art.text, tax, validator=validator) if x.is_error
-            ]
+            errors = [x for x in validate.validate_record(d, art.text, tax, validator=validator) if x.is_error]
             if errors:
                 report.invalid += 1
-                fail(f, no, d, "invalid", f"{len(errors)} validation error(s); not sent", errors)
+                for x in errors:  # each finding names where; the message says the record was not sent
+                    x.file, x.line, x.doc_id = str(f), no, d.get("doc_id")
+                    x.message = f"not sent: {x.message}"
+                report.errors.extend(errors)
                 continue
             task = tasks.get((art.doc_id, art.text_sha256))
             if task is None:

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from corpus.core.errors import UsageError
 from corpus.core.model import Annotation, Article, Attribution, Span
+from corpus.core.problems import Problem
 
 
 @runtime_checkable
@@ -276,7 +277,7 @@ class JsonlPredictions:
     path: Path
     name: str = ""
     model_version: str = ""
-    errors: list[dict] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     _by_doc: dict[str, list[Annotation]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -294,7 +295,7 @@ class JsonlPredictions:
                     ann = Annotation.from_dict(rec)
                 except (ValueError, KeyError, TypeError) as e:
                     self.errors.append(
-                        {"path": str(self.path), "line": lineno, "error": f"not a canonical annotation: {e}"}
+                        Problem("bad_prediction", f"not a canonical annotation: {e}", file=str(self.path), line=lineno)
                     )
                     continue
                 ann.origin = "prediction"
@@ -313,12 +314,13 @@ class JsonlPredictions:
         for ann in self._by_doc.get(article.doc_id, []):
             if ann.text_sha256 and ann.text_sha256 != article.text_sha256:
                 self.errors.append(
-                    {
-                        "path": str(self.path),
-                        "line": ann.meta.get("line"),
-                        "doc_id": article.doc_id,
-                        "error": "prediction was made for another revision of the text (text_sha256 differs)",
-                    }
+                    Problem(
+                        "stale_prediction",
+                        "prediction was made for another revision of the text (text_sha256 differs)",
+                        file=str(self.path),
+                        line=ann.meta.get("line"),
+                        doc_id=article.doc_id,
+                    )
                 )
                 continue
             ann.model_version = ann.model_version or self.model_version

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from corpus.core.errors import ReleaseError, UsageError
 from corpus.core.model import Annotation, Article
+from corpus.core.problems import Problem
 from corpus.release import card, gold, provenance
 from corpus.release.features import Features, dataset_features, label_set
 from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
@@ -200,21 +201,22 @@ class ReleaseReport:
     reanchored: int
     unannotated: int
     left_out: dict[str, int]
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
-        """Annotation records that could not be shipped (invalid, stale, unknown label)."""
-        return sum(1 for p in self.problems if p["kind"] in FAILURE_KINDS)
+        """Annotation records that could not be shipped (unreadable, stale, unknown label): the
+        error-severity problems; the others (not in the corpus version, a prediction, no reviewed
+        annotation) are expected outcomes."""
+        return sum(1 for p in self.problems if p.is_error)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
+        d["problems"] = [p.to_dict() for p in self.problems]
         d["failed"] = self.failed
         return d
 
 
-# not_in_corpus, excluded_origin and no_reviewed are expected outcomes; these are not
-FAILURE_KINDS = {"invalid", "stale", "bad_anchor", "unknown_label"}
 EXAMPLES_PER_KIND = 100
 
 
@@ -227,9 +229,9 @@ class ProblemLog(list):
         super().__init__()
         self.counts: Counter = Counter()
 
-    def append(self, p: gold.Problem) -> None:  # type: ignore[override]
-        self.counts[p.kind] += 1
-        if p.kind in FAILURE_KINDS or self.counts[p.kind] <= EXAMPLES_PER_KIND:
+    def append(self, p: Problem) -> None:  # type: ignore[override]
+        self.counts[p.code] += 1
+        if p.is_error or self.counts[p.code] <= EXAMPLES_PER_KIND:
             super().append(p)
 
 
@@ -378,9 +380,7 @@ def build_release(
                 for doc_id in choices:
                     if doc_id not in got:
                         problems.append(
-                            gold.Problem(
-                                "not_in_corpus", f"document not in corpus version {corpus_version}", doc_id=doc_id
-                            )
+                            Problem("not_in_corpus", f"document not in corpus version {corpus_version}", doc_id=doc_id)
                         )
                 prev = None
                 for art in articles:
@@ -393,16 +393,22 @@ def build_release(
                         ann = Annotation.from_dict(reader.read(choice["file_idx"], choice["offset"]))
                     except (ValueError, KeyError, TypeError) as e:
                         problems.append(
-                            gold.Problem("invalid", f"annotation record cannot be read: {e!r}", *where, art.doc_id)
+                            Problem(
+                                "not_an_annotation",
+                                f"annotation record cannot be read: {e!r}",
+                                file=where[0],
+                                line=where[1],
+                                doc_id=art.doc_id,
+                            )
                         )
                         continue
                     stale = ann.text_sha256 != art.text_sha256
                     try:
                         moved = gold.anchor(ann, art.text, art.text_sha256)
                     except gold.AnchorError as e:
-                        kind = "stale" if stale else "bad_anchor"
+                        code = "stale_annotation" if stale else "bad_anchor"
                         msg = ("text changed and the annotation cannot be re-anchored: " if stale else "") + str(e)
-                        problems.append(gold.Problem(kind, msg, *where, art.doc_id))
+                        problems.append(Problem(code, msg, file=where[0], line=where[1], doc_id=art.doc_id))
                         continue
                     extra = {
                         "annotator": provenance.public_annotator(ann.annotator, opts.show_emails),
@@ -413,7 +419,9 @@ def build_release(
                     try:
                         doc_row = builder.document_row(art, ann, extra)
                     except RowError as e:
-                        problems.append(gold.Problem("unknown_label", str(e), *where, art.doc_id))
+                        problems.append(
+                            Problem("unknown_label", str(e), file=where[0], line=where[1], doc_id=art.doc_id)
+                        )
                         continue
                     ner_rows, attr_row = builder.token_rows(art, ann)
                     split = assign_split(art.doc_id, ratios)
@@ -491,7 +499,7 @@ def build_release(
         reanchored=reanchored,
         unannotated=unannotated,
         left_out=dict(left_out),
-        problems=[p.to_dict() for p in problems],
+        problems=list(problems),
     )
 
 

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from corpus.core.errors import UsageError
 from corpus.core.model import FRAGMENT_JOINER, Annotation, Fragment, Span
+from corpus.core.problems import Problem
 from corpus.release.provenance import MACHINE_ACCEPTED, record_origin
 from corpus.store.snapshot import check_manifest
 
@@ -72,20 +73,6 @@ class Choice:
     candidate: Candidate
     policy: str  # the rule that chose it: ground_truth, single_annotator, adjudicated, most_recent
     n_candidates: int
-
-
-@dataclass
-class Problem:
-    """An input record that is not shipped, with where it came from and why."""
-
-    kind: str  # invalid, stale, not_in_corpus, excluded_origin, no_reviewed, ...
-    message: str
-    path: str | None = None
-    line: int | None = None
-    doc_id: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 def _candidates(d: dict, file_idx: int, line: int, offset: int) -> Candidate:
@@ -147,13 +134,21 @@ def index_snapshots(
                     if not isinstance(d, dict) or not isinstance(d.get("doc_id"), str) or not d.get("text_sha256"):
                         raise ValueError("not an annotation record (needs doc_id and text_sha256)")
                 except ValueError as e:
-                    problems.append(Problem("invalid", f"unreadable annotation record: {e}", str(path), lineno))
+                    problems.append(
+                        Problem("not_an_annotation", f"unreadable annotation record: {e}", file=str(path), line=lineno)
+                    )
                     continue
                 n += 1
                 c = _candidates(d, idx, lineno, here)
                 if c.origin in excluded:
                     problems.append(
-                        Problem("excluded_origin", f"origin {c.origin!r} is not gold", str(path), lineno, d["doc_id"])
+                        Problem(
+                            "excluded_origin",
+                            f"origin {c.origin!r} is not gold",
+                            file=str(path),
+                            line=lineno,
+                            doc_id=d["doc_id"],
+                        )
                     )
                     continue
                 for k, v in (

@@ -12,6 +12,7 @@ from corpus.annotations.brat import convert as brat_convert
 from corpus.annotations.brat import mapping as brat_mapping
 from corpus.core.model import Annotation, Span, sha256_text
 from corpus.core.normalize import normalize_with_map
+from corpus.core.problems import Problem
 from corpus.ingest.readers import brat as standoff
 
 TEXT = "Al Hadath TV reported that the strike, he said, destroyed depots near Deir.\n"
@@ -54,7 +55,7 @@ def mapping() -> brat_mapping.BratMapping:
 
 def convert(
     ann_text: str, mapping: brat_mapping.BratMapping, text: str = TEXT, path: str = "doc_x.ann"
-) -> tuple[Annotation, list[standoff.BratIssue]]:
+) -> tuple[Annotation, list[Problem]]:
     stored, omap = normalize_with_map(text)
     doc = standoff.parse_ann(ann_text, path)
     return brat_convert.brat_to_annotation(
@@ -125,14 +126,14 @@ def test_malformed_lines_are_reported_and_the_rest_imported(mapping):
     ann, issues = convert(bad, mapping)
     errors = {(i.line, i.code) for i in issues if i.severity == "error"}
     assert errors == {
-        (2, "malformed"),
-        (3, "text-mismatch"),
-        (4, "offsets"),
-        (5, "duplicate-id"),
-        (6, "dangling"),
-        (7, "malformed"),
+        (2, "brat_malformed_line"),
+        (3, "brat_text_mismatch"),
+        (4, "brat_offsets_outside_text"),
+        (5, "brat_duplicate_id"),
+        (6, "brat_dangling"),
+        (7, "brat_malformed_line"),
     }
-    assert all(i.path == "doc_x.ann" for i in issues)
+    assert all(i.file == "doc_x.ann" for i in issues)
     assert [(e.id, e.label) for e in ann.entities] == [("T1", "ORG"), ("T4", "GPE")]
     # the exported file is the input minus exactly the reported lines
     kept = [ln for no, ln in enumerate(bad.splitlines(), 1) if no not in {n for n, _ in errors}]
@@ -145,7 +146,7 @@ def test_text_crossing_a_line_break_is_joined_and_reported(mapping):
     ann_text = f"T1\tCue 3 7\tsaid\nT2\tContent {s} {e}\t{text[s:e].splitlines()[0]}\n\n{text[s:e].splitlines()[2]}\nT3\tAttribution 3 7\tsaid\nE1\tAttribution-no-source:T3 Cue:T1 Content:T2\n"
     ann, issues = convert(ann_text, mapping, text=text)
     assert [i for i in issues if i.severity == "error"] == []
-    assert {i.line for i in issues if i.code == "continuation"} == {2, 3, 4}
+    assert {i.line for i in issues if i.code == "brat_continuation"} == {2, 3, 4}
     assert ann.attributions[0].content.text == "first part.\n\nSecond part here."
     out = export(ann, mapping, text=text)
     assert f"T2\tContent {s} {e}\tfirst part.  Second part here.\n" in out  # one line, breaks as spaces
@@ -196,7 +197,7 @@ def test_incomplete_and_orphan_items_are_kept_for_the_round_trip(mapping):
     ann, issues = convert(ann_text, mapping)
     assert ann.attributions == [] and ann.entities == []
     codes = {(i.line, i.code, i.severity) for i in issues}
-    assert (3, "incomplete", "warning") in codes and (4, "orphan", "warning") in codes
+    assert (3, "brat_incomplete_attribution", "warning") in codes and (4, "brat_orphan_span", "warning") in codes
     assert export(ann, mapping) == ann_text
 
 
@@ -250,7 +251,7 @@ def test_discover_both_layouts(tmp_path: Path):
     (d,) = docs
     assert (d.name, d.rel, sorted(w for w, _ in d.anns)) == ("a_doc", "a_doc.txt", ["4b22", "ef2d"])
     assert d.metadata["title"] == "A title" and d.metadata["publisher"] == "nyt"
-    assert [(i.code, Path(i.path).name) for i in issues] == [("no-text", "other_x.ann")]
+    assert [(i.code, Path(i.file).name) for i in issues] == [("brat_no_text", "other_x.ann")]
 
     flat = tmp_path / "flat"
     (flat / "sub").mkdir(parents=True)

@@ -40,7 +40,7 @@ def test_import_brings_every_text_and_ann_file(imported):
     assert breport.documents == 840 and breport.ann_files == 919 and breport.annotations == 919
     assert breport.errors == []
     # the three spans that cross a line break are joined and reported with file and line
-    cont = {(Path(i.path).name, i.line) for i in breport.warnings if i.code == "continuation"}
+    cont = {(Path(i.file).name, i.line) for i in breport.warnings if i.code == "brat_continuation"}
     assert ("nyt_2016-04-18_for-news-outlets-feeling-the-squ_4e07.ann", 52) in cont
     assert len({f for f, _ in cont}) == 3
     assert breport.attributions > 22000
@@ -116,8 +116,8 @@ def test_round_trip_brat_canonical_brat(imported, polnear_dir, tmp_path):
     assert rep.issues == [] and rep.ann_files == 919
     reported: dict[str, set[int]] = {}
     for i in breport.issues:
-        if i.severity == "error" or i.code == "continuation":
-            reported.setdefault(Path(i.path).name, set()).add(i.line)
+        if i.severity == "error" or i.code == "brat_continuation":
+            reported.setdefault(Path(i.file).name, set()).add(i.line)
     compared = differing = 0
     for ann_path in sorted((polnear_dir / "train" / "attributions").glob("*.ann")):
         name = ann_path.stem.rpartition("_")[0]

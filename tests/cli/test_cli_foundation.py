@@ -47,7 +47,9 @@ def test_import_json_contract_and_exit_codes(src, store_uri):
     (src / "bad.jsonl").write_text('{"text": "ok", "id": "1"}\nnot json\n')
     bad = jrun("import", src, "--store", store_uri, "--source", "t", code=1)
     assert bad["added"] == 1 and bad["version"] == 1
-    assert bad["errors"] == [{"path": str(src / "bad.jsonl"), "line": 2, "code": "E200", "error": bad["errors"][0]["error"]}]
+    (e,) = bad["errors"]
+    assert (e["code"], e["severity"], e["file"], e["line"]) == ("malformed_json", "error", str(src / "bad.jsonl"), 2)
+    assert e["message"].startswith("malformed JSON") and e["fix"]
     r = run("import", src / "bad.jsonl", "--store", store_uri)
     assert r.exit_code == 1 and "bad.jsonl:2" in r.stderr
 

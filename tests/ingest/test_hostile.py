@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from corpus.cli import main
 from corpus.core.model import make_doc_id
-from corpus.ingest.readers import RawRecord, ReadError, ReadOptions, read_paths
+from corpus.core.problems import Problem
+from corpus.ingest.readers import RawRecord, ReadOptions, read_paths
 from corpus.store.table import CorpusStore
 
 GOOD = "A good article about the harbour, the ferry and the storm that closed them both."
@@ -34,8 +35,8 @@ def test_jsonl_line_nested_1000_levels_is_one_error(tmp_path, store_uri):
     out = cli_import(p, "--store", store_uri)
     assert out["added"] == 2
     (e,) = out["errors"]
-    assert (e["path"], e["line"], e["code"]) == (str(p), 2, "E200")
-    assert "nested" in e["error"]
+    assert (e["file"], e["line"], e["code"]) == (str(p), 2, "malformed_json")
+    assert "nested" in e["message"]
 
 
 def test_jsonl_integer_of_5000_digits_is_one_error(tmp_path, store_uri):
@@ -44,7 +45,7 @@ def test_jsonl_integer_of_5000_digits_is_one_error(tmp_path, store_uri):
     out = cli_import(p, "--store", store_uri)
     assert out["added"] == 1
     (e,) = out["errors"]
-    assert (e["line"], e["code"]) == (2, "E200") and "4300" in e["error"]
+    assert (e["line"], e["code"]) == (2, "malformed_json") and "4300" in e["message"]
 
 
 @pytest.mark.parametrize("field", ["id", "text", "title", "url", "extra"])
@@ -57,8 +58,8 @@ def test_lone_surrogate_anywhere_in_a_record_is_one_error(tmp_path, store_uri, f
     out = cli_import(p, "--store", store_uri)
     assert out["added"] == 2
     (e,) = out["errors"]
-    assert (e["path"], e["line"], e["code"]) == (str(p), 2, "E200")
-    assert repr(field) in e["error"] and "surrogate" in e["error"]
+    assert (e["file"], e["line"], e["code"]) == (str(p), 2, "lone_surrogate")
+    assert repr(field) in e["message"] and "surrogate" in e["message"]
     assert CorpusStore(store_uri).count() == 2
 
 
@@ -78,9 +79,9 @@ def test_symlink_loop_in_a_folder_is_reported_and_the_rest_imported(tmp_path, st
     os.symlink("../sub", src / "sub" / "loopdir")
     out = cli_import(src, "--store", store_uri)
     assert out["added"] == 1
-    errs = {(os.path.basename(e["path"]), e["code"]) for e in out["errors"]}
-    assert errs == {("a.txt", "E200"), ("b.txt", "E200"), ("self.txt", "E200")}
-    assert all("symlink loop" in e["error"] for e in out["errors"])
+    errs = {(os.path.basename(e["file"]), e["code"]) for e in out["errors"]}
+    assert errs == {("a.txt", "symlink_loop"), ("b.txt", "symlink_loop"), ("self.txt", "symlink_loop")}
+    assert all("symlink loop" in e["message"] for e in out["errors"])
 
 
 def test_csv_field_over_the_limit_names_the_line_of_its_record(tmp_path):
@@ -88,12 +89,12 @@ def test_csv_field_over_the_limit_names_the_line_of_its_record(tmp_path):
     big = "x " * 600_000  # 1.2 MB: over the field limit (max(max_bytes, 1 MiB))
     p.write_text(f'id,text\nc1,{GOOD}\nc2,"{big}\nsecond line of c2"\nc3,{GOOD} three\n')
     got = list(read_paths([p], opts=ReadOptions(max_bytes=1000)))
-    errs = [g for g in got if isinstance(g, ReadError)]
+    errs = [g for g in got if isinstance(g, Problem)]
     recs = [g for g in got if isinstance(g, RawRecord)]
     assert [r.source_key for r in recs] == ["c1", "c3"]
     e = errs[0]  # (the rest of the oversized record may give a second error: the parser resyncs)
     assert e.line == 3, e  # the record starts on line 3 (the header is line 1)
-    assert "field larger than" in e.error
+    assert e.code == "malformed_csv" and "field larger than" in e.message
 
 
 def test_file_name_with_a_newline_cannot_fake_an_error_line(tmp_path, store_uri):

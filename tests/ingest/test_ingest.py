@@ -114,13 +114,13 @@ def test_duplicates_within_one_import_and_repeated_keys(store, tmp_path):
     recs = [RawRecord("k1", text), RawRecord("k2", text), RawRecord("k1", "other text entirely")]
     r = import_articles(store, recs, message="m")
     assert (r.added, r.duplicates) == (1, 1)
-    assert len(r.errors) == 1 and "more than once" in r.errors[0]["error"]
+    assert len(r.errors) == 1 and r.errors[0].code == "repeated_source_key" and "more than once" in r.errors[0].message
 
 
 def test_import_articles_keeps_normalized_text_and_id(store):
     a = Article(doc_id="fixedid00000001", text="Caf\u00e9 text.", title="T", meta={"source_key": "x:1"})
     r = import_articles(store, [a, Article(doc_id="bad", text="Cafe\u0301 NFD")])
-    assert r.added == 1 and len(r.errors) == 1 and "not normalized" in r.errors[0]["error"]
+    assert r.added == 1 and len(r.errors) == 1 and "not normalized" in r.errors[0].message
     got = store.get("fixedid00000001")
     assert got.text == "Caf\u00e9 text." and got.meta["source_key"] == "x:1"
 
@@ -151,7 +151,7 @@ def test_hostile_inputs_do_not_stop_the_import(store, tmp_path):
     (src / "escape.txt").symlink_to(SEED)
     r = import_paths([src], store, max_bytes=4000)
     assert (r.added, r.created, r.version) == (3, True, 0)
-    errs = {(Path(e["path"]).name, e["line"]) for e in r.errors}
+    errs = {(Path(e.file).name, e.line) for e in r.errors}
     assert errs == {
         ("binary.txt", None),
         ("empty.txt", None),
@@ -281,7 +281,7 @@ def test_worker_processes_give_the_same_import(tmp_path, monkeypatch):
     r = reports[1]
     assert started == [2]  # workers ran in the second import only
     assert (r["added"], r["duplicates"], r["near_duplicates"]) == (65, 1, 1)
-    assert [e["error"][:12] for e in r["errors"]] == ["empty text", "source key '", "article text"]
+    assert [e["code"] for e in r["errors"]] == ["empty_text", "repeated_source_key", "not_normalized"]
     rows = [
         sorted((a.doc_id, a.text, a.title, a.meta.get("near_dup_cluster")) for a in s.iter_articles()) for s in stores
     ]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from corpus.core.errors import UsageError
-from corpus.ingest.readers import RawRecord, ReadError, ReadOptions, load_metadata, plan_files, read_paths
+from corpus.core.problems import Problem
+from corpus.ingest.readers import RawRecord, ReadOptions, load_metadata, plan_files, read_paths
 
 
 def items(*paths, fmt="auto", **kw):
@@ -19,7 +20,7 @@ def items(*paths, fmt="auto", **kw):
 
 def records(*paths, **kw):
     got = items(*paths, **kw)
-    return [r for r in got if isinstance(r, RawRecord)], [r for r in got if isinstance(r, ReadError)]
+    return [r for r in got if isinstance(r, RawRecord)], [r for r in got if isinstance(r, Problem)]
 
 
 def test_txt_title_is_first_nonempty_line_and_key_is_relative_path(tmp_path):
@@ -68,7 +69,7 @@ def test_html_without_text_is_reported(tmp_path):
     )
     recs, (err,) = records(tmp_path)
     assert recs == []
-    assert err.path.endswith("empty.html") and "no main text" in err.error
+    assert err.file.endswith("empty.html") and "no main text" in err.message
 
 
 def test_jsonl_defaults_and_meta(tmp_path):
@@ -124,9 +125,9 @@ def test_jsonl_bad_lines_are_reported_with_line_numbers(tmp_path):
     )
     recs, errs = records(p)
     assert [r.source_key for r in recs] == ["1", "2"]
-    assert [(e.line, e.path) for e in errs] == [(2, str(p)), (3, str(p)), (4, str(p)), (5, str(p))]
-    assert "malformed JSON" in errs[0].error
-    assert "no text" in errs[2].error
+    assert [(e.line, e.file) for e in errs] == [(2, str(p)), (3, str(p)), (4, str(p)), (5, str(p))]
+    assert "malformed JSON" in errs[0].message
+    assert "no text" in errs[2].message
 
 
 def test_jsonl_line_over_max_bytes(tmp_path):
@@ -134,7 +135,7 @@ def test_jsonl_line_over_max_bytes(tmp_path):
     p.write_text(json.dumps({"text": "x" * 5000, "id": "big"}) + "\n" + json.dumps({"text": "ok", "id": "s"}) + "\n")
     recs, errs = records(p, max_bytes=1000)
     assert [r.source_key for r in recs] == ["s"]
-    assert errs[0].line == 1 and "max-bytes" in errs[0].error
+    assert errs[0].line == 1 and errs[0].code == "line_too_long" and "max_bytes" in errs[0].message
 
 
 def test_csv_rows_and_row_without_text(tmp_path):
@@ -144,7 +145,7 @@ def test_csv_rows_and_row_without_text(tmp_path):
     assert [r.source_key for r in recs] == ["s:1", "s:3"]
     assert recs[0].text == "First, with comma\nand newline"
     (e,) = errs
-    assert e.line == 4 and "no text" in e.error
+    assert e.line == 4 and "no text" in e.message
 
 
 def test_tsv_and_bom(tmp_path):
@@ -183,7 +184,7 @@ def test_hostile_files_are_reported_not_raised(tmp_path):
     (root / "notes.md").write_text("not an article format")
     recs, errs = records(root, max_bytes=1000)
     assert [r.source_key for r in recs] == ["good.txt"]
-    by_name = {Path(e.path).name: e.error for e in errs}
+    by_name = {Path(e.file).name: e.message for e in errs}
     assert set(by_name) == {
         "binary.txt",
         "empty.txt",
@@ -209,7 +210,7 @@ def test_unreadable_file(tmp_path):
     p.chmod(0)
     try:
         _, (e,) = records(tmp_path)
-        assert "unreadable" in e.error
+        assert "unreadable" in e.message
     finally:
         p.chmod(0o644)
 
@@ -241,7 +242,7 @@ def test_unknown_format_and_unknown_extension(tmp_path):
     p = tmp_path / "a.pdf"
     p.write_text("x")
     (e,) = list(plan_files([p]))
-    assert isinstance(e, ReadError) and "unknown file type" in e.error
+    assert isinstance(e, Problem) and "unknown file type" in e.message
 
 
 def test_metadata_join_by_file_name(tmp_path):

@@ -217,7 +217,7 @@ def test_a_refused_task_is_reported_and_the_rest_of_its_batch_goes_in(labelstudi
     finally:
         client.close()
     n = corpus_store.count()
-    assert rep.pushed == n - 1 and [e["doc_id"] for e in rep.errors] == [poison]
+    assert rep.pushed == n - 1 and [(e.code, e.doc_id) for e in rep.errors] == [("E502", poison)]
     assert poison not in project_docs(labelstudio.client, rep.project_id)
     again = push(labelstudio.client, corpus_store, "t-push-refused")
     assert (again.pushed, again.skipped) == (1, n - 1)
@@ -265,8 +265,8 @@ def test_where_limit_and_predictions_file(labelstudio, corpus_store, tmp_path):
     out = json.loads(res.output)
     assert res.exit_code == 1  # the invalid prediction is an error, reported
     assert out["pushed"] == 1 and out["predictions"] == 1
-    assert [e["kind"] for e in out["errors"]] == ["prediction"] and out["errors"][0]["doc_id"] == seed.doc_id
-    assert out["errors"][0]["findings"]
+    assert out["errors"] and {e["doc_id"] for e in out["errors"]} == {seed.doc_id}
+    assert all(e["severity"] == "error" and e["message"].startswith("prediction ") for e in out["errors"])
     task = next(iter(client.task_data(out["project_id"])))
     (pred,) = client.predictions(task["id"])
     assert pred["model_version"] == "ext-1" and pred["score"] == pytest.approx(0.8)

@@ -182,14 +182,16 @@ def test_bad_records_are_reported_and_the_rest_go_through(labelstudio, sample, t
     assert r.exit_code == 1, r.output
     d = json.loads(r.stdout)
     assert (d["records"], d["sent"], d["invalid"], d["stale"]) == (4, 2, 1, 1)
-    errs = {e["line"]: e for e in d["errors"]}
-    assert errs[1]["kind"] == "invalid" and errs[1]["file"] == str(snap)
-    assert errs[1]["findings"][0]["code"] == "text_mismatch"
-    assert errs[3]["kind"] == "stale" and "another version of the text" in errs[3]["error"]
+    errs: dict[int, list] = {}
+    for e in d["errors"]:
+        errs.setdefault(e["line"], []).append(e)
+    assert errs[1][0]["code"] == "text_mismatch" and errs[1][0]["file"] == str(snap)
+    assert errs[1][0]["message"].startswith("not sent: ")
+    assert errs[3][0]["code"] == "stale_annotation" and "another version of the text" in errs[3][0]["message"]
     assert "Traceback" not in r.output
     r = CliRunner().invoke(main, args[:-1], env=labelstudio.env)  # again, for people: nothing new is sent
     assert r.exit_code == 1 and "0 sent as annotations, 2 already there, 1 invalid, 1 not matching" in r.output
-    assert f"{snap}:1:" in r.output and "text_mismatch" in r.output
+    assert f"{snap}:1" in r.output and "text_mismatch" in r.output
     # --annotations with a task filter is a usage error
     r = CliRunner().invoke(main, args[:-1] + ["--limit", "3"], env=labelstudio.env)
     assert r.exit_code == 2 and "do not apply" in r.output

@@ -104,9 +104,8 @@ def test_jsonl_predictions_match_docs_and_report_bad_lines(tmp_path):
     got = src.predict_all(doc)
     assert len(got) == 1 and got[0].attributions[0].cue.text == "said" and got[0].score == 0.9
     assert src.predict_all(other) == []
-    lines = sorted(e["line"] for e in src.errors)
-    assert lines == [2, 3], src.errors
-    assert all(e["path"] == str(path) for e in src.errors)
+    assert sorted((e.line, e.code) for e in src.errors) == [(2, "bad_prediction"), (3, "stale_prediction")]
+    assert all(e.file == str(path) for e in src.errors)
 
 
 def test_load_preannotator_choices(tmp_path):

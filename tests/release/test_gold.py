@@ -69,7 +69,7 @@ def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     assert [f.name for f in snapshot_files([tmp_path / "annotations"])] == ["20240101T000000Z.jsonl"]
     (d / "20240101T000000Z.manifest.json").unlink()
     by_doc, infos, problems = index_snapshots(files)
-    assert [(p.kind, p.line) for p in problems] == [("excluded_origin", 1), ("invalid", 3)]
+    assert [(p.code, p.line) for p in problems] == [("excluded_origin", 1), ("not_an_annotation", 3)]
     assert by_doc.column("origin").to_pylist() == ["brat"] and infos[0].records == 2
     # a snapshot changed after the pull (sha256 differs from its manifest) is refused
     (d / "20250101T000000Z.manifest.json").write_text(json.dumps({"sha256": infos[0].sha256}))

@@ -188,7 +188,7 @@ def test_build_loads_every_config_with_exact_features(tmp_path, fixture_release,
         for s in SPLITS:
             assert (folder / c / f"{s}-00000-of-00001.parquet").is_file()
     assert sum(rep.documents.values()) == 30
-    assert rep.left_out == {"invalid": 1, "excluded_origin": 1}
+    assert rep.left_out == {"not_an_annotation": 1, "excluded_origin": 1}
     assert rep.failed == 1  # the unreadable line
 
     labels = features.label_set()
@@ -411,8 +411,8 @@ def test_stale_annotation_is_reanchored_or_reported(tmp_path, store_uri):
     assert result.exit_code == 1, result.output
     out = json.loads(result.stdout)
     assert out["reanchored"] == 1 and out["failed"] == 1
-    (problem,) = [p for p in out["problems"] if p["kind"] == "stale"]
-    assert problem["doc_id"] == "baddoc" and "'Homs'" in problem["message"] and problem["path"] == str(snap)
+    (problem,) = [p for p in out["problems"] if p["code"] == "stale_annotation"]
+    assert problem["doc_id"] == "baddoc" and "'Homs'" in problem["message"] and problem["file"] == str(snap)
     files = sorted((Path(out["folder"]) / "documents").glob("*.parquet"))
     assert len(files) == 1  # splits without rows are left out (load_dataset refuses empty splits)
     assert f"path: documents/{files[0].name.split('-')[0]}-*.parquet" in (Path(out["folder"]) / "README.md").read_text()
@@ -440,7 +440,7 @@ def test_stale_annotation_is_reanchored_or_reported(tmp_path, store_uri):
             str(tmp_path / "dist"),
         ],
     )
-    assert result.exit_code == 1 and "no document could be shipped: stale 1" in result.output
+    assert result.exit_code == 1 and "no document could be shipped: stale_annotation 1" in result.output
     assert not (tmp_path / "dist" / "newscorpus-2.0.1").exists()
 
 
@@ -493,7 +493,7 @@ def test_cli_usage_errors_exit_2_and_existing_folder_is_kept(tmp_path, fixture_r
     ]
     r = CliRunner().invoke(main, args)
     assert (
-        r.exit_code == 1 and f"{fixture_release['snapshot']}:35: invalid:" in r.output
+        r.exit_code == 1 and f"[not_an_annotation] {fixture_release['snapshot']}:35:" in r.output
     )  # the unreadable line, by number
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 1 and "already exists" in r.output and "Traceback" not in r.output

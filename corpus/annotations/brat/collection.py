@@ -14,7 +14,8 @@ from corpus.annotations.brat.convert import annotation_conf, annotation_to_brat,
 from corpus.annotations.brat.mapping import DEFAULT_ANNOTATOR, BratMapping, load_mapping
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
-from corpus.ingest.readers.brat import BratIssue, parse_ann, write_ann
+from corpus.core.problems import Problem
+from corpus.ingest.readers.brat import parse_ann, write_ann
 from corpus.store.snapshot import iter_snapshot_records, new_snapshot_path, write_snapshot
 
 
@@ -31,7 +32,7 @@ class BratFiles:
 
 def discover(
     paths_or_dir: str | Path | Sequence[str | Path], *, annotator: str | None = None
-) -> tuple[list[BratFiles], list[BratIssue]]:
+) -> tuple[list[BratFiles], list[Problem]]:
     """Find documents in either layout.
 
     * PolNeAR: ``DIR/text/NAME.txt`` + ``DIR/attributions/NAME_ANNOTATOR.ann`` (annotator = the
@@ -42,7 +43,7 @@ def discover(
     """
     items = [paths_or_dir] if isinstance(paths_or_dir, (str, Path)) else list(paths_or_dir)
     docs: list[BratFiles] = []
-    issues: list[BratIssue] = []
+    issues: list[Problem] = []
     for item in items:
         root = Path(item)
         if not root.exists():
@@ -75,7 +76,7 @@ def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
     return {}
 
 
-def _polnear_layout(comp: Path, meta: dict[str, dict[str, str]], issues: list[BratIssue]) -> list[BratFiles]:
+def _polnear_layout(comp: Path, meta: dict[str, dict[str, str]], issues: list[Problem]) -> list[BratFiles]:
     text_dir = comp / "text"
     docs = {
         p.stem: BratFiles(p.stem, p, p.relative_to(text_dir).as_posix(), metadata=meta.get(p.stem, {}))
@@ -86,7 +87,7 @@ def _polnear_layout(comp: Path, meta: dict[str, dict[str, str]], issues: list[Br
         name, _, who = p.stem.rpartition("_")
         if not name or name not in docs:
             issues.append(
-                BratIssue(str(p), None, "error", "no-text", f"no text/{name or p.stem}.txt for this annotation file")
+                Problem("brat_no_text", f"no text/{name or p.stem}.txt for this annotation file", file=str(p))
             )
             continue
         docs[name].anns.append((who, p))
@@ -94,7 +95,7 @@ def _polnear_layout(comp: Path, meta: dict[str, dict[str, str]], issues: list[Br
 
 
 def _side_by_side(
-    root: Path, annotator: str, meta: dict[str, dict[str, str]], issues: list[BratIssue]
+    root: Path, annotator: str, meta: dict[str, dict[str, str]], issues: list[Problem]
 ) -> list[BratFiles]:
     docs: dict[Path, BratFiles] = {}
     for p in sorted(root.rglob("*.txt")):
@@ -108,7 +109,7 @@ def _side_by_side(
         if head and p.with_name(head) in docs:
             docs[p.with_name(head)].anns.append((who, p))
         else:
-            issues.append(BratIssue(str(p), None, "error", "no-text", f"no {p.stem}.txt beside this annotation file"))
+            issues.append(Problem("brat_no_text", f"no {p.stem}.txt beside this annotation file", file=str(p)))
     return list(docs.values())
 
 
@@ -130,14 +131,14 @@ class BratReport:
     notes: int = 0
     unmapped: int = 0
     snapshot: str | None = None
-    issues: list[BratIssue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
 
     @property
-    def errors(self) -> list[BratIssue]:
+    def errors(self) -> list[Problem]:
         return [i for i in self.issues if i.severity == "error"]
 
     @property
-    def warnings(self) -> list[BratIssue]:
+    def warnings(self) -> list[Problem]:
         return [i for i in self.issues if i.severity == "warning"]
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,13 +207,13 @@ def import_brat(
             data = files.txt.read_bytes()
             raw = data.decode("utf-8")  # brat's view: offsets count code points of this
         except OSError as e:
-            report.issues.append(BratIssue(str(files.txt), None, "error", "unreadable", f"cannot read: {e.strerror}"))
+            report.issues.append(Problem("unreadable_file", f"cannot read: {e.strerror}", file=str(files.txt)))
             continue
         except UnicodeDecodeError:
             try:
                 raw, _meta = normalize.decode(data)
             except InputError as e:
-                report.issues.append(BratIssue(str(files.txt), None, "error", "unreadable", e.message))
+                report.issues.append(Problem(e.code, e.message, file=str(files.txt), hint=e.hint))
                 continue
         body = raw[1:] if raw.startswith("\ufeff") else raw  # the stored text has no BOM
         stored, omap = normalize.normalize_with_map(body)
@@ -240,7 +241,7 @@ def import_brat(
             why = "is not in the store" if have is None else "is stored with a different text (normalization differs)"
             for _who, p in files.anns:
                 report.issues.append(
-                    BratIssue(str(p), None, "error", "no-article", f"article {art.doc_id} {why}; annotations skipped")
+                    Problem("brat_no_article", f"article {art.doc_id} {why}; annotations skipped", file=str(p))
                 )
             continue
         sha = sha256_text(stored)
@@ -249,7 +250,7 @@ def import_brat(
             try:
                 content = p.read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as e:
-                report.issues.append(BratIssue(str(p), None, "error", "unreadable", f"cannot read: {e}"))
+                report.issues.append(Problem("unreadable_file", f"cannot read: {e}", file=str(p)))
                 continue
             bdoc = parse_ann(content, str(p))
             ann, found = brat_to_annotation(
@@ -292,7 +293,7 @@ class BratExportReport:
     out_dir: str
     documents: int = 0
     ann_files: int = 0
-    issues: list[BratIssue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -328,7 +329,9 @@ def export_brat(
         try:
             by_doc.setdefault(d["doc_id"], []).append((f, no, Annotation.from_dict(d)))
         except (KeyError, TypeError, ValueError) as e:
-            report.issues.append(BratIssue(str(f), no, "error", "record", f"not a canonical annotation record ({e})"))
+            report.issues.append(
+                Problem("not_an_annotation", f"not a canonical annotation record ({e})", file=str(f), line=no)
+            )
 
     def atomic_write(path: Path, content: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -346,12 +349,11 @@ def export_brat(
             if art is None:
                 for f, no, _a in recs:
                     report.issues.append(
-                        BratIssue(
-                            str(f),
-                            no,
-                            "error",
-                            "no-article",
+                        Problem(
+                            "brat_no_article",
                             f"article {doc_id} is not in the store (version {version or 'latest'})",
+                            file=str(f),
+                            line=no,
                         )
                     )
                 continue
@@ -361,12 +363,11 @@ def export_brat(
                 name = _export_name(art, ann)
                 if ann.text_sha256 and ann.text_sha256 != art.text_sha256:
                     report.issues.append(
-                        BratIssue(
-                            str(f),
-                            no,
-                            "error",
-                            "text-changed",
+                        Problem(
+                            "brat_text_changed",
                             f"{doc_id}: the stored text changed since this annotation (text_sha256 differs); skipped",
+                            file=str(f),
+                            line=no,
                         )
                     )
                     continue

@@ -15,10 +15,10 @@ from typing import Any
 
 from corpus.annotations.brat.mapping import BratMapping, _load_taxonomy, _role_base
 from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Fragment, Span
+from corpus.core.problems import ERROR, WARNING, Problem
 from corpus.ingest.readers.brat import (
     AttributeLine,
     BratDocument,
-    BratIssue,
     EventLine,
     NoteLine,
     RelationLine,
@@ -55,7 +55,7 @@ def brat_to_annotation(
     annotator: str,
     text_sha256: str,
     name: str | None = None,
-) -> tuple[Annotation, list[BratIssue]]:
+) -> tuple[Annotation, list[Problem]]:
     """One ``.ann`` file -> one canonical annotation, plus every issue found.
 
     ``raw_text`` is the ``.txt`` as brat saw it (offsets refer to it); ``stored_text`` is the
@@ -66,10 +66,10 @@ def brat_to_annotation(
     omap = offset_map if offset_map is not None else range(len(raw_text) + 1)
 
     def warn(line: int | None, code: str, msg: str) -> None:
-        issues.append(BratIssue(path, line, "warning", code, msg))
+        issues.append(Problem(code, msg, WARNING, file=path, line=line))
 
     def error(line: int | None, code: str, msg: str) -> None:
-        issues.append(BratIssue(path, line, "error", code, msg))
+        issues.append(Problem(code, msg, ERROR, file=path, line=line))
 
     # 1. every span checked against the article text, then mapped to stored offsets
     spans: dict[str, Span] = {}
@@ -78,10 +78,12 @@ def brat_to_annotation(
     for tb in doc.textbounds.values():
         if any(not (0 <= s <= e <= n) for s, e in tb.fragments):
             error(
-                tb.line, "offsets", f"{tb.id} offsets {_offsets(tb.fragments)} fall outside the text ({n} characters)"
+                tb.line,
+                "brat_offsets_outside_text",
+                f"{tb.id} offsets {_offsets(tb.fragments)} fall outside the text ({n} characters)",
             )
             for no in tb.continuation_lines:
-                error(no, "malformed", f"not a brat standoff line (after {tb.id})")
+                error(no, "brat_malformed_line", f"not a brat standoff line (after {tb.id})")
             continue
         expected = " ".join(raw_text[s:e] for s, e in tb.fragments)
         cont_ok = False
@@ -95,7 +97,7 @@ def brat_to_annotation(
             lines_txt = ", ".join(map(str, tb.continuation_lines))
             warn(
                 tb.line,
-                "continuation",
+                "brat_continuation",
                 f"{tb.id}'s text goes on over lines {lines_txt} (a line break inside a span); joined, exported on one line",
             )
         if tb.continuation:
@@ -103,15 +105,15 @@ def brat_to_annotation(
                 if cont_ok:
                     warn(
                         no,
-                        "continuation",
+                        "brat_continuation",
                         f"line continues {tb.id}'s text across a line break (brat cannot write one); joined to it",
                     )
                 elif cont.strip():
-                    error(no, "malformed", f"not a brat standoff line: {cont[:80]!r}")
+                    error(no, "brat_malformed_line", f"not a brat standoff line: {cont[:80]!r}")
         if not ok:
             error(
                 tb.line,
-                "text-mismatch",
+                "brat_text_mismatch",
                 f"{tb.id} text {tb.text[:60]!r} does not match the article text at {_offsets(tb.fragments)}: {expected[:60]!r}",
             )
             continue
@@ -160,7 +162,7 @@ def brat_to_annotation(
         if missing:
             error(
                 ev.line,
-                "dangling",
+                "brat_dangling",
                 f"{ev.id} refers to {', '.join(missing)}, which is missing or was not imported; line ignored",
             )
             continue
@@ -182,13 +184,13 @@ def brat_to_annotation(
                 )
                 warn(
                     ev.line,
-                    "incomplete",
+                    "brat_incomplete_attribution",
                     f"{ev.id} ({ev.type}) has {why}: kept for brat export, not imported as an attribution",
                 )
                 keep_unmapped_e(ev, refs)
                 continue
             if mapping.attribution_events[ev.type] == "none" and parts["source"]:
-                warn(ev.line, "source-in-no-source", f"{ev.id} is {ev.type} but has a Source; the source is kept")
+                warn(ev.line, "brat_source_in_no_source", f"{ev.id} is {ev.type} but has a Source; the source is kept")
 
             def merged(tids: list[str]) -> Span:
                 frags = sorted({f for t in tids for f in spans[t].fragments})
@@ -217,7 +219,7 @@ def brat_to_annotation(
         if etype is None or ev.trigger not in spans:
             warn(
                 ev.line,
-                "unmapped-type",
+                "brat_unmapped_event_type",
                 f"{ev.id}: event type {ev.type!r} is not in the mapping or the taxonomy; kept for brat export only",
             )
             keep_unmapped_e(ev, refs)
@@ -228,7 +230,11 @@ def brat_to_annotation(
             if tid in entity_ids:
                 args.append(Argument(mapping.event_role(role), tid))
             else:
-                warn(ev.line, "argument", f"{ev.id}: argument {role}:{tid} is not an entity; kept for brat export only")
+                warn(
+                    ev.line,
+                    "brat_argument_not_entity",
+                    f"{ev.id}: argument {role}:{tid} is not an entity; kept for brat export only",
+                )
                 loose.append([role, tid])
                 keep_unmapped_t(tid)
         events.append(Event(ev.id, etype, spans[ev.trigger], args))
@@ -272,7 +278,7 @@ def brat_to_annotation(
         if obj is None or mapped is None or mapped[0] not in fields:
             warn(
                 al.line,
-                "unmapped-attribute",
+                "brat_unmapped_attribute",
                 f"{al.id}: attribute {al.name}{' ' + al.value if al.value else ''} on {al.target} is not in the mapping; kept for brat export only",
             )
             unmapped.append({"kind": "A", "id": al.id, "name": al.name, "target": al.target, "value": al.value})
@@ -295,7 +301,7 @@ def brat_to_annotation(
             continue
         warn(
             rl.line,
-            "unmapped-relation",
+            "brat_unmapped_relation",
             f"{rl.id}: relation {rl.type} {r1}:{a1} {r2}:{a2} is not in the mapping; kept for brat export only",
         )
         unmapped.append({"kind": "R", "id": rl.id, "type": rl.type, "args": [list(x) for x in rl.args]})
@@ -317,7 +323,7 @@ def brat_to_annotation(
         if tid in spans and tid not in consumed and tid not in unmapped_ids:
             warn(
                 tb.line,
-                "orphan",
+                "brat_orphan_span",
                 f"{tid} ({tb.type}) belongs to no attribution, entity or event; kept for brat export only",
             )
             keep_unmapped_t(tid)

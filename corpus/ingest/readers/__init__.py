@@ -1,7 +1,7 @@
 """Readers: input files -> raw records. One small module per format; this module walks
 directories (sorted, deterministic), picks the reader, and joins a metadata table.
 
-``read_paths`` yields ``RawRecord`` or ``ReadError`` items and never raises for bad input.
+``read_paths`` yields ``RawRecord`` or ``Problem`` items and never raises for bad input.
 Symlinks that leave the import root are not followed (reported instead).
 """
 
@@ -13,13 +13,13 @@ from pathlib import Path
 
 from corpus.core.display import printable
 from corpus.core.errors import UsageError
+from corpus.core.problems import Problem
 from corpus.ingest.readers import csvrows, html, jsonl, txt
 from corpus.ingest.readers.base import (
     DEFAULT_FIELDS,
     DEFAULT_MAX_BYTES,
     Item,
     RawRecord,
-    ReadError,
     ReadOptions,
     file_key,
 )
@@ -32,7 +32,6 @@ __all__ = [
     "Item",
     "MetadataTable",
     "RawRecord",
-    "ReadError",
     "ReadOptions",
     "file_key",
     "load_metadata",
@@ -59,7 +58,7 @@ def format_of(path: Path) -> str | None:
 
 def plan_files(
     paths: Iterable[str | os.PathLike[str]], fmt: str = "auto"
-) -> Iterator[tuple[Path, str, str, str] | ReadError]:
+) -> Iterator[tuple[Path, str, str, str] | Problem]:
     """(file, path relative to its import root, format, display path) for every input file.
 
     A file argument's root is its directory; a directory argument is walked in sorted order
@@ -75,16 +74,18 @@ def plan_files(
         elif p.exists() or p.is_symlink():
             f = fmt if fmt != "auto" else format_of(p)
             if f is None:
-                yield ReadError(
-                    printable(p), f"unknown file type {printable(p.suffix) or '(no extension)'}; use --format"
+                yield Problem(
+                    "unknown_file_type",
+                    f"unknown file type {printable(p.suffix) or '(no extension)'}",
+                    file=printable(p),
                 )
                 continue
             yield p, p.name, f, printable(p)
         else:
-            yield ReadError(printable(p), "no such file or directory")
+            yield Problem("no_such_file", "no such file or directory", file=printable(p))
 
 
-def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadError]:
+def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | Problem]:
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -94,9 +95,11 @@ def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadErr
             if (d / name).is_symlink():
                 target = _resolve(d / name)
                 if target is None:
-                    yield ReadError(printable(d / name), "symlink loop; not followed")
+                    yield Problem("symlink_loop", "symlink loop; not followed", file=printable(d / name))
                 elif not _inside(target, real_root):
-                    yield ReadError(printable(d / name), "symlink leaves the import root; not followed")
+                    yield Problem(
+                        "symlink_outside_root", "symlink leaves the import root; not followed", file=printable(d / name)
+                    )
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
@@ -109,10 +112,12 @@ def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | ReadErr
             if p.is_symlink():
                 target = _resolve(p)
                 if target is None:
-                    yield ReadError(printable(p), "symlink loop; not followed")
+                    yield Problem("symlink_loop", "symlink loop; not followed", file=printable(p))
                     continue
                 if not _inside(target, real_root):
-                    yield ReadError(printable(p), "symlink leaves the import root; not followed")
+                    yield Problem(
+                        "symlink_outside_root", "symlink leaves the import root; not followed", file=printable(p)
+                    )
                     continue
             yield p, rel, f, printable(p)
 
@@ -140,10 +145,10 @@ def read_paths(
     metadata: MetadataTable | None = None,
     on_file: Callable[[str], None] | None = None,
 ) -> Iterator[Item]:
-    """Every record (or error) from the given files and directories, in a stable order."""
+    """Every record (or problem) from the given files and directories, in a stable order."""
     opts = opts or ReadOptions()
     for item in plan_files(paths, fmt):
-        if isinstance(item, ReadError):
+        if isinstance(item, Problem):
             yield item
             continue
         path, rel, f, display = item

@@ -1,7 +1,7 @@
-"""What every reader yields: raw records (decoded, not yet normalized) or read errors.
+"""What every reader yields: raw records (decoded, not yet normalized) or problems.
 
-A reader never raises for bad input: it yields a ``ReadError`` naming the file (and line)
-and goes on, so one broken file never stops an import.
+A reader never raises for bad input: it yields a :class:`~corpus.core.problems.Problem`
+naming the file (and line) and goes on, so one broken file never stops an import.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from corpus.core.errors import InputError
 from corpus.core.normalize import decode
+from corpus.core.problems import Problem
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -46,18 +47,7 @@ class RawRecord:
     line: int | None = None
 
 
-@dataclass
-class ReadError:
-    path: str
-    error: str
-    line: int | None = None
-    code: str = InputError.code
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "code": self.code, "error": self.error}
-
-
-Item = RawRecord | ReadError
+Item = RawRecord | Problem
 
 
 @dataclass
@@ -82,29 +72,29 @@ def file_key(source: str | None, rel: str) -> str:
     return key_prefix(source) + rel
 
 
-def read_bytes(path: Path, display: str, max_bytes: int) -> bytes | ReadError:
+def read_bytes(path: Path, display: str, max_bytes: int) -> bytes | Problem:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return ReadError(display, f"too large ({size} bytes > --max-bytes {max_bytes})")
+            return Problem("file_too_large", f"too large ({size} bytes > max_bytes {max_bytes})", file=display)
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
         if len(data) > max_bytes:
-            return ReadError(display, f"too large (> --max-bytes {max_bytes})")
+            return Problem("file_too_large", f"too large (> max_bytes {max_bytes})", file=display)
         return data
     except OSError as e:
-        return ReadError(display, f"unreadable: {e.strerror or e}")
+        return Problem("unreadable_file", f"unreadable: {e.strerror or e}", file=display)
 
 
-def decode_file(path: Path, display: str, max_bytes: int) -> tuple[str, dict[str, Any], str] | ReadError:
-    """Read and decode one file: (text, encoding meta, raw sha256) or a ReadError."""
+def decode_file(path: Path, display: str, max_bytes: int) -> tuple[str, dict[str, Any], str] | Problem:
+    """Read and decode one file: (text, encoding meta, raw sha256) or a problem."""
     data = read_bytes(path, display, max_bytes)
-    if isinstance(data, ReadError):
+    if isinstance(data, Problem):
         return data
     try:
         text, meta = decode(data)
     except InputError as e:
-        return ReadError(display, e.message)
+        return Problem(e.code, e.message, file=display, hint=e.hint)
     return text, meta, hashlib.sha256(data).hexdigest()
 
 
@@ -156,16 +146,16 @@ def as_str(v: Any) -> str | None:
 
 def record_from_mapping(
     d: dict[str, Any], opts: ReadOptions, *, rel: str, display: str, line: int
-) -> RawRecord | ReadError:
+) -> RawRecord | Problem:
     """JSONL object / CSV row -> RawRecord, using the field mapping; other fields go to meta."""
     tname, text = pick(d, opts.candidates("text"))
     if text is None:
         want = " / ".join(opts.candidates("text"))
-        return ReadError(display, f"no text (looked for field {want})", line)
+        return Problem("no_text_field", f"no text (looked for field {want})", file=display, line=line)
     if not isinstance(text, str):
-        return ReadError(display, f"field {tname!r} is not a string", line)
+        return Problem("text_not_string", f"field {tname!r} is not a string", file=display, line=line)
     if not text.strip():
-        return ReadError(display, f"field {tname!r} is empty", line)
+        return Problem("empty_text", f"field {tname!r} is empty", file=display, line=line)
     used = {tname}
     values: dict[str, Any] = {}
     for name in ("id", "title", "url", "published", "source", "language"):
@@ -199,12 +189,12 @@ def record_from_mapping(
     )
 
 
-def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tuple[int, bytes] | ReadError]:
+def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tuple[int, bytes] | Problem]:
     """Binary lines of a big file, streamed; a line over ``max_bytes`` is reported, not read."""
     try:
         f = open(path, "rb")
     except OSError as e:
-        yield ReadError(display, f"unreadable: {e.strerror or e}")
+        yield Problem("unreadable_file", f"unreadable: {e.strerror or e}", file=display)
         return
     with f:
         n = 0
@@ -212,13 +202,13 @@ def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tup
             try:
                 line = f.readline(max_bytes + 1)
             except OSError as e:
-                yield ReadError(display, f"read failed: {e.strerror or e}", n + 1)
+                yield Problem("unreadable_file", f"read failed: {e.strerror or e}", file=display, line=n + 1)
                 return
             if not line:
                 return
             n += 1
             if len(line) > max_bytes and not line.endswith(b"\n"):
-                yield ReadError(display, f"line longer than --max-bytes {max_bytes}", n)
+                yield Problem("line_too_long", f"line longer than max_bytes {max_bytes}", file=display, line=n)
                 while line and not line.endswith(b"\n"):  # skip the rest of it
                     line = f.readline(1 << 20)
                 continue

@@ -5,29 +5,19 @@ brat (and INCEpTION's brat export) store one document as ``NAME.txt`` and its an
 ``Content 1775 1995;1998 2184``), ``E`` events (``Attribution:T4 Content:T3 Cue:T2``), ``R``
 relations, ``A``/``M`` attributes, ``#`` notes, ``N`` normalizations and ``*`` equivalences.
 
-Bad lines never stop a file: each becomes a ``BratIssue`` naming file and line.
+Bad lines never stop a file: each becomes a :class:`~corpus.core.problems.Problem` naming file and line.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from corpus.core.problems import Problem
+
 # ---------------------------------------------------------------- parsed brat
-
-
-@dataclass
-class BratIssue:
-    path: str
-    line: int | None
-    severity: str  # "error": not imported; "warning": imported or kept, but look at it
-    code: str
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -86,7 +76,7 @@ class BratDocument:
     notes: dict[str, NoteLine] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)  # N and * lines, kept verbatim
     order: list[str] = field(default_factory=list)  # ids in file order
-    issues: list[BratIssue] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
 
 
 _T = re.compile(r"^(T\S*)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)(?:\t(.*))?$")
@@ -152,7 +142,9 @@ def parse_ann(content: str, path: str = "") -> BratDocument:
             last_t.continuation_lines.append(no)
             continue
         elif line.strip():
-            doc.issues.append(BratIssue(path, no, "error", "malformed", f"not a brat standoff line: {line[:80]!r}"))
+            doc.issues.append(
+                Problem("brat_malformed_line", f"not a brat standoff line: {line[:80]!r}", file=path, line=no)
+            )
         last_t = None
     return doc
 
@@ -160,8 +152,11 @@ def parse_ann(content: str, path: str = "") -> BratDocument:
 def _add(doc: BratDocument, table: dict, item: Any, no: int) -> bool:
     if item.id in doc.order:
         doc.issues.append(
-            BratIssue(
-                doc.path, no, "error", "duplicate-id", f"id {item.id} already used earlier in the file; line ignored"
+            Problem(
+                "brat_duplicate_id",
+                f"id {item.id} already used earlier in the file; line ignored",
+                file=doc.path,
+                line=no,
             )
         )
         return False

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from corpus.core.errors import InputError
 from corpus.core.normalize import decode
-from corpus.ingest.readers.base import Item, ReadError, ReadOptions, record_from_mapping
+from corpus.core.problems import Problem
+from corpus.ingest.readers.base import Item, ReadOptions, record_from_mapping
 
 EXTENSIONS = (".csv", ".tsv")
 
@@ -19,12 +20,12 @@ def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item
     try:
         f = open(path, "rb")
     except OSError as e:
-        yield ReadError(display, f"unreadable: {e.strerror or e}")
+        yield Problem("unreadable_file", f"unreadable: {e.strerror or e}", file=display)
         return
     with f:
         head = f.read(4)
         if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            yield ReadError(display, "binary file (contains NUL bytes)")
+            yield Problem("binary_file", "binary file (contains NUL bytes)", file=display)
             return
         f.seek(0)
         if _is_utf8(f):
@@ -34,8 +35,11 @@ def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item
     # not UTF-8: detect the encoding of the whole file (rare, and such files are small)
     try:
         text, _ = decode(path.read_bytes())
-    except (OSError, InputError) as e:
-        yield ReadError(display, getattr(e, "message", str(e)))
+    except OSError as e:
+        yield Problem("unreadable_file", f"unreadable: {e.strerror or e}", file=display)
+        return
+    except InputError as e:
+        yield Problem(e.code, e.message, file=display, hint=e.hint)
         return
     yield from _rows(io.StringIO(text, newline=""), path, rel, opts, display)
 
@@ -63,7 +67,7 @@ def _rows(stream, path: Path, rel: str, opts: ReadOptions, display: str) -> Iter
         except StopIteration:
             return
         except csv.Error as e:
-            yield ReadError(display, f"malformed CSV: {e}", start)
+            yield Problem("malformed_csv", f"malformed CSV: {e}", file=display, line=start)
             continue
         line = reader.line_num
         if None in row:  # more cells than header names

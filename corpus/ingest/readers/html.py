@@ -7,7 +7,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.ingest.readers.base import Item, RawRecord, ReadError, ReadOptions, decode_file, file_key
+from corpus.core.problems import Problem
+from corpus.ingest.readers.base import Item, RawRecord, ReadOptions, decode_file, file_key
 
 EXTENSIONS = (".html", ".htm", ".xhtml")
 
@@ -41,17 +42,17 @@ def extract(html: str) -> dict[str, str | None] | None:
 
 def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item]:
     got = decode_file(path, display, opts.max_bytes)
-    if isinstance(got, ReadError):
+    if isinstance(got, Problem):
         yield got
         return
     html, enc_meta, raw_sha = got
     try:
         x = extract(html)
     except Exception as e:  # trafilatura/lxml on hostile markup: report, go on
-        yield ReadError(display, f"HTML extraction failed: {type(e).__name__}: {e}")
+        yield Problem("html_extraction_failed", f"HTML extraction failed: {type(e).__name__}: {e}", file=display)
         return
     if x is None:
-        yield ReadError(display, "no main text found in the HTML")
+        yield Problem("no_main_text", "no main text found in the HTML", file=display)
         return
     meta = {**enc_meta, "path": rel}
     for k in ("author", "sitename"):

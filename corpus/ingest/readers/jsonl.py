@@ -9,9 +9,9 @@ from pathlib import Path
 
 from corpus.core.errors import InputError
 from corpus.core.normalize import decode
+from corpus.core.problems import Problem
 from corpus.ingest.readers.base import (
     Item,
-    ReadError,
     ReadOptions,
     lines_with_numbers,
     lone_surrogate,
@@ -26,7 +26,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item]:
     for item in lines_with_numbers(path, display, opts.max_bytes):
-        if isinstance(item, ReadError):
+        if isinstance(item, Problem):
             yield item
             continue
         n, raw = item
@@ -38,22 +38,30 @@ def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item
             try:
                 line, _ = decode(raw)
             except InputError as e:
-                yield ReadError(display, e.message, n)
+                yield Problem(e.code, e.message, file=display, line=n, hint=e.hint)
                 continue
         try:
             obj = json.loads(line)
         except RecursionError:
-            yield ReadError(display, "malformed JSON: nested too deeply (arrays / objects inside each other)", n)
+            yield Problem(
+                "malformed_json",
+                "malformed JSON: nested too deeply (arrays / objects inside each other)",
+                file=display,
+                line=n,
+            )
             continue
         except ValueError as e:  # also an integer literal over 4300 digits
-            yield ReadError(display, f"malformed JSON: {e}", n)
+            yield Problem("malformed_json", f"malformed JSON: {e}", file=display, line=n)
             continue
         if not isinstance(obj, dict):
-            yield ReadError(display, f"expected a JSON object, got {type(obj).__name__}", n)
+            yield Problem("not_json_object", f"expected a JSON object, got {type(obj).__name__}", file=display, line=n)
             continue
         if _SURROGATE_ESCAPE.search(raw) and (where := lone_surrogate(obj)) is not None:
-            yield ReadError(
-                display, f"field {where!r} holds a lone surrogate (an invalid \\u escape); fix the record", n
+            yield Problem(
+                "lone_surrogate",
+                f"field {where!r} holds a lone surrogate (an invalid \\u escape)",
+                file=display,
+                line=n,
             )
             continue
         yield record_from_mapping(obj, opts, rel=rel, display=display, line=n)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.ingest.readers.base import Item, RawRecord, ReadError, ReadOptions, decode_file, file_key, first_line
+from corpus.core.problems import Problem
+from corpus.ingest.readers.base import Item, RawRecord, ReadOptions, decode_file, file_key, first_line
 
 EXTENSIONS = (".txt", ".text")
 
 
 def read(path: Path, rel: str, opts: ReadOptions, display: str) -> Iterator[Item]:
     got = decode_file(path, display, opts.max_bytes)
-    if isinstance(got, ReadError):
+    if isinstance(got, Problem):
         yield got
         return
     text, enc_meta, raw_sha = got
