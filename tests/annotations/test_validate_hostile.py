@@ -34,6 +34,7 @@ def test_file_name_with_a_newline_is_escaped_in_findings(tmp_path):
     p.write_text("{broken")
     r = CliRunner().invoke(main, ["validate", str(p)], catch_exceptions=False)
     assert r.exit_code == 1
-    shown = [ln for ln in (r.stdout + r.stderr).splitlines() if "unreadable" in ln]
+    lines = (r.stdout + r.stderr).splitlines()
+    shown = [ln for ln in lines if "unreadable" in ln and not ln.lstrip().startswith("fix [unreadable]:")]
     assert len(shown) == 1, shown
     assert "x\\nerror: [unreadable] fake.json" in shown[0]

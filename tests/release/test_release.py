@@ -629,7 +629,7 @@ def test_publish_without_token_fails_with_a_coded_error_and_exit_3(tmp_path, fix
     rep = build(tmp_path, fixture_release["store"], [str(fixture_release["snapshot"])], version="0.5.0")
     r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news"])
     assert r.exit_code == 3, r.output
-    assert "[E611]" in r.output and "HF_TOKEN" in r.output and "Hint:" in r.output
+    assert "[E611]" in r.output and "HF_TOKEN" in r.output and "fix:" in r.output
     assert "Traceback" not in r.output and len(r.output.splitlines()) <= 3
     # the dry run still works and says a token is missing
     r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news", "--dry-run"])
