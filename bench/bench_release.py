@@ -77,7 +77,15 @@ def generate(k: int):
             Entity("T4", "ORG", sp("Pentagon")),
             Entity("T5", "FAC", sp("military depot")),
         ],
-        events=[Event("E1", "Conflict:Attack", sp("strikes"), [Argument("Target", "T5")], "actual", "positive")],
+        events=[
+            Event(
+                "E1",
+                "Conflict:Attack",
+                sp("strikes"),
+                [Argument("Target", "T5")],
+                {"realis": "actual", "polarity": "positive"},
+            )
+        ],
         attributions=[
             Attribution(
                 "A1",
@@ -85,9 +93,7 @@ def generate(k: int):
                 sp(f"the attack near {place} destroyed a military depot"),
                 sp(outlet),
                 "T1",
-                "indirect",
-                "media outlet",
-                "reported",
+                {"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
             ),
             Attribution(
                 "A2",
@@ -95,9 +101,7 @@ def generate(k: int):
                 Span.from_offsets(text, [(s, s + 11), (h, h + 18)]),
                 sp(f"{person}, a Pentagon spokesman"),
                 "T3",
-                "indirect",
-                "named person",
-                "asserted",
+                {"quote_type": "indirect", "source_type": "named person", "commitment": "asserted"},
             ),
         ],
         taxonomy_version="1.0.0",

@@ -50,7 +50,7 @@ def make_task(tid: int, rng: random.Random, tax: taxonomy.Taxonomy) -> dict:
     for j in range(8):
         et = rng.choice(tax.events)
         args = [Argument(r.name, e.id) for r in et.roles for e in ents[:6] if e.label in r.entity_types][:2]
-        events.append(Event(f"E{j}", et.name, span(j * 12 + 5), args, "actual", "positive"))
+        events.append(Event(f"E{j}", et.name, span(j * 12 + 5), args, {"realis": "actual", "polarity": "positive"}))
     atts = [
         Attribution(
             f"A{j}",
@@ -58,9 +58,7 @@ def make_task(tid: int, rng: random.Random, tax: taxonomy.Taxonomy) -> dict:
             span(j * 40 + 9, 6),
             span(j * 40 + 3, 2),
             ents[j].id,
-            "indirect",
-            "named person",
-            "reported",
+            {"quote_type": "indirect", "source_type": "named person", "commitment": "reported"},
         )
         for j in range(5)
     ]

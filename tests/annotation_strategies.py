@@ -68,7 +68,7 @@ def annotations(draw) -> tuple[Annotation, str]:
             roles = [r.name for r in et.roles if e.label in r.entity_types]
             if roles and draw(st.booleans()):
                 args.append(Argument(draw(st.sampled_from(roles)), e.id))
-        events.append(Event(f"E{i + 1}", et.name, draw(spans(text, 2)), args, **_choices(draw, TAX.event_attributes)))
+        events.append(Event(f"E{i + 1}", et.name, draw(spans(text, 2)), args, _choices(draw, TAX.event_attributes)))
     atts = []
     for i in range(draw(st.integers(0, 3))):
         src = draw(st.one_of(st.none(), spans(text, 2)))
@@ -80,7 +80,7 @@ def annotations(draw) -> tuple[Annotation, str]:
                 draw(spans(text, 3)),
                 src,
                 ent,
-                **_choices(draw, TAX.attribution_attributes),
+                attributes=_choices(draw, TAX.attribution_attributes),
                 flags=draw(st.lists(st.sampled_from(["Discuss", "Discard"]), max_size=1)),
             )
         )

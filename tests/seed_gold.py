@@ -184,7 +184,7 @@ def seed_gold(doc_id: str, text: str | None = None, annotator: str = "gold@newsc
     span = lambda surface, occ: Span.from_offsets(text, [_find(text, surface, occ)])  # noqa: E731
     entities = [Entity(i, label, span(s, occ)) for i, label, s, occ in ENTITIES]
     events = [
-        Event(i, etype, span(s, occ), [Argument(role, e) for role, e in args], realis, polarity)
+        Event(i, etype, span(s, occ), [Argument(role, e) for role, e in args], {"realis": realis, "polarity": polarity})
         for i, etype, s, occ, args, realis, polarity in EVENTS
     ]
     attributions = [
@@ -194,9 +194,7 @@ def seed_gold(doc_id: str, text: str | None = None, annotator: str = "gold@newsc
             Span.from_offsets(text, [_find(text, s, occ) for s, occ in content]),
             span(*source) if source else None,
             source_entity,
-            quote,
-            stype,
-            commitment,
+            {"quote_type": quote, "source_type": stype, "commitment": commitment},
         )
         for i, cue, content, source, source_entity, quote, stype, commitment in ATTRIBUTIONS
     ]

@@ -10,11 +10,14 @@ Rules (one document at a time, ``n`` = number of its annotators):
   item the reviewer made is accepted, and items the reviewer did not make are rejected where
   they overlap one the reviewer made; elsewhere the majority rule applies.
 * **Parts and attributes vote among supporters** (the annotators who made the accepted item):
-  an attribution's content, source (``none`` is a candidate), source entity, quote type,
-  source type, commitment and flags; an event's realis, polarity and arguments. The reviewer's
+  an attribution's content, source (``none`` is a candidate), source entity, flags and each
+  attribute; an event's arguments and each attribute; an entity's attributes (attributes are
+  whatever the records carry, so any taxonomy's attributes vote the same way). The reviewer's
   value wins when the reviewer is a supporter; otherwise the most voted value wins when it is
   the only one with that many votes; a tie leaves the value empty (an attribution without a
   content is left out).
+* **Relations vote like spans**: a relation of the relations layer is (label, from entity, to
+  entity) over the accepted entities, accepted with ``min_votes`` votes (the reviewer's kept).
 * **Every conflict is listed**: each overlap region where annotators did not all make the same
   thing, and each part or attribute that was not unanimous, with candidates, voters and the
   decision. ``corpus adjudicate`` writes them as JSONL next to the gold snapshot.
@@ -32,8 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.annotations.agreement import Frags, frags, overlaps
+from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
-from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Span
+from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Relation, Span
+from corpus.core.taxonomy import Taxonomy
 
 GOLD_ANNOTATOR = "adjudicated"
 
@@ -207,10 +212,30 @@ def _show(v: Any, text_of: dict[Frags, str]) -> Any:
     return v
 
 
+def _vote_attributes(d: _Doc, layer: str, item: str, sup: dict[str, Any]) -> dict[str, Any]:
+    """Each attribute the supporters' records carry, voted among those who set it (None: unset)."""
+    names: list[str] = []
+    for x in sup.values():
+        names += [k for k in x.attributes if k not in names]
+    return {
+        k: d.vote_value(
+            layer, item, k, {w: x.attributes[k] for w, x in sup.items() if x.attributes.get(k) is not None}
+        )[0]
+        for k in names
+    }
+
+
 def adjudicate_document(
-    doc_id: str, anns: dict[str, Annotation], *, min_votes: int | None = None, reviewer: str | None = None
+    doc_id: str,
+    anns: dict[str, Annotation],
+    *,
+    min_votes: int | None = None,
+    reviewer: str | None = None,
+    tax: Taxonomy | None = None,
 ) -> tuple[Annotation, list[dict[str, Any]]]:
     """Gold annotation and conflicts for one document (``anns``: annotator -> annotation)."""
+    tax = tax or taxmod.load()
+    cue_label = tax.attribution_layer.cue if tax.attribution_layer else "cue"
     n = len(anns)
     k = min_votes if min_votes is not None else n // 2 + 1
     d = _Doc(doc_id, anns, k, reviewer)
@@ -221,8 +246,54 @@ def adjudicate_document(
     acc_e = d.vote_spans("entities", {w: set(m.values()) for w, m in ent_key.items()}, lambda k: k[1], lambda k: k[0])
     ents_sorted = sorted(acc_e, key=lambda k: (k[1], k[0]))
     gold_ent_id = {key: f"T{i}" for i, key in enumerate(ents_sorted, start=1)}
-    entities = [Entity(gold_ent_id[key], key[0], _span(d.text_of, key[1])) for key in ents_sorted]
+    ent_of = {w: {(e.label, frags(e.span)): e for e in a.entities} for w, a in anns.items()}
+    entities = [
+        Entity(
+            gold_ent_id[key],
+            key[0],
+            _span(d.text_of, key[1]),
+            _vote_attributes(d, "entities", gold_ent_id[key], {w: m[key] for w, m in ent_of.items() if key in m}),
+        )
+        for key in ents_sorted
+    ]
     to_gold = {(w, eid): gold_ent_id.get(key) for w, m in ent_key.items() for eid, key in m.items()}
+
+    # entity relations: (label, from, to) over the gold entities
+    rel_votes: Counter = Counter()
+    reviewer_rels: set[tuple[str, str, str]] = set()
+    for w, a in anns.items():
+        mine = {
+            (r.label, to_gold.get((w, r.from_id)), to_gold.get((w, r.to_id)))
+            for r in a.relations
+            if to_gold.get((w, r.from_id)) and to_gold.get((w, r.to_id))
+        }
+        rel_votes.update(mine)
+        if w == d.reviewer:
+            reviewer_rels = mine  # type: ignore[assignment]
+    relations = []
+    for key, c in sorted(rel_votes.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][2]), kv[0][0])):
+        accepted = key in reviewer_rels if d.reviewer in anns else c >= k
+        if c < len(anns) or (d.reviewer in anns and key not in reviewer_rels):
+            d.conflicts.append(
+                {
+                    "doc_id": doc_id,
+                    "layer": "relations",
+                    "kind": "relation",
+                    "item": f"{key[1]}>{key[2]}:{key[0]}",
+                    "votes": c,
+                    "annotators": sorted(
+                        w
+                        for w, a in anns.items()
+                        if any(
+                            (r.label, to_gold.get((w, r.from_id)), to_gold.get((w, r.to_id))) == key
+                            for r in a.relations
+                        )
+                    ),
+                    "decision": ("reviewer" if d.reviewer in anns else "majority") if accepted else "rejected",
+                }
+            )
+        if accepted:
+            relations.append(Relation(f"R{len(relations) + 1}", key[0], str(key[1]), str(key[2])))
 
     # events
     ev_of = {w: {(ev.type, frags(ev.trigger)): ev for ev in a.events} for w, a in anns.items()}
@@ -233,10 +304,7 @@ def adjudicate_document(
         eid = f"E{next_e}"
         next_e += 1
         sup = {w: m[key] for w, m in ev_of.items() if key in m}
-        realis, _ = d.vote_value("events", eid, "realis", {w: e.realis for w, e in sup.items() if e.realis is not None})
-        polarity, _ = d.vote_value(
-            "events", eid, "polarity", {w: e.polarity for w, e in sup.items() if e.polarity is not None}
-        )
+        attrs = _vote_attributes(d, "events", eid, sup)
         arg_sets = {
             w: tuple(
                 sorted({(a.role, to_gold.get((w, a.entity_id))) for a in e.arguments if to_gold.get((w, a.entity_id))})
@@ -244,9 +312,7 @@ def adjudicate_document(
             for w, e in sup.items()
         }
         args, _ = d.vote_value("events", eid, "arguments", arg_sets)
-        events.append(
-            Event(eid, key[0], _span(d.text_of, key[1]), [Argument(r, t) for r, t in (args or ())], realis, polarity)
-        )
+        events.append(Event(eid, key[0], _span(d.text_of, key[1]), [Argument(r, t) for r, t in (args or ())], attrs))
 
     # attributions, anchored on the cue
     at_of: dict[str, dict[Frags, Attribution]] = {}
@@ -255,7 +321,7 @@ def adjudicate_document(
         for x in a.attributions:
             per.setdefault(frags(x.cue), x)
         at_of[w] = per
-    acc_c = d.vote_spans("attribution", {w: set(m) for w, m in at_of.items()}, lambda k: k, lambda k: "Cue")
+    acc_c = d.vote_spans("attribution", {w: set(m) for w, m in at_of.items()}, lambda k: k, lambda k: cue_label)
     attributions: list[Attribution] = []
     for cue in sorted(acc_c):
         aid = f"E{next_e}"
@@ -279,12 +345,7 @@ def adjudicate_document(
                 if x.source_entity_id and to_gold.get((w, x.source_entity_id))
             },
         )
-        vals = {
-            fld: d.vote_value(
-                "attribution", aid, fld, {w: getattr(x, fld) for w, x in sup.items() if getattr(x, fld) is not None}
-            )[0]
-            for fld in ("quote_type", "source_type", "commitment")
-        }
+        vals = _vote_attributes(d, "attribution", aid, sup)
         flag_votes = Counter(f for x in sup.values() for f in set(x.flags))
         flags = sorted(
             f
@@ -298,9 +359,7 @@ def adjudicate_document(
                 _span(d.text_of, content),
                 _span(d.text_of, source) if source not in (None, "none") else None,
                 src_ent if (source not in (None, "none")) else None,
-                vals["quote_type"],
-                vals["source_type"],
-                vals["commitment"],
+                vals,
                 flags,
             )
         )
@@ -313,6 +372,7 @@ def adjudicate_document(
         entities=entities,
         events=events,
         attributions=attributions,
+        relations=relations,
         origin="adjudicated",
         taxonomy_version=tv[0][0] if tv else None,
         created_at=now,
@@ -336,6 +396,7 @@ def adjudicate(
     min_votes: int | None = None,
     reviewer: str | None = None,
     include_origins: tuple[str, ...] | None = None,
+    tax: Taxonomy | None = None,
 ) -> tuple[list[Annotation], list[dict[str, Any]], AdjudicationReport]:
     """Gold records, conflicts and a summary for every document in ``annotations``.
 
@@ -367,7 +428,7 @@ def adjudicate(
         if min_votes is not None and min_votes > len(per) and not (reviewer and reviewer in per):
             report.under_quorum.append(doc_id)
             continue
-        g, cs = adjudicate_document(doc_id, per, min_votes=min_votes, reviewer=reviewer)
+        g, cs = adjudicate_document(doc_id, per, min_votes=min_votes, reviewer=reviewer, tax=tax)
         gold.append(g)
         conflicts += cs
         for c in cs:

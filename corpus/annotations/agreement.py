@@ -33,9 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from corpus.core import taxonomy as taxmod
 from corpus.core.model import Annotation, Span
+from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS, RELATIONS, Taxonomy
 
-LAYERS = ("entities", "events", "attribution")
+LAYERS = taxmod.LAYERS  # entities, events, attribution, relations (those the taxonomy has are measured)
+_BETWEEN = ((-1, -1),)  # separates a relation's from and to fragments; overlaps nothing
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 OUTSIDE = "O"
 
@@ -50,20 +53,33 @@ def overlaps(a: Frags, b: Frags) -> bool:
     return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)
 
 
-def layer_spans(ann: Annotation, layer: str) -> set[tuple[str, Frags]]:
-    """The (label, fragments) spans of one layer; attribution spans are labelled Cue/Content/Source."""
-    if layer == "entities":
+def layer_spans(ann: Annotation, layer: str, tax: Taxonomy | None = None) -> set[tuple[str, Frags]]:
+    """The (label, fragments) spans of one layer; attribution spans carry their span labels.
+
+    A relation is (label, from fragments + a separator + to fragments): exact match means same
+    label and same two spans; overlap means same label and an endpoint overlapping.
+    """
+    if layer == ENTITIES:
         return {(e.label, frags(e.span)) for e in ann.entities}
-    if layer == "events":
+    if layer == EVENTS:
         return {(ev.type, frags(ev.trigger)) for ev in ann.events}
-    if layer == "attribution":
+    if layer == ATTRIBUTION:
+        att = (tax or taxmod.load()).attribution_layer
+        names = (att.cue, att.content, att.source) if att else taxmod.SPAN_ROLES
         out: set[tuple[str, Frags]] = set()
         for a in ann.attributions:
-            out.add(("Cue", frags(a.cue)))
-            out.add(("Content", frags(a.content)))
+            out.add((names[0], frags(a.cue)))
+            out.add((names[1], frags(a.content)))
             if a.source is not None:
-                out.add(("Source", frags(a.source)))
+                out.add((names[2], frags(a.source)))
         return {s for s in out if s[1]}
+    if layer == RELATIONS:
+        ents = {e.id: frags(e.span) for e in ann.entities}
+        return {
+            (r.label, ents[r.from_id] + _BETWEEN + ents[r.to_id])
+            for r in ann.relations
+            if r.from_id in ents and r.to_id in ents
+        }
     raise ValueError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
 
 
@@ -287,6 +303,7 @@ def agreement(
     layers: Iterable[str] = LAYERS,
     by_label: bool = True,
     exclude_origins: Iterable[str] = ("prediction", "adjudicated"),
+    tax: Taxonomy | None = None,
 ) -> AgreementReport:
     """All figures for the documents that two or more annotators annotated.
 
@@ -298,7 +315,8 @@ def agreement(
     docs, dup = group_by_document(a for a in annotations if a.origin not in skip)
     multi = {d: per for d, per in docs.items() if len(per) >= 2}
     annotators = sorted({a for per in multi.values() for a in per})
-    layer_list = [name for name in LAYERS if name in set(layers)]
+    tax = tax or taxmod.load()
+    layer_list = [name for name in LAYERS if name in set(layers) and tax.has(name)]
     report = AgreementReport(
         documents=len(multi),
         annotators=annotators,
@@ -317,7 +335,9 @@ def agreement(
         else:
             report.missing_text.append(d)
     for layer in layer_list:
-        report.layers[layer] = _layer(layer, multi, usable_text, annotators, by_label)
+        # token alpha is for span layers; a relation has no tokens of its own
+        texts_for = {} if layer == RELATIONS else usable_text
+        report.layers[layer] = _layer(layer, multi, texts_for, annotators, by_label, tax)
     return report
 
 
@@ -327,9 +347,10 @@ def _layer(
     texts: dict[str, str],
     annotators: list[str],
     by_label: bool,
+    tax: Taxonomy,
 ) -> LayerReport:
     rep = LayerReport(layer)
-    spans = {d: {who: layer_spans(a, layer) for who, a in per.items()} for d, per in multi.items()}
+    spans = {d: {who: layer_spans(a, layer, tax) for who, a in per.items()} for d, per in multi.items()}
     labels = sorted({lab for per in spans.values() for ss in per.values() for lab, _ in ss})
     rep.spans = sum(len(ss) for per in spans.values() for ss in per.values())
     pair_stats: dict[tuple[str, str], dict[str, Any]] = {}
@@ -373,9 +394,9 @@ def _layer(
             if rep.alpha_tokens:
                 entry["alpha"] = _r(krippendorff_alpha([[None if v is None else v == lab for v in r] for r in table]))
             rep.by_label[lab] = entry
-    if layer == "attribution":
+    if layer == ATTRIBUTION:
         rep.extra["attribution_agreement"] = _attribution_agreement(multi)
-    if layer == "events":
+    if layer == EVENTS:
         trip = PRF()
         for per in multi.values():
             for a, b in itertools.combinations(sorted(per), 2):

@@ -6,23 +6,26 @@ string's indices), which differ after every emoji or other astral character. Eve
 ``value.text`` is therefore checked against ``text[start:end]``; when the UTF-16 reading of the
 offsets is the one that matches, the offsets are converted and a ``utf16_offsets`` warning says so.
 
-Conventions (the labeling config of :func:`corpus.core.taxonomy.labelstudio_config`):
+Conventions (the labeling config of :func:`corpus.core.taxonomy.labelstudio_config`; every
+control name, label and relation label below comes from the loaded taxonomy):
 
-* one region per span fragment; a region is a ``labels`` result of control ``entity``,
-  ``event`` (trigger, labelled with the event type) or ``attribution`` (Cue, Content, Source);
+* one region per span fragment; a region is a ``labels`` result of the entity, event (trigger,
+  labelled with the event type) or attribution (cue, content, source spans) control;
 * a discontinuous span: its first fragment's region (the *head*) carries the span's id, each
   further fragment is a region with the same label joined by a ``continues`` relation head -> it;
-* entity id = head region id; event id = trigger head id; attribution id = Cue head id;
+* entity id = head region id; event id = trigger head id; attribution id = cue head id;
 * event argument = relation trigger head -> entity head, label = role (several roles of one
   entity in one event share one relation with several labels: Label Studio keeps one relation
   per region pair);
-* attribution: ``has_content`` Cue -> each Content region (several regions = one discontinuous
-  content, fragments sorted); ``has_source`` Cue -> Source head; ``source_entity`` Source head ->
-  entity head (or Cue -> entity when the attribution has a source entity but no source span);
-* per-region ``choices`` (same id as the region): realis/polarity on trigger regions,
-  quote_type/source_type/commitment on Cue regions; written on every fragment region (Label
-  Studio requires them on each), read from the head;
-* region ``meta.text`` carries notes (canonical ``notes`` with that target), Cue ``meta.flags``
+* entity relation (the relations layer) = relation entity head -> entity head, label = the
+  relation type; several types between one pair share one Label Studio relation;
+* attribution: has_content cue -> each content region (several regions = one discontinuous
+  content, fragments sorted); has_source cue -> source head; source_entity source head ->
+  entity head (or cue -> entity when the attribution has a source entity but no source span);
+* per-region ``choices`` (same id as the region): each attribute on the regions the taxonomy
+  puts it on (an entity label, event triggers, an attribution span); written on every fragment
+  region (Label Studio requires them on each), read from the head;
+* region ``meta.text`` carries notes (canonical ``notes`` with that target), cue ``meta.flags``
   the attribution's flags.
 """
 
@@ -43,23 +46,13 @@ from corpus.core.model import (
     Entity,
     Event,
     Fragment,
+    Relation,
     Span,
+    relation_id,
     sha256_text,
 )
 from corpus.core.problems import Problem
-from corpus.core.taxonomy import (
-    ATTRIBUTION,
-    CONTENT,
-    CUE,
-    ENTITY,
-    EVENT,
-    HAS_CONTENT,
-    HAS_SOURCE,
-    SOURCE,
-    SOURCE_ENTITY,
-    TEXT,
-    Taxonomy,
-)
+from corpus.core.taxonomy import ATTRIBUTION, CONTENT, CUE, ENTITIES, EVENTS, SOURCE, Taxonomy
 
 # ---------------------------------------------------------------- UTF-16 <-> code points
 
@@ -164,9 +157,14 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
         if n.get("target") is not None:
             notes.setdefault(str(n["target"]), []).append(str(n.get("text", "")))
 
+    tax = tax or taxmod.load()
     regions: list[dict[str, Any]] = []
     relations: list[dict[str, Any]] = []
-    fragment_label = (tax or taxmod.load()).fragment_relation.name
+    fragment_label = tax.fragment_relation.name
+    att = tax.attribution_layer
+
+    def choices_of(layer: str, label: str, attrs: dict[str, str | None]) -> dict[str, str | None]:
+        return {a.name: attrs.get(a.name) for a in tax.attributes_on(layer, label)}
 
     def emit_span(
         head: str,
@@ -183,7 +181,7 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
             item: dict[str, Any] = {
                 "id": rid,
                 "from_name": control,
-                "to_name": TEXT,
+                "to_name": tax.text,
                 "type": "labels",
                 "value": {"start": f.start, "end": f.end, "text": text[f.start : f.end], "labels": [label]},
             }
@@ -199,7 +197,7 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
                         {
                             "id": rid,
                             "from_name": name,
-                            "to_name": TEXT,
+                            "to_name": tax.text,
                             "type": "choices",
                             "value": {
                                 "start": f.start,
@@ -213,10 +211,11 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
                 relations.append(_rel(head, rid, [fragment_label]))
         return ids
 
+    ent_control, ev_control = tax.control(ENTITIES) or "", tax.control(EVENTS) or ""
     for e in ann.entities:
-        emit_span(str(e.id), ENTITY, e.label, e.span)
+        emit_span(str(e.id), ent_control, e.label, e.span, choices_of(ENTITIES, e.label, e.attributes))
     for ev in ann.events:
-        emit_span(str(ev.id), EVENT, ev.type, ev.trigger, {"realis": ev.realis, "polarity": ev.polarity})
+        emit_span(str(ev.id), ev_control, ev.type, ev.trigger, choices_of(EVENTS, ev.type, ev.attributes))
         by_entity: dict[str, list[str]] = {}
         for a in ev.arguments:
             roles = by_entity.setdefault(str(a.entity_id), [])
@@ -224,36 +223,29 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
                 roles.append(a.role)
         for ent_id, roles in by_entity.items():
             relations.append(_rel(str(ev.id), ent_id, roles))
-    for at in ann.attributions:
+    for at in ann.attributions if att else ():
+        assert att is not None
         cue = str(at.id)
         meta = {"flags": list(at.flags)} if at.flags else None
-        emit_span(
-            cue,
-            ATTRIBUTION,
-            CUE,
-            at.cue,
-            {"quote_type": at.quote_type, "source_type": at.source_type, "commitment": at.commitment},
-            meta,
-        )
+        emit_span(cue, att.control, att.cue, at.cue, choices_of(ATTRIBUTION, att.cue, at.attributes), meta)
+        content_choices = choices_of(ATTRIBUTION, att.content, at.attributes)
         for f in at.content.fragments:
             rid = new_id(f"{cue}-content")
-            regions.append(
-                {
-                    "id": rid,
-                    "from_name": ATTRIBUTION,
-                    "to_name": TEXT,
-                    "type": "labels",
-                    "value": {"start": f.start, "end": f.end, "text": text[f.start : f.end], "labels": [CONTENT]},
-                }
-            )
-            relations.append(_rel(cue, rid, [HAS_CONTENT]))
+            emit_span(rid, att.control, att.content, Span([f], text[f.start : f.end]), content_choices)
+            relations.append(_rel(cue, rid, [att.has_content]))
         src_head = None
         if at.source is not None and at.source.fragments:
             src_head = new_id(f"{cue}-source")
-            emit_span(src_head, ATTRIBUTION, SOURCE, at.source)
-            relations.append(_rel(cue, src_head, [HAS_SOURCE]))
-        if at.source_entity_id:
-            relations.append(_rel(src_head or cue, str(at.source_entity_id), [SOURCE_ENTITY]))
+            emit_span(src_head, att.control, att.source, at.source, choices_of(ATTRIBUTION, att.source, at.attributes))
+            relations.append(_rel(cue, src_head, [att.has_source]))
+        if at.source_entity_id and att.source_entity:
+            relations.append(_rel(src_head or cue, str(at.source_entity_id), [att.source_entity]))
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for r in ann.relations:
+        labels = pairs.setdefault((str(r.from_id), str(r.to_id)), [])
+        if r.label not in labels:
+            labels.append(r.label)
+    relations += [_rel(fr, to, labels) for (fr, to), labels in pairs.items()]
     return regions + relations
 
 
@@ -321,7 +313,8 @@ def from_labelstudio(
     rel_items: list[tuple[int, dict[str, Any]]] = []
     repairs = 0
     fixed: list[dict[str, Any]] | None = None
-    controls = {ENTITY, EVENT, ATTRIBUTION}
+    controls = set(tax.label_controls())
+    att = tax.attribution_layer
     attr_names = {a.name for a in tax.attributes()}
 
     for i, item in enumerate(result):
@@ -412,15 +405,12 @@ def from_labelstudio(
             add("invalid_choice", f"{name} needs exactly one choice, found {choices!r}", rid, ptr + "/value/choices")
             continue
         attr = tax.attribute(name)
-        target_ok = (
-            (reg.control == EVENT)
-            if attr.applies_to == EVENT
-            else (reg.control == ATTRIBUTION and reg.label == attr.applies_to)
-        )
-        if not target_ok:
+        assert attr is not None
+        if not attr.applies(tax.layer_of(reg.control) or "", reg.label):
             add(
                 "invalid_choice",
-                f"{name} belongs on {attr.applies_to} regions, not on a {reg.control} {reg.label} region",
+                f"{name} belongs on {taxmod.region_kind(tax, attr.layer, attr.label)} regions, "
+                f"not on a {reg.control} {reg.label} region",
                 rid,
                 ptr + "/from_name",
             )
@@ -432,6 +422,8 @@ def from_labelstudio(
     # relations
     rel_names = set(tax.relation_labels())
     role_names = set(tax.roles())
+    entity_relations = {r.name for r in tax.entity_relations}
+    att_roles = {r.name: r.role for r in tax.attribution_relations}
     rels: list[tuple[int, str, str, str]] = []  # (index, label, from, to)
     for i, item in rel_items:
         ptr = f"{pointer}/{i}"
@@ -440,8 +432,7 @@ def from_labelstudio(
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
             add(
                 "unknown_label",
-                f"relation {fr}->{to} has no label (choose a role, has_source, has_content, "
-                f"source_entity or {fragment_label})",
+                f"relation {fr}->{to} has no label (choose one of {', '.join(tax.relation_labels())})",
                 None,
                 ptr + "/labels",
             )
@@ -512,7 +503,7 @@ def from_labelstudio(
         return None
 
     heads = [r for r in sorted(regions.values(), key=lambda r: r.index) if root(r.id) == r.id]
-    kind = {r.id: (r.control, r.label) for r in regions.values()}
+    kind = {r.id: (tax.layer_of(r.control) or "", r.label) for r in regions.values()}
     linked: set[str] = set()  # Content/Source heads some cue links to
     args: dict[str, list[Argument]] = {}
     content: dict[str, list[str]] = {}
@@ -525,7 +516,7 @@ def from_labelstudio(
         fh, th = root(fr), root(to)
         fk, tk = kind[fh], kind[th]
         if lab in role_names:
-            if fk[0] != EVENT or tk[0] != ENTITY:
+            if fk[0] != EVENTS or tk[0] != ENTITIES:
                 add(
                     "relation_not_allowed",
                     f"role {lab} goes from an event trigger to an entity, not from {fk[1]} to {tk[1]}",
@@ -536,26 +527,38 @@ def from_labelstudio(
             lst = args.setdefault(fh, [])
             if not any(a.role == lab and a.entity_id == th for a in lst):
                 lst.append(Argument(lab, th))
-        elif lab in (HAS_CONTENT, HAS_SOURCE):
-            want = CONTENT if lab == HAS_CONTENT else SOURCE
-            if fk != (ATTRIBUTION, CUE) or tk != (ATTRIBUTION, want):
+        elif lab in entity_relations:
+            if fk[0] != ENTITIES or tk[0] != ENTITIES:
                 add(
                     "relation_not_allowed",
-                    f"{lab} goes from a {CUE} to a {want} region, not from {fk[1]} to {tk[1]}",
+                    f"relation {lab} goes from an entity to an entity, not from {fk[1]} to {tk[1]}",
                     fh,
                     ptr,
                 )
                 continue
-            (content if lab == HAS_CONTENT else source).setdefault(fh, [])
-            lst = (content if lab == HAS_CONTENT else source)[fh]
+            rel = Relation(relation_id(lab, fh, th), lab, fh, th)
+            if rel not in ann.relations:
+                ann.relations.append(rel)
+        elif att is not None and att_roles.get(lab) in (taxmod.HAS_CONTENT, taxmod.HAS_SOURCE):
+            is_content = att_roles[lab] == taxmod.HAS_CONTENT
+            want = att.content if is_content else att.source
+            if fk != (ATTRIBUTION, att.cue) or tk != (ATTRIBUTION, want):
+                add(
+                    "relation_not_allowed",
+                    f"{lab} goes from a {att.cue} to a {want} region, not from {fk[1]} to {tk[1]}",
+                    fh,
+                    ptr,
+                )
+                continue
+            lst = (content if is_content else source).setdefault(fh, [])
             if th not in lst:
                 lst.append(th)
             linked.add(th)
-        elif lab == SOURCE_ENTITY:
-            if fk not in ((ATTRIBUTION, SOURCE), (ATTRIBUTION, CUE)) or tk[0] != ENTITY:
+        elif att is not None and att_roles.get(lab) == taxmod.SOURCE_ENTITY:
+            if fk not in ((ATTRIBUTION, att.source), (ATTRIBUTION, att.cue)) or tk[0] != ENTITIES:
                 add(
                     "relation_not_allowed",
-                    f"{SOURCE_ENTITY} goes from a {SOURCE} region to an entity, not from {fk[1]} to {tk[1]}",
+                    f"{lab} goes from a {att.source} region to an entity, not from {fk[1]} to {tk[1]}",
                     fh,
                     ptr,
                 )
@@ -574,15 +577,14 @@ def from_labelstudio(
             for t in nt or []:
                 if isinstance(t, str):
                     ann.notes.append({"target": r.id, "text": t})
-        if r.control == ENTITY:
-            ann.entities.append(Entity(r.id, r.label, span_of(r.id)))
-        elif r.control == EVENT:
-            ann.events.append(
-                Event(
-                    r.id, r.label, span_of(r.id), args.get(r.id, []), choice(r.id, "realis"), choice(r.id, "polarity")
-                )
-            )
-        elif r.label == CUE:
+        layer = kind[r.id][0]
+        if layer == ENTITIES:
+            attrs = {a.name: choice(r.id, a.name) for a in tax.attributes_on(ENTITIES, r.label)}
+            ann.entities.append(Entity(r.id, r.label, span_of(r.id), attrs))
+        elif layer == EVENTS:
+            attrs = {a.name: choice(r.id, a.name) for a in tax.attributes_on(EVENTS, r.label)}
+            ann.events.append(Event(r.id, r.label, span_of(r.id), args.get(r.id, []), attrs))
+        elif att is not None and r.label == att.cue:
             cont_heads = content.get(r.id, [])
             frags = sorted((f for h in cont_heads for f in span_of(h).fragments), key=lambda f: (f.start, f.end))
             cont = Span(frags, FRAGMENT_JOINER.join(_frag_text(members, cont_heads, f, text) for f in frags))
@@ -598,6 +600,11 @@ def from_labelstudio(
             ent = src_entity.get(srcs[0]) if srcs else None
             ent = ent or src_entity.get(r.id)
             flags = r.meta.get("flags") if isinstance(r.meta, dict) else None
+            holder = {CUE: [r.id], CONTENT: cont_heads, SOURCE: srcs[:1]}
+            attrs = {}
+            for a in tax.attributes_on(ATTRIBUTION):
+                on = holder.get(att.role_of(a.label or att.cue) or CUE, [])
+                attrs[a.name] = next((v for h in on if (v := choice(h, a.name)) is not None), None)
             ann.attributions.append(
                 Attribution(
                     r.id,
@@ -605,17 +612,15 @@ def from_labelstudio(
                     cont,
                     src,
                     ent,
-                    choice(r.id, "quote_type"),
-                    choice(r.id, "source_type"),
-                    choice(r.id, "commitment"),
+                    attrs,
                     [str(x) for x in flags] if isinstance(flags, list) else [],
                 )
             )
-        elif r.id not in linked:
+        elif r.id not in linked and att is not None:
             add(
                 "missing_cue",
-                f"{r.label} region {r.id} is not linked from any {CUE} "
-                f"(draw {HAS_CONTENT if r.label == CONTENT else HAS_SOURCE} from its cue)",
+                f"{r.label} region {r.id} is not linked from any {att.cue} "
+                f"(draw {att.has_content if r.label == att.content else att.has_source} from its cue)",
                 r.id,
                 f"{pointer}/{r.index}",
             )
@@ -658,8 +663,8 @@ def ls_annotation_record(
     """One exported annotation (or draft) of ``task`` -> canonical record with its Label Studio metadata."""
     data = task.get("data") if isinstance(task.get("data"), dict) else {}
     tmeta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-    text = data.get("text") if isinstance(data.get("text"), str) else ""
     tax = tax or taxmod.load()
+    text = data.get(tax.text) if isinstance(data.get(tax.text), str) else ""
     lead = annotation.get("lead_time")
     fields = dict(
         doc_id=str(data.get("doc_id") or tmeta.get("doc_id") or ""),

@@ -29,7 +29,7 @@ from corpus.annotations.fastschema import compile_schema
 from corpus.core import taxonomy as taxmod
 from corpus.core.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
 from corpus.core.problems import CODES, ERROR, INFO, WARNING, Problem
-from corpus.core.taxonomy import CUE, Taxonomy
+from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS, Taxonomy
 from corpus.generate import jsonschemas
 
 __all__ = [
@@ -200,22 +200,20 @@ def validate_annotation(
                 f"{ptr}/text",
             )
 
-    ent_labels = set(tax.entity_labels())
-    entities = {e.id: e for e in ann.entities}
-    for i, e in enumerate(ann.entities):
-        p = f"/entities/{i}"
-        if e.label not in ent_labels:
-            add(
-                "unknown_label",
-                f"entity label {e.label!r} is not one of {', '.join(tax.entity_labels())}",
-                e.id,
-                f"{p}/label",
-            )
-        check_span(e.span, p, e.id, "offset_out_of_range", f"entity {e.id}")
-
-    def check_choices(obj: Any, attrs: Iterable[taxmod.Attribute], p: str, region: str, what: str) -> None:
-        for a in attrs:
-            v = getattr(obj, a.name, None)
+    def check_choices(
+        values: dict[str, str | None], layer: str, labels: tuple[str, ...], p: str, region: str, what: str
+    ) -> None:
+        """Attribute values of one record: known on this kind of region, a valid value, required ones set."""
+        allowed = {a.name: a for a in tax.attributes_on(layer) if a.label is None or a.label in labels}
+        for name, v in values.items():
+            if name not in allowed and v is not None:
+                a = tax.attribute(name)
+                where = (
+                    f"it belongs on {taxmod.region_kind(tax, a.layer, a.label)} regions" if a else "not in the taxonomy"
+                )
+                add("invalid_choice", f"{what} has attribute {name} ({where})", region, f"{p}/{name}")
+        for a in allowed.values():
+            v = values.get(a.name)
             if v is None:
                 if a.required:
                     add(
@@ -226,6 +224,20 @@ def validate_annotation(
                     )
             elif v not in a.values:
                 add("invalid_choice", f"{a.name} {v!r} is not one of {', '.join(a.values)}", region, f"{p}/{a.name}")
+
+    ent_labels = set(tax.entity_labels())
+    entities = {e.id: e for e in ann.entities}
+    for i, e in enumerate(ann.entities):
+        p = f"/entities/{i}"
+        if e.label not in ent_labels:
+            add(
+                "unknown_label",
+                f"entity label {e.label!r} is not one of {', '.join(tax.entity_labels()) or '(no entities layer)'}",
+                e.id,
+                f"{p}/label",
+            )
+        check_span(e.span, p, e.id, "offset_out_of_range", f"entity {e.id}")
+        check_choices(e.attributes, ENTITIES, (e.label,), p, e.id, f"entity {e.id}")
 
     for i, ev in enumerate(ann.events):
         p = f"/events/{i}"
@@ -238,7 +250,7 @@ def validate_annotation(
                 f"{p}/type",
             )
         check_span(ev.trigger, f"{p}/trigger", ev.id, "missing_trigger", f"event {ev.id} trigger")
-        check_choices(ev, tax.event_attributes, p, ev.id, f"event {ev.id}")
+        check_choices(ev.attributes, EVENTS, (ev.type,), p, ev.id, f"event {ev.id}")
         for k, a in enumerate(ev.arguments):
             ap = f"{p}/arguments/{k}"
             ent = entities.get(a.entity_id)
@@ -270,6 +282,9 @@ def validate_annotation(
 
     for i, at in enumerate(ann.attributions):
         p = f"/attributions/{i}"
+        if tax.attribution_layer is None:
+            add("unknown_label", f"attribution {at.id}: the taxonomy has no attribution layer", at.id, p)
+            continue
         check_span(at.cue, f"{p}/cue", at.id, "missing_cue", f"attribution {at.id} cue")
         check_span(at.content, f"{p}/content", at.id, "missing_content", f"attribution {at.id} content")
         if at.source is not None:
@@ -281,10 +296,38 @@ def validate_annotation(
                 at.id,
                 f"{p}/source_entity_id",
             )
-        check_choices(at, tax.attribution_attributes, p, at.id, f"attribution {at.id}")
+        check_choices(at.attributes, ATTRIBUTION, tax.attribution_span_names(), p, at.id, f"attribution {at.id}")
+
+    for i, r in enumerate(ann.relations):
+        p = f"/relations/{i}"
+        rt = tax.entity_relation(r.label)
+        if rt is None:
+            known = ", ".join(x.name for x in tax.entity_relations) or "(no relations layer)"
+            add("unknown_label", f"relation label {r.label!r} is not one of {known}", r.from_id, f"{p}/label")
+            continue
+        ends = [entities.get(r.from_id), entities.get(r.to_id)]
+        for key, eid, ent, allowed_types in (
+            ("from_id", r.from_id, ends[0], rt.from_types),
+            ("to_id", r.to_id, ends[1], rt.to_types),
+        ):
+            if ent is None:
+                add(
+                    "dangling_relation",
+                    f"relation {r.label} {r.from_id}->{r.to_id}: entity {eid} does not exist",
+                    r.from_id,
+                    f"{p}/{key}",
+                )
+            elif ent.label not in allowed_types and ent.label in ent_labels:
+                add(
+                    "relation_not_allowed",
+                    f"relation {r.label} goes {key[:-3]} {', '.join(allowed_types)}, not {ent.label} entity {ent.id}",
+                    r.from_id,
+                    f"{p}/{key}",
+                )
 
     # overlapping spans with the same label (entities, event triggers, cues)
     groups: dict[str, list[tuple[int, int, str, str]]] = {}
+    cue_label = tax.attribution_layer.cue if tax.attribution_layer else "cue"
     for i, e in enumerate(ann.entities):
         for f in e.span.fragments:
             groups.setdefault(f"entity {e.label}", []).append((f.start, f.end, e.id, f"/entities/{i}"))
@@ -293,7 +336,7 @@ def validate_annotation(
             groups.setdefault(f"event {ev.type}", []).append((f.start, f.end, ev.id, f"/events/{i}/trigger"))
     for i, at in enumerate(ann.attributions):
         for f in at.cue.fragments:
-            groups.setdefault(CUE, []).append((f.start, f.end, at.id, f"/attributions/{i}/cue"))
+            groups.setdefault(cue_label, []).append((f.start, f.end, at.id, f"/attributions/{i}/cue"))
     for label, items in groups.items():
         items.sort(key=lambda x: (x[0], x[1]) if type(x[0]) is int and type(x[1]) is int else (0, 0))
         reported: set[tuple[str, str]] = set()
@@ -374,7 +417,7 @@ def check_ls_task(
     out = v.errors(v.task, task, prefix, task_id=tid)
     schema_ptrs = {f.pointer for f in out}
     data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    text = data.get("text")
+    text = data.get(tax.text)
     anns = task.get("annotations") if isinstance(task.get("annotations"), list) else []
     for key in ("drafts", "predictions"):
         if isinstance(task.get(key), list):

@@ -11,6 +11,7 @@ from corpus.cli.app import Outcome, command, main
 from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
 from corpus.core.errors import CorpusError, UsageError
 from corpus.core.problems import Problem
+from corpus.core.taxonomy import LAYERS
 
 # ================================================================ taxonomy and validate
 
@@ -170,8 +171,8 @@ def _print_agreement(rep: Any, show_labels: bool) -> None:
     "--layer",
     "layers",
     multiple=True,
-    type=click.Choice(["entities", "events", "attribution"]),
-    help="Layer(s) to measure (repeatable; default: all).",
+    type=click.Choice(list(LAYERS)),
+    help="Layer(s) to measure (repeatable; default: every layer of the taxonomy).",
 )
 @click.option("--by", "by", type=click.Choice(["label"]), default=None, help="Also show per-label figures.")
 @store_option

@@ -100,18 +100,31 @@ class Span:
         return cls([Fragment(int(f["start"]), int(f["end"])) for f in d["fragments"]], d.get("text", ""))
 
 
+# Keys of each record's JSON form that are not attributes: a taxonomy may not name an attribute
+# after one of them (attributes are serialized flat, under their own names, beside these keys).
+ENTITY_KEYS = frozenset({"id", "label", "fragments", "text"})
+EVENT_KEYS = frozenset({"id", "type", "trigger", "arguments"})
+ATTRIBUTION_KEYS = frozenset({"id", "cue", "content", "source", "source_entity_id", "flags"})
+RELATION_KEYS = frozenset({"id", "label", "from_id", "to_id"})
+
+
+def _attributes(d: dict[str, Any], reserved: frozenset[str]) -> dict[str, str | None]:
+    return {k: (None if v is None else str(v)) for k, v in d.items() if k not in reserved}
+
+
 @dataclass
 class Entity:
     id: str
     label: str
     span: Span
+    attributes: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, **self.span.to_dict()}
+        return {"id": self.id, "label": self.label, **self.span.to_dict(), **self.attributes}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Entity:
-        return cls(str(d["id"]), d["label"], Span.from_dict(d))
+        return cls(str(d["id"]), d["label"], Span.from_dict(d), _attributes(d, ENTITY_KEYS))
 
 
 @dataclass
@@ -122,12 +135,13 @@ class Argument:
 
 @dataclass
 class Event:
+    """An event: its type, the trigger span, arguments (role -> entity) and attributes."""
+
     id: str
     type: str
     trigger: Span
     arguments: list[Argument] = field(default_factory=list)
-    realis: str | None = None
-    polarity: str | None = None
+    attributes: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,8 +149,7 @@ class Event:
             "type": self.type,
             "trigger": self.trigger.to_dict(),
             "arguments": [asdict(a) for a in self.arguments],
-            "realis": self.realis,
-            "polarity": self.polarity,
+            **self.attributes,
         }
 
     @classmethod
@@ -146,8 +159,7 @@ class Event:
             d["type"],
             Span.from_dict(d["trigger"]),
             [Argument(a["role"], str(a["entity_id"])) for a in d.get("arguments", [])],
-            d.get("realis"),
-            d.get("polarity"),
+            _attributes(d, EVENT_KEYS),
         )
 
 
@@ -160,9 +172,7 @@ class Attribution:
     content: Span
     source: Span | None = None
     source_entity_id: str | None = None
-    quote_type: str | None = None
-    source_type: str | None = None
-    commitment: str | None = None
+    attributes: dict[str, str | None] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)  # e.g. brat "Discuss" / "Discard"
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,9 +182,7 @@ class Attribution:
             "content": self.content.to_dict(),
             "source": self.source.to_dict() if self.source else None,
             "source_entity_id": self.source_entity_id,
-            "quote_type": self.quote_type,
-            "source_type": self.source_type,
-            "commitment": self.commitment,
+            **self.attributes,
             "flags": list(self.flags),
         }
 
@@ -186,11 +194,31 @@ class Attribution:
             Span.from_dict(d["content"]),
             Span.from_dict(d["source"]) if d.get("source") else None,
             d.get("source_entity_id"),
-            d.get("quote_type"),
-            d.get("source_type"),
-            d.get("commitment"),
+            _attributes(d, ATTRIBUTION_KEYS),
             list(d.get("flags") or []),
         )
+
+
+@dataclass
+class Relation:
+    """A typed entity-to-entity relation (the taxonomy's relations layer), e.g. per:title PER -> TITLE."""
+
+    id: str
+    label: str
+    from_id: str
+    to_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "from_id": self.from_id, "to_id": self.to_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Relation:
+        return cls(str(d["id"]), d["label"], str(d["from_id"]), str(d["to_id"]))
+
+
+def relation_id(label: str, from_id: str, to_id: str) -> str:
+    """The id of a relation that has none of its own (Label Studio relations): from its content."""
+    return f"{from_id}>{to_id}:{label}"
 
 
 @dataclass
@@ -208,6 +236,7 @@ class Annotation:
     entities: list[Entity] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     attributions: list[Attribution] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)  # only with a relations layer
     origin: str = "labelstudio"
     taxonomy_version: str | None = None
     task_id: int | None = None
@@ -226,6 +255,10 @@ class Annotation:
         d["entities"] = [e.to_dict() for e in self.entities]
         d["events"] = [e.to_dict() for e in self.events]
         d["attributions"] = [a.to_dict() for a in self.attributions]
+        if self.relations:
+            d["relations"] = [r.to_dict() for r in self.relations]
+        else:
+            del d["relations"]  # absent when empty: records of taxonomies without relations are unchanged
         d["notes"] = [dict(n) for n in self.notes]
         d["meta"] = dict(self.meta)
         return d
@@ -233,12 +266,15 @@ class Annotation:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Annotation:
         names = cls.__dataclass_fields__
-        simple = {k: v for k, v in d.items() if k in names and k not in ("entities", "events", "attributions")}
+        simple = {
+            k: v for k, v in d.items() if k in names and k not in ("entities", "events", "attributions", "relations")
+        }
         return cls(
             **simple,
             entities=[Entity.from_dict(e) for e in d.get("entities", [])],
             events=[Event.from_dict(e) for e in d.get("events", [])],
             attributions=[Attribution.from_dict(a) for a in d.get("attributions", [])],
+            relations=[Relation.from_dict(r) for r in d.get("relations") or []],
         )
 
     def spans(self) -> Iterable[tuple[str, str, Span]]:

@@ -73,7 +73,7 @@ CODES: dict[str, Code] = {
         ERROR, "a per-region choice the taxonomy does not allow there", "pick one of the values the taxonomy lists"
     ),
     "missing_choice": Code(
-        WARNING, "a required attribute (realis, commitment, ...) has no value", "choose a value for the region"
+        WARNING, "a required attribute of the taxonomy has no value", "choose a value for the region"
     ),
     "overlap_same_label": Code(
         WARNING, "two spans with the same label overlap", "merge the spans or delete one, unless both are meant"

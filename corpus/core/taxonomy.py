@@ -1,12 +1,49 @@
-"""The one label scheme: load and check ``schemas/taxonomy.yaml``, answer label questions, and
-render the Label Studio labeling config and project instructions from it.
+"""The one label scheme: load and check ``schemas/taxonomy.yaml``, answer label and structure
+questions, and render the Label Studio labeling config and project instructions from it.
 
-Why one module: every other module asks *this* one which labels, roles and choices exist, so a
-label renamed in the YAML changes the config, the JSON Schemas, the validator, the guidelines'
-tables and the release features together (``corpus taxonomy check`` fails on any stale copy).
+Why one module: every other module asks *this* one which layers, labels, roles, attributes and
+control names exist, so a change in the YAML changes the config, the JSON Schemas, the validator,
+the guidelines' tables and the release features together (``corpus taxonomy check`` fails on any
+stale copy). No other module spells a label, an attribute, a control or a layer.
 
-The Label Studio conventions implemented by :mod:`corpus.annotations.lsformat` are fixed here as constants
-(control names) and in :func:`labelstudio_config`; see the module docstring of ``lsformat``.
+The file (every layer optional, at least one of entities / events / attribution)::
+
+    name: newscorpus
+    version: "1.0.0"
+    text_field: text            # <Text name="text" value="$text">; the task data key (default text)
+    entities:                   # a list of labels, or a mapping:
+      control: entity           #   the <Labels name=...> (default entity)
+      labels: [{name: PER, definition: ..., example: ..., hotkey: "1"}, ...]
+      attributes:               #   per-region choices (see below)
+        nationality: {definition: ..., values: [...], applies_to: PER}
+    events:
+      control: event            # default event
+      types: [{name: "Conflict:Attack", ..., roles: {Attacker: [PER, ORG]}}]
+      attributes: {realis: {definition: ..., values: [...], required: true, hotkeys: {...}}}
+    attribution:                # cue ties content to source (PARC / PolNeAR)
+      control: attribution      # default attribution
+      spans: [{name: Cue, role: cue, ...}, {name: Content, role: content}, {name: Source, role: source}]
+      relations: [{name: has_source, role: has_source, from: Cue, to: Source}, ...]  # + has_content, source_entity
+      attributes: {...}         # on the cue span unless `applies_to` names another span label
+    relations:                  # typed entity -> entity relations, drawn as <Relation> labels
+      types: [{name: "per:title", definition: ..., from: [PER], to: [TITLE]}]
+    fragment_relation: {name: continues, definition: ...}
+
+An attribute has ``definition``, ``values``, ``required`` (default false), ``hotkeys`` and
+``value_definitions`` (value -> text), and sits on every region of its layer or, with
+``applies_to``, on the regions of one label (an entity label, an event type, an attribution span
+label). ``role`` in the attribution layer says which span is the cue / content / source and which
+relation is has_source / has_content / source_entity; when absent it is read from the name
+(``Cue`` -> cue, ``has_source`` -> has_source), so files written before roles existed still load.
+Label names may hold any character Label Studio accepts except commas (``STATE/PROVINCE``,
+``per:title``); control and attribute names are identifiers.
+
+API: :func:`load` (``$CORPUS_TAXONOMY`` or the default file) and :func:`parse` give a frozen
+:class:`Taxonomy`; its layers are ``entity_layer``, ``event_layer``, ``attribution_layer``,
+``relation_layer`` (``None`` when absent) and ``text`` is the text field. Region kinds are named
+by layer key (:data:`ENTITIES`, :data:`EVENTS`, :data:`ATTRIBUTION`); ask
+:meth:`Taxonomy.attributes_on` which attributes a region of a kind and label carries,
+:meth:`Taxonomy.control` for a layer's control name and :meth:`Taxonomy.layer_of` for the reverse.
 """
 
 from __future__ import annotations
@@ -23,21 +60,30 @@ from xml.sax.saxutils import quoteattr
 import yaml
 
 from corpus.core.errors import TaxonomyError
+from corpus.core.model import ATTRIBUTION_KEYS, ENTITY_KEYS, EVENT_KEYS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "schemas" / "taxonomy.yaml"
 GUIDELINES_PATH = REPO_ROOT / "annotations" / "guidelines.md"
 
-# ---------------------------------------------------------------- Label Studio names (conventions)
+# ---------------------------------------------------------------- layers, roles, defaults
 
-TEXT = "text"  # <Text name="text" value="$text">
-ENTITY = "entity"  # <Labels name="entity">: entity types
-EVENT = "event"  # <Labels name="event">: event types, on the trigger region
-ATTRIBUTION = "attribution"  # <Labels name="attribution">: Cue, Content, Source
-LABEL_CONTROLS = (ENTITY, EVENT, ATTRIBUTION)
-RELATIONS = "relations"  # the <Relations> tag has no name in Label Studio; used in messages only
-CUE, CONTENT, SOURCE = "Cue", "Content", "Source"
+# Layer keys of the taxonomy file; they also name region kinds (an entity, an event trigger, an
+# attribution span) wherever a module has to say which kind it means.
+ENTITIES, EVENTS, ATTRIBUTION, RELATIONS = "entities", "events", "attribution", "relations"
+LAYERS = (ENTITIES, EVENTS, ATTRIBUTION, RELATIONS)
+SPAN_LAYERS = (ENTITIES, EVENTS, ATTRIBUTION)  # layers drawn as <Labels> regions
+
+# Default control names (``<Labels name=...>``) and text field: today's config.
+DEFAULT_TEXT = "text"
+DEFAULT_CONTROLS = {ENTITIES: "entity", EVENTS: "event", ATTRIBUTION: "attribution"}
+
+# The attribution layer's built-in meaning: span roles and relation roles.
+CUE, CONTENT, SOURCE = "cue", "content", "source"
+SPAN_ROLES = (CUE, CONTENT, SOURCE)
 HAS_SOURCE, HAS_CONTENT, SOURCE_ENTITY = "has_source", "has_content", "source_entity"
+RELATION_ROLES = {HAS_SOURCE: (CUE, SOURCE), HAS_CONTENT: (CUE, CONTENT), SOURCE_ENTITY: (SOURCE, ENTITIES)}
+
 GRANULARITY = "word"
 
 # Label Studio 1.23's own shortcuts (libs/editor/src/core/settings/keymap.json: every "key" and
@@ -58,7 +104,7 @@ LS_RESERVED_HOTKEYS = frozenset(
 
 # One colour family per layer, so an annotator tells the layers apart at a glance.
 PALETTES = {
-    ENTITY: [
+    ENTITIES: [
         "#1E88E5",
         "#43A047",
         "#00ACC1",
@@ -72,7 +118,7 @@ PALETTES = {
         "#0277BD",
         "#558B2F",
     ],
-    EVENT: [
+    EVENTS: [
         "#E53935",
         "#FB8C00",
         "#F4511E",
@@ -86,9 +132,13 @@ PALETTES = {
     ],
     ATTRIBUTION: ["#6A1B9A", "#BA68C8", "#8E24AA", "#7B1FA2", "#CE93D8"],
 }
-RELATION_COLORS = {"role": "#E65100", "attribution": "#7B1FA2", "fragment": "#757575"}
+RELATION_COLORS = {"role": "#E65100", "attribution": "#7B1FA2", "fragment": "#757575", "entity": "#00695C"}
 
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_:\- ]*$")
+# Labels, roles and choice values: anything Label Studio shows, but no comma (Label Studio splits
+# whenLabelValue / whenChoiceValue on commas), no control character, no surrounding space.
+_LABEL_RE = re.compile(r"^[^\s,\x00-\x1f\x7f](?:[^,\x00-\x1f\x7f]*[^\s,\x00-\x1f\x7f])?$")
+# Control names, the text field and attribute names: tag names in the config and JSON keys.
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
@@ -129,13 +179,14 @@ class EventType:
 
 @dataclass(frozen=True)
 class Attribute:
-    """A per-region choice: ``applies_to`` is the Labels control (``event``) or a label (``Cue``)."""
+    """A per-region choice on the regions of ``layer``; ``label`` limits it to one label's regions."""
 
     name: str
     definition: str
     values: tuple[str, ...]
     required: bool
-    applies_to: str
+    layer: str  # ENTITIES | EVENTS | ATTRIBUTION
+    label: str | None = None  # None: every region of the layer
     hotkeys: tuple[tuple[str, str], ...] = ()  # (value, hotkey)
     value_definitions: tuple[tuple[str, str], ...] = ()  # (value, definition)
 
@@ -144,6 +195,9 @@ class Attribute:
 
     def value_definition(self, value: str) -> str:
         return dict(self.value_definitions).get(value, "")
+
+    def applies(self, layer: str, label: str) -> bool:
+        return self.layer == layer and (self.label is None or self.label == label)
 
 
 @dataclass(frozen=True)
@@ -154,34 +208,169 @@ class AttributionSpan:
     required: bool
     hotkey: str
     color: str
+    role: str = ""  # CUE | CONTENT | SOURCE
 
 
 @dataclass(frozen=True)
 class RelationType:
-    """A relation label; ``from_kind``/``to_kind`` are a label name, ``entity``, ``event`` or ``any``."""
+    """A relation label; ``from_kind``/``to_kind`` are a label name, a layer key or ``any``."""
 
     name: str
     definition: str
     from_kind: str
     to_kind: str
-    group: str  # role | attribution | fragment
+    group: str  # role | attribution | entity | fragment
+    role: str = ""  # attribution relations: HAS_SOURCE | HAS_CONTENT | SOURCE_ENTITY
+
+
+@dataclass(frozen=True)
+class EntityRelation:
+    """A typed entity -> entity relation: ``from_types`` / ``to_types`` are entity labels."""
+
+    name: str
+    definition: str
+    from_types: tuple[str, ...]
+    to_types: tuple[str, ...]
+    color: str
+
+
+@dataclass(frozen=True)
+class EntityLayer:
+    control: str
+    types: tuple[EntityType, ...]
+    attributes: tuple[Attribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventLayer:
+    control: str
+    types: tuple[EventType, ...]
+    attributes: tuple[Attribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttributionLayer:
+    control: str
+    spans: tuple[AttributionSpan, ...]
+    relations: tuple[RelationType, ...]
+    attributes: tuple[Attribute, ...] = ()
+
+    def span_label(self, role: str) -> str:
+        return next(s.name for s in self.spans if s.role == role)
+
+    def relation_label(self, role: str) -> str | None:
+        return next((r.name for r in self.relations if r.role == role), None)
+
+    @property
+    def cue(self) -> str:
+        return self.span_label(CUE)
+
+    @property
+    def content(self) -> str:
+        return self.span_label(CONTENT)
+
+    @property
+    def source(self) -> str:
+        return self.span_label(SOURCE)
+
+    @property
+    def has_source(self) -> str:
+        return self.relation_label(HAS_SOURCE) or ""
+
+    @property
+    def has_content(self) -> str:
+        return self.relation_label(HAS_CONTENT) or ""
+
+    @property
+    def source_entity(self) -> str:
+        return self.relation_label(SOURCE_ENTITY) or ""
+
+    def role_of(self, label: str) -> str | None:
+        return next((s.role for s in self.spans if s.name == label), None)
+
+
+@dataclass(frozen=True)
+class RelationLayer:
+    types: tuple[EntityRelation, ...]
 
 
 @dataclass(frozen=True)
 class Taxonomy:
     name: str
     version: str
-    entities: tuple[EntityType, ...]
-    events: tuple[EventType, ...]
-    event_attributes: tuple[Attribute, ...]
-    attribution_spans: tuple[AttributionSpan, ...]
-    attribution_relations: tuple[RelationType, ...]
-    attribution_attributes: tuple[Attribute, ...]
+    text: str  # the <Text> name and the task data key holding the article text
+    entity_layer: EntityLayer | None
+    event_layer: EventLayer | None
+    attribution_layer: AttributionLayer | None
+    relation_layer: RelationLayer | None
     fragment_relation: RelationType
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
+    # -- layers
+    def has(self, layer: str) -> bool:
+        return self.layer(layer) is not None
+
+    def layer(self, layer: str) -> EntityLayer | EventLayer | AttributionLayer | RelationLayer | None:
+        return {
+            ENTITIES: self.entity_layer,
+            EVENTS: self.event_layer,
+            ATTRIBUTION: self.attribution_layer,
+            RELATIONS: self.relation_layer,
+        }.get(layer)
+
+    def layers(self) -> tuple[str, ...]:
+        """Keys of the layers this taxonomy has, in file order."""
+        return tuple(k for k in LAYERS if self.has(k))
+
+    def control(self, layer: str) -> str | None:
+        """The ``<Labels>`` control name of a span layer (None when the layer is absent)."""
+        lay = self.layer(layer)
+        return getattr(lay, "control", None)
+
+    def label_controls(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.control(k) for k in SPAN_LAYERS) if c)
+
+    def layer_of(self, control: str) -> str | None:
+        """The layer key of a ``<Labels>`` control name."""
+        return next((k for k in SPAN_LAYERS if self.control(k) == control), None)
+
     # -- plain accessors (what push, pull, validate and release use)
+    @property
+    def entities(self) -> tuple[EntityType, ...]:
+        return self.entity_layer.types if self.entity_layer else ()
+
+    @property
+    def events(self) -> tuple[EventType, ...]:
+        return self.event_layer.types if self.event_layer else ()
+
+    @property
+    def entity_attributes(self) -> tuple[Attribute, ...]:
+        return self.entity_layer.attributes if self.entity_layer else ()
+
+    @property
+    def event_attributes(self) -> tuple[Attribute, ...]:
+        return self.event_layer.attributes if self.event_layer else ()
+
+    @property
+    def attribution_spans(self) -> tuple[AttributionSpan, ...]:
+        return self.attribution_layer.spans if self.attribution_layer else ()
+
+    @property
+    def attribution_relations(self) -> tuple[RelationType, ...]:
+        return self.attribution_layer.relations if self.attribution_layer else ()
+
+    @property
+    def attribution_attributes(self) -> tuple[Attribute, ...]:
+        return self.attribution_layer.attributes if self.attribution_layer else ()
+
+    @property
+    def entity_relations(self) -> tuple[EntityRelation, ...]:
+        return self.relation_layer.types if self.relation_layer else ()
+
+    def entity_relation(self, name: str) -> EntityRelation | None:
+        return next((r for r in self.entity_relations if r.name == name), None)
+
     def entity_labels(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.entities)
 
@@ -210,36 +399,51 @@ class Taxonomy:
         return tuple(s.name for s in self.attribution_spans)
 
     def attributes(self) -> tuple[Attribute, ...]:
-        return self.event_attributes + self.attribution_attributes
+        """Every attribute, in config order: entities, events, attribution."""
+        return self.entity_attributes + self.event_attributes + self.attribution_attributes
 
     def attribute(self, name: str) -> Attribute | None:
         return next((a for a in self.attributes() if a.name == name), None)
+
+    def attributes_on(self, layer: str, label: str | None = None) -> tuple[Attribute, ...]:
+        """Attributes a region of ``layer`` with ``label`` carries (every one of the layer when None).
+
+        For the attribution layer ``label`` is the span label the attribute sits on; an
+        attribution record carries the attributes of all its spans.
+        """
+        return tuple(a for a in self.attributes() if a.layer == layer and (label is None or a.applies(layer, label)))
+
+    def attribute_slots(self, layer: str, label: str | None = None) -> dict[str, str | None]:
+        """``{name: None}`` for the attributes of such a region: a record's unset attributes."""
+        return {a.name: None for a in self.attributes_on(layer, label)}
 
     def attribute_values(self, name: str) -> tuple[str, ...]:
         a = self.attribute(name)
         return a.values if a else ()
 
     def relation_types(self) -> tuple[RelationType, ...]:
-        """Every relation label of the config: event roles, attribution relations, ``continues``."""
-        roles = tuple(RelationType(r, f"Event argument: {r}.", EVENT, ENTITY, "role") for r in self.roles())
-        return roles + self.attribution_relations + (self.fragment_relation,)
+        """Every relation label of the config: event roles, attribution, entity relations, ``continues``."""
+        ent, evt = ENTITIES, EVENTS
+        roles = tuple(RelationType(r, f"Event argument: {r}.", evt, ent, "role") for r in self.roles())
+        rels = tuple(RelationType(r.name, r.definition, ent, ent, "entity") for r in self.entity_relations)
+        return roles + self.attribution_relations + rels + (self.fragment_relation,)
 
     def relation_labels(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.relation_types())
 
     def labels_of(self, control: str) -> tuple[str, ...]:
-        """Label values of a Labels control (``entity``, ``event``, ``attribution``)."""
+        """Label values of a Labels control."""
         return {
-            ENTITY: self.entity_labels(),
-            EVENT: self.event_types(),
+            ENTITIES: self.entity_labels(),
+            EVENTS: self.event_types(),
             ATTRIBUTION: self.attribution_span_names(),
-        }.get(control, ())
+        }.get(self.layer_of(control) or "", ())
 
     def hotkeys(self) -> list[tuple[str, str]]:
         """(where, hotkey) for every label and choice that has one, in config order."""
-        out = [(f"{ENTITY}:{e.name}", e.hotkey) for e in self.entities]
-        out += [(f"{EVENT}:{e.name}", e.hotkey) for e in self.events]
-        out += [(f"{ATTRIBUTION}:{s.name}", s.hotkey) for s in self.attribution_spans]
+        out = [(f"{self.control(ENTITIES)}:{e.name}", e.hotkey) for e in self.entities]
+        out += [(f"{self.control(EVENTS)}:{e.name}", e.hotkey) for e in self.events]
+        out += [(f"{self.control(ATTRIBUTION)}:{s.name}", s.hotkey) for s in self.attribution_spans]
         for a in self.attributes():
             out += [(f"{a.name}:{v}", k) for v, k in a.hotkeys]
         return [(w, k) for w, k in out if k]
@@ -297,8 +501,21 @@ def _unique(names: list[str], what: str, path: str) -> None:
 
 
 def _name(v: Any, where: str, path: str) -> str:
-    if not isinstance(v, str) or not _NAME_RE.match(v):
-        raise _err(path, f"{where}: invalid name {v!r} (letters, digits, space, _ : - only, starting with a letter)")
+    """A label, role or value: any text Label Studio shows, without commas or control characters."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str) or not _LABEL_RE.match(v):
+        raise _err(
+            path,
+            f"{where}: invalid name {v!r} (non-empty; no comma, no control character, no leading or trailing space)",
+        )
+    return v
+
+
+def _ident(v: Any, where: str, path: str) -> str:
+    """A control name, the text field or an attribute name: used as a config tag name and a JSON key."""
+    if not isinstance(v, str) or not _IDENT_RE.match(v):
+        raise _err(path, f"{where}: invalid name {v!r} (letters, digits, _ and - only, starting with a letter or _)")
     return v
 
 
@@ -311,31 +528,63 @@ def _color(d: dict[str, Any], palette: list[str], i: int, where: str, path: str)
     return c
 
 
-def _attributes(d: Any, applies_to: str, where: str, path: str) -> tuple[Attribute, ...]:
+def _bool(d: dict[str, Any], key: str, where: str, path: str) -> bool:
+    v = d.get(key, False)
+    if not isinstance(v, bool):
+        raise _err(path, f"{where}.{key} must be true or false")
+    return v
+
+
+def _attributes(
+    d: Any,
+    layer: str,
+    where: str,
+    path: str,
+    labels: tuple[str, ...],
+    reserved: frozenset[str],
+    default_label: str | None = None,
+) -> tuple[Attribute, ...]:
     out = []
     for name, spec in _map(d or {}, where, path).items():
-        _name(name, where, path)
+        _ident(name, where, path)
+        if name in reserved:
+            raise _err(
+                path,
+                f"{where}.{name}: {name!r} is a key of the record itself, not a possible attribute name",
+                f"reserved here: {', '.join(sorted(reserved))}",
+            )
         spec = _map(spec, f"{where}.{name}", path)
-        values = [str(v) for v in _seq(spec.get("values"), f"{where}.{name}.values", path)]
+        values = [
+            _name(v, f"{where}.{name}.values", path) for v in _seq(spec.get("values"), f"{where}.{name}.values", path)
+        ]
         _unique(values, f"value of {where}.{name}", path)
         keys = _map(spec.get("hotkeys") or {}, f"{where}.{name}.hotkeys", path)
-        unknown = [k for k in keys if k not in values]
+        unknown = [k for k in keys if str(k) not in values]
         if unknown:
             raise _err(path, f"{where}.{name}.hotkeys names values that do not exist: {unknown}")
+        keys = {str(k): v for k, v in keys.items()}
         defs = _map(spec.get("value_definitions") or {}, f"{where}.{name}.value_definitions", path)
-        unknown = [k for k in defs if k not in values]
+        unknown = [k for k in defs if str(k) not in values]
         if unknown:
             raise _err(path, f"{where}.{name}.value_definitions names values that do not exist: {unknown}")
-        required = spec.get("required", False)
-        if not isinstance(required, bool):
-            raise _err(path, f"{where}.{name}.required must be true or false")
+        defs = {str(k): v for k, v in defs.items()}
+        label = spec.get("applies_to", default_label)
+        if label is not None:
+            label = _name(label, f"{where}.{name}.applies_to", path)
+            if label not in labels:
+                raise _err(
+                    path,
+                    f"{where}.{name}.applies_to: unknown label {label!r}",
+                    f"one of the layer's labels: {', '.join(labels)}",
+                )
         out.append(
             Attribute(
                 name,
                 _text(spec, "definition", f"{where}.{name}", path),
                 tuple(values),
-                required,
-                applies_to,
+                _bool(spec, "required", f"{where}.{name}", path),
+                layer,
+                label,
                 tuple((v, str(keys[v])) for v in values if keys.get(v)),
                 tuple((v, str(defs[v]).strip()) for v in values if defs.get(v)),
             )
@@ -343,34 +592,38 @@ def _attributes(d: Any, applies_to: str, where: str, path: str) -> tuple[Attribu
     return tuple(out)
 
 
-def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
-    """Build and check a :class:`Taxonomy` from the YAML mapping; raise ``TaxonomyError`` on any flaw."""
-    d = _map(data, "the top level", path)
-    version = d.get("version")
-    if version is None or str(version).strip() == "":
-        raise _err(path, "no version", 'add `version: "1.0.0"` and bump it whenever a label changes')
+def _control(d: dict[str, Any], layer: str, path: str) -> str:
+    v = d.get("control", DEFAULT_CONTROLS[layer])
+    return _ident(v, f"{layer}.control", path)
 
-    entities = []
-    for i, e in enumerate(_seq(d.get("entities"), "entities", path)):
-        e = _map(e, f"entities[{i}]", path)
-        n = _name(e.get("name"), f"entities[{i}]", path)
-        entities.append(
+
+def _entity_layer(v: Any, path: str) -> EntityLayer:
+    spec: dict[str, Any] = {"labels": v} if isinstance(v, list) else _map(v, ENTITIES, path)
+    types = []
+    for i, e in enumerate(_seq(spec.get("labels"), f"{ENTITIES}.labels", path)):
+        e = _map(e, f"{ENTITIES}[{i}]", path)
+        n = _name(e.get("name"), f"{ENTITIES}[{i}]", path)
+        types.append(
             EntityType(
                 n,
                 _text(e, "definition", n, path),
                 _text(e, "example", n, path),
                 _text(e, "hotkey", n, path, required=False),
-                _color(e, PALETTES[ENTITY], i, n, path),
+                _color(e, PALETTES[ENTITIES], i, n, path),
             )
         )
-    ent_names = [e.name for e in entities]
-    _unique(ent_names, "entity type", path)
+    names = tuple(t.name for t in types)
+    _unique(list(names), "entity type", path)
+    attrs = _attributes(spec.get("attributes"), ENTITIES, f"{ENTITIES}.attributes", path, names, ENTITY_KEYS)
+    return EntityLayer(_control(spec, ENTITIES, path), tuple(types), attrs)
 
-    ev = _map(d.get("events"), "events", path)
+
+def _event_layer(v: Any, ent_names: tuple[str, ...], path: str) -> EventLayer:
+    ev = _map(v, EVENTS, path)
     events = []
-    for i, t in enumerate(_seq(ev.get("types"), "events.types", path)):
-        t = _map(t, f"events.types[{i}]", path)
-        n = _name(t.get("name"), f"events.types[{i}]", path)
+    for i, t in enumerate(_seq(ev.get("types"), f"{EVENTS}.types", path)):
+        t = _map(t, f"{EVENTS}.types[{i}]", path)
+        n = _name(t.get("name"), f"{EVENTS}.types[{i}]", path)
         roles = []
         for rname, types in _map(t.get("roles") or {}, f"{n}.roles", path).items():
             _name(rname, f"{n}.roles", path)
@@ -380,7 +633,7 @@ def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
                 raise _err(
                     path,
                     f"event type {n}: role {rname} accepts unknown entity types {bad}",
-                    f"use entity names from `entities:` ({', '.join(ent_names)})",
+                    f"use entity names from `{ENTITIES}:` ({', '.join(ent_names) or 'there is no entities layer'})",
                 )
             _unique(types, f"entity type in {n}.roles.{rname}", path)
             roles.append(Role(rname, tuple(types)))
@@ -390,55 +643,138 @@ def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
                 _text(t, "definition", n, path),
                 _text(t, "example", n, path),
                 _text(t, "hotkey", n, path, required=False),
-                _color(t, PALETTES[EVENT], i, n, path),
+                _color(t, PALETTES[EVENTS], i, n, path),
                 tuple(roles),
             )
         )
-    _unique([e.name for e in events], "event type", path)
-    ev_attrs = _attributes(ev.get("attributes"), EVENT, "events.attributes", path)
+    names = tuple(e.name for e in events)
+    _unique(list(names), "event type", path)
+    attrs = _attributes(ev.get("attributes"), EVENTS, f"{EVENTS}.attributes", path, names, EVENT_KEYS)
+    return EventLayer(_control(ev, EVENTS, path), tuple(events), attrs)
 
-    att = _map(d.get("attribution"), "attribution", path)
+
+def _attribution_layer(v: Any, has_entities: bool, path: str) -> AttributionLayer:
+    att = _map(v, ATTRIBUTION, path)
     spans = []
-    for i, s in enumerate(_seq(att.get("spans"), "attribution.spans", path)):
-        s = _map(s, f"attribution.spans[{i}]", path)
-        n = _name(s.get("name"), f"attribution.spans[{i}]", path)
-        req = s.get("required", False)
-        if not isinstance(req, bool):
-            raise _err(path, f"attribution span {n}: required must be true or false")
+    for i, s in enumerate(_seq(att.get("spans"), f"{ATTRIBUTION}.spans", path)):
+        s = _map(s, f"{ATTRIBUTION}.spans[{i}]", path)
+        n = _name(s.get("name"), f"{ATTRIBUTION}.spans[{i}]", path)
+        role = str(s.get("role") or n.lower())
+        if role not in SPAN_ROLES:
+            raise _err(
+                path,
+                f"attribution span {n}: role {role!r} is not one of {', '.join(SPAN_ROLES)}",
+                "add `role: cue|content|source` to each attribution span",
+            )
         spans.append(
             AttributionSpan(
                 n,
                 _text(s, "definition", n, path),
                 _text(s, "example", n, path),
-                req,
+                _bool(s, "required", f"attribution span {n}", path),
                 _text(s, "hotkey", n, path, required=False),
                 _color(s, PALETTES[ATTRIBUTION], i, n, path),
+                role,
             )
         )
-    span_names = [s.name for s in spans]
-    _unique(span_names, "attribution span", path)
-    if sorted(span_names) != sorted([CUE, CONTENT, SOURCE]):
+    span_names = tuple(s.name for s in spans)
+    _unique(list(span_names), "attribution span", path)
+    roles = [s.role for s in spans]
+    if sorted(roles) != sorted(SPAN_ROLES):
         raise _err(
             path,
-            f"attribution.spans must be exactly {CUE}, {CONTENT}, {SOURCE} (the canonical model's "
-            f"cue/content/source), found {span_names}",
+            f"attribution.spans must have exactly one span per role ({', '.join(SPAN_ROLES)}): the canonical "
+            f"model's cue/content/source; found roles {roles} for {list(span_names)}",
         )
+    by_role = {s.role: s.name for s in spans}
     relations = []
-    for i, r in enumerate(_seq(att.get("relations"), "attribution.relations", path)):
-        r = _map(r, f"attribution.relations[{i}]", path)
-        n = _name(r.get("name"), f"attribution.relations[{i}]", path)
+    for i, r in enumerate(_seq(att.get("relations"), f"{ATTRIBUTION}.relations", path)):
+        r = _map(r, f"{ATTRIBUTION}.relations[{i}]", path)
+        n = _name(r.get("name"), f"{ATTRIBUTION}.relations[{i}]", path)
         fr, to = _text(r, "from", n, path), _text(r, "to", n, path)
         for end in (fr, to):
-            if end not in span_names and end != ENTITY:
+            if end not in span_names and end != "entity" and end != ENTITIES:
                 raise _err(path, f"relation {n}: unknown end {end!r} (an attribution span name or `entity`)")
-        relations.append(RelationType(n, _text(r, "definition", n, path), fr, to, "attribution"))
-    rel_names = [r.name for r in relations]
-    expected = {HAS_SOURCE: (CUE, SOURCE), HAS_CONTENT: (CUE, CONTENT), SOURCE_ENTITY: (SOURCE, ENTITY)}
-    for name, ends in expected.items():
-        r = next((x for x in relations if x.name == name), None)
-        if r is None or (r.from_kind, r.to_kind) != ends:
-            raise _err(path, f"attribution.relations must define {name}: {ends[0]} -> {ends[1]}")
-    att_attrs = _attributes(att.get("attributes"), CUE, "attribution.attributes", path)
+        ends = tuple(ENTITIES if e in ("entity", ENTITIES) else e for e in (fr, to))
+        role = r.get("role") or (n if n in RELATION_ROLES else "")
+        if not role:
+            role = next((k for k, (a, b) in RELATION_ROLES.items() if (by_role[a], by_role.get(b, b)) == ends), "")
+        relations.append(RelationType(n, _text(r, "definition", n, path), ends[0], ends[1], "attribution", str(role)))
+    for role, (a, b) in RELATION_ROLES.items():
+        want = (by_role[a], by_role.get(b, b))
+        r = next((x for x in relations if x.role == role), None)
+        if role == SOURCE_ENTITY and not has_entities:
+            if r is not None:
+                raise _err(
+                    path, f"attribution relation {r.name} links a source to an entity: there is no entities layer"
+                )
+            continue
+        if r is None or (r.from_kind, r.to_kind) != want:
+            raise _err(
+                path,
+                f"attribution.relations must define {role}: {want[0]} -> {'entity' if want[1] == ENTITIES else want[1]}",
+            )
+    _unique([r.role for r in relations if r.role], "attribution relation role", path)
+    attrs = _attributes(
+        att.get("attributes"),
+        ATTRIBUTION,
+        f"{ATTRIBUTION}.attributes",
+        path,
+        span_names,
+        ATTRIBUTION_KEYS,
+        by_role[CUE],
+    )
+    return AttributionLayer(_control(att, ATTRIBUTION, path), tuple(spans), tuple(relations), attrs)
+
+
+def _relation_layer(v: Any, ent_names: tuple[str, ...], path: str) -> RelationLayer:
+    spec: dict[str, Any] = {"types": v} if isinstance(v, list) else _map(v, RELATIONS, path)
+    out = []
+    for i, r in enumerate(_seq(spec.get("types"), f"{RELATIONS}.types", path)):
+        r = _map(r, f"{RELATIONS}.types[{i}]", path)
+        n = _name(r.get("name"), f"{RELATIONS}.types[{i}]", path)
+        ends = []
+        for key in ("from", "to"):
+            val = r.get(key)
+            types = [str(x) for x in (_seq(val, f"{RELATIONS}.{n}.{key}", path) if isinstance(val, list) else [val])]
+            if not val:
+                raise _err(path, f"relation {n} has no {key} (the entity labels it may start / end at)")
+            bad = [x for x in types if x not in ent_names]
+            if bad:
+                raise _err(
+                    path,
+                    f"relation {n}: {key} names unknown entity types {bad}",
+                    f"use entity names from `{ENTITIES}:` ({', '.join(ent_names)})",
+                )
+            _unique(types, f"entity type in {RELATIONS}.{n}.{key}", path)
+            ends.append(tuple(types))
+        c = r.get("color", RELATION_COLORS["entity"])
+        if not isinstance(c, str) or not _COLOR_RE.match(c):
+            raise _err(path, f"relation {n}: color must be #RRGGBB, not {c!r}")
+        out.append(EntityRelation(n, _text(r, "definition", n, path), ends[0], ends[1], c))
+    _unique([r.name for r in out], "relation type", path)
+    return RelationLayer(tuple(out))
+
+
+def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
+    """Build and check a :class:`Taxonomy` from the YAML mapping; raise ``TaxonomyError`` on any flaw."""
+    d = _map(data, "the top level", path)
+    version = d.get("version")
+    if version is None or str(version).strip() == "":
+        raise _err(path, "no version", 'add `version: "1.0.0"` and bump it whenever a label changes')
+    if not any(d.get(k) is not None for k in SPAN_LAYERS):
+        raise _err(path, f"no layer: a taxonomy needs at least one of {', '.join(SPAN_LAYERS)}")
+    text = _ident(d.get("text_field", DEFAULT_TEXT), "text_field", path)
+
+    ent = _entity_layer(d[ENTITIES], path) if d.get(ENTITIES) is not None else None
+    ent_names = tuple(t.name for t in ent.types) if ent else ()
+    evt = _event_layer(d[EVENTS], ent_names, path) if d.get(EVENTS) is not None else None
+    att = _attribution_layer(d[ATTRIBUTION], ent is not None, path) if d.get(ATTRIBUTION) is not None else None
+    rel = None
+    if d.get(RELATIONS) is not None:
+        if ent is None:
+            raise _err(path, f"the {RELATIONS} layer links entities: it needs an {ENTITIES} layer")
+        rel = _relation_layer(d[RELATIONS], ent_names, path)
 
     fr = _map(d.get("fragment_relation"), "fragment_relation", path)
     frag = RelationType(
@@ -449,26 +785,22 @@ def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
         "fragment",
     )
 
-    tax = Taxonomy(
-        str(d.get("name") or "taxonomy"),
-        str(version).strip(),
-        tuple(entities),
-        tuple(events),
-        ev_attrs,
-        tuple(spans),
-        tuple(relations),
-        att_attrs,
-        frag,
-        path,
-        d,
-    )
+    tax = Taxonomy(str(d.get("name") or "taxonomy"), str(version).strip(), text, ent, evt, att, rel, frag, path, d)
 
     # names shared between kinds would make a Label Studio result ambiguous
+    span_names = list(tax.attribution_span_names())
     _unique(list(tax.entity_labels()) + list(tax.event_types()) + span_names, "label (entity/event/attribution)", path)
     _unique(
-        list(tax.roles()) + rel_names + [frag.name], "relation label (roles, attribution relations, continues)", path
+        list(tax.roles())
+        + [r.name for r in tax.attribution_relations]
+        + [r.name for r in tax.entity_relations]
+        + [frag.name],
+        "relation label (roles, attribution relations, relations, continues)",
+        path,
     )
-    _unique([a.name for a in tax.attributes()] + list(LABEL_CONTROLS) + [TEXT], "attribute / control name", path)
+    _unique(
+        [a.name for a in tax.attributes()] + list(tax.label_controls()) + [tax.text], "attribute / control name", path
+    )
     seen: dict[str, str] = {}
     for where, key in tax.hotkeys():
         k = normalize_hotkey(key)
@@ -476,7 +808,7 @@ def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
             raise _err(
                 path,
                 f"hotkey {key!r} of {where} is one of Label Studio's own shortcuts",
-                "pick another key; see LS_RESERVED_HOTKEYS in corpus/taxonomy.py",
+                "pick another key; see LS_RESERVED_HOTKEYS in corpus/core/taxonomy.py",
             )
         if k in seen:
             raise _err(path, f"hotkey {key!r} is used twice: {seen[k]} and {where}")
@@ -557,6 +889,34 @@ def _comment(text: str) -> str:
     return "<!-- " + text.replace("--", "- -") + " -->"
 
 
+def region_kind(tax: Taxonomy, layer: str, label: str | None) -> str:
+    """How guidelines and the config name the regions of ``layer`` (with ``label``): ``event trigger``."""
+    if layer == EVENTS:
+        return f"{label} trigger" if label else "event trigger"
+    if layer == ENTITIES:
+        return f"{label} entity" if label else "entity"
+    return f"{label} region" if label else "attribution span"
+
+
+def _conventions(tax: Taxonomy) -> str:
+    parts = ["Conventions (corpus.annotations.lsformat): one region per span fragment."]
+    if tax.event_layer:
+        parts.append(
+            "Event = trigger region labelled with the event type; its arguments are relations trigger -> entity "
+            "labelled with the role."
+        )
+    if tax.attribution_layer:
+        a = tax.attribution_layer
+        tail = f" {a.source_entity} from the {a.source} region to an entity." if a.source_entity else ""
+        parts.append(f"Attribution = {a.cue} region; {a.has_source} / {a.has_content} relations from the cue;{tail}")
+    if tax.relation_layer:
+        parts.append("Relation = a relation from one entity region to another, labelled with the relation type.")
+    parts.append(
+        f"{tax.fragment_relation.name} joins the first fragment of a discontinuous span to each further fragment."
+    )
+    return " ".join(parts)
+
+
 def labelstudio_config(tax: Taxonomy | None = None) -> str:
     """The labeling config XML (``schemas/labelstudio-config.xml``), deterministic for one taxonomy."""
     tax = _tax(tax)
@@ -568,30 +928,34 @@ def labelstudio_config(tax: Taxonomy | None = None) -> str:
     add(
         f"  {_comment(f'granularity={GRANULARITY!r}: a selection snaps to whole words, so spans never start or end inside a word. Parts of words (the U.S. in U.S.-led) are rare in news; annotators then select the whole token and say so in the region note.')}"
     )
-    add(
-        f"  {_comment('Conventions (corpus.annotations.lsformat): one region per span fragment. Event = trigger region labelled with the event type; its arguments are relations trigger -> entity labelled with the role. Attribution = Cue region; has_source / has_content relations from the cue; source_entity from the Source region to an entity. continues joins the first fragment of a discontinuous span to each further fragment.')}"
-    )
+    add(f"  {_comment(_conventions(tax))}")
 
     def labels_block(control: str, title: str, items: list[tuple[str, str, str, str]]) -> None:
         add(f"  <Header{_attrs(value=title, size='5')}/>")
-        add(f"  <Labels{_attrs(name=control, toName=TEXT, choice='single', showInline='true')}>")
+        add(f"  <Labels{_attrs(name=control, toName=tax.text, choice='single', showInline='true')}>")
         for value, hint, hotkey, color in items:
             add(f"    <Label{_attrs(value=value, hint=hint, hotkey=hotkey, background=color)}/>")
         add("  </Labels>")
 
-    labels_block(ENTITY, "Entities", [(e.name, e.definition, e.hotkey, e.color) for e in tax.entities])
-    labels_block(
-        EVENT,
-        "Events (label the trigger word with the event type)",
-        [(e.name, e.definition, e.hotkey, e.color) for e in tax.events],
-    )
-    labels_block(
-        ATTRIBUTION,
-        "Attribution (Cue, Content, Source)",
-        [(s.name, s.definition, s.hotkey, s.color) for s in tax.attribution_spans],
-    )
-    add(f"  <Text{_attrs(name=TEXT, value='$' + TEXT, granularity=GRANULARITY)}/>")
+    if tax.entity_layer:
+        labels_block(
+            tax.entity_layer.control, "Entities", [(e.name, e.definition, e.hotkey, e.color) for e in tax.entities]
+        )
+    if tax.event_layer:
+        labels_block(
+            tax.event_layer.control,
+            "Events (label the trigger word with the event type)",
+            [(e.name, e.definition, e.hotkey, e.color) for e in tax.events],
+        )
+    if tax.attribution_layer:
+        labels_block(
+            tax.attribution_layer.control,
+            f"Attribution ({', '.join(tax.attribution_span_names())})",
+            [(s.name, s.definition, s.hotkey, s.color) for s in tax.attribution_spans],
+        )
+    add(f"  <Text{_attrs(name=tax.text, value='$' + tax.text, granularity=GRANULARITY)}/>")
     add("  <Relations>")
+    colors = {r.name: r.color for r in tax.entity_relations}
     for r in tax.relation_types():
         hint = r.definition
         if r.group == "role":
@@ -599,19 +963,23 @@ def labelstudio_config(tax: Taxonomy | None = None) -> str:
                 {t for ev in tax.events for t in tax.role_entity_types(ev.name, r.name)}, key=tax.entity_labels().index
             )
             hint = f"Event argument {r.name}: draw from the trigger to an entity ({', '.join(accepted)})."
-        add(f"    <Relation{_attrs(value=r.name, hint=hint, background=RELATION_COLORS[r.group])}/>")
+        elif r.group == "entity":
+            er = tax.entity_relation(r.name)
+            assert er is not None
+            hint = (
+                f"{r.definition} Draw from a {' / '.join(er.from_types)} entity to a {' / '.join(er.to_types)} entity."
+            )
+        add(
+            f"    <Relation{_attrs(value=r.name, hint=hint, background=colors.get(r.name, RELATION_COLORS[r.group]))}/>"
+        )
     add("  </Relations>")
     for a in tax.attributes():
-        when = (
-            {"whenTagName": EVENT}
-            if a.applies_to == EVENT
-            else {"whenTagName": ATTRIBUTION, "whenLabelValue": a.applies_to}
-        )
-        target = "event trigger" if a.applies_to == EVENT else f"{a.applies_to} region"
+        when = {"whenTagName": tax.control(a.layer), "whenLabelValue": a.label}
+        target = region_kind(tax, a.layer, a.label)
         add(f"  <View{_attrs(visibleWhen='region-selected', **when)}>")
         add(f"    <Header{_attrs(value=f'{a.name} ({target}): {a.definition}', size='6')}/>")
         add(
-            f"    <Choices{_attrs(name=a.name, toName=TEXT, perRegion='true', choice='single-radio', showInline='true', required='true' if a.required else None, requiredMessage=f'Choose {a.name} for every {target}.' if a.required else None, visibleWhen='region-selected', **when)}>"
+            f"    <Choices{_attrs(name=a.name, toName=tax.text, perRegion='true', choice='single-radio', showInline='true', required='true' if a.required else None, requiredMessage=f'Choose {a.name} for every {target}.' if a.required else None, visibleWhen='region-selected', **when)}>"
         )
         for v in a.values:
             add(f"      <Choice{_attrs(value=v, hint=a.value_definition(v) or f'{a.name}: {v}', hotkey=a.hotkey(v))}/>")

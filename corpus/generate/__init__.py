@@ -20,7 +20,7 @@ from pathlib import Path
 
 from corpus.core import taxonomy
 from corpus.core.errors import TaxonomyError
-from corpus.core.taxonomy import CUE, Taxonomy
+from corpus.core.taxonomy import ENTITIES, Taxonomy
 from corpus.generate import jsonschemas
 
 CONFIG = Path("schemas/labelstudio-config.xml")
@@ -45,50 +45,82 @@ def _key(k: str | None) -> str:
     return f"`{k}`" if k else ""
 
 
+_ABSENT = "*This taxonomy has no {} layer.*\n"
+
+
 def guideline_blocks(tax: Taxonomy) -> dict[str, str]:
-    """The generated Markdown blocks of the guidelines, by marker name."""
+    """The generated Markdown blocks of the guidelines, by marker name.
+
+    A layer the taxonomy lacks renders as one line saying so; entity attributes follow the
+    entity table and entity relations the relation table, so the same markers serve every taxonomy.
+    """
     b: dict[str, str] = {}
     b["version"] = f"Taxonomy **{tax.name} {tax.version}** (`schemas/taxonomy.yaml`).\n"
-    rows = ["| Label | Hotkey | Definition | Example |", "|---|---|---|---|"]
-    rows += [f"| **{e.name}** | {_key(e.hotkey)} | {_cell(e.definition)} | {_cell(e.example)} |" for e in tax.entities]
-    b["entities"] = "\n".join(rows) + "\n"
-    rows = [
-        "| Event type | Hotkey | Definition | Trigger example | Roles (accepted entity types) |",
-        "|---|---|---|---|---|",
-    ]
-    for ev in tax.events:
-        roles = "; ".join(f"{r.name} ({', '.join(r.entity_types)})" for r in ev.roles)
-        rows.append(f"| **{ev.name}** | {_key(ev.hotkey)} | {_cell(ev.definition)} | {_cell(ev.example)} | {roles} |")
-    b["events"] = "\n".join(rows) + "\n"
-    b["event-attributes"] = _attribute_table(tax.event_attributes, "event trigger")
-    rows = ["| Span | Hotkey | Required | Definition | Example |", "|---|---|---|---|---|"]
-    rows += [
-        f"| **{s.name}** | {_key(s.hotkey)} | {'yes' if s.required else 'no'} | {_cell(s.definition)} | "
-        f"{_cell(s.example)} |"
-        for s in tax.attribution_spans
-    ]
-    b["attribution"] = "\n".join(rows) + "\n"
+    if tax.entity_layer:
+        rows = ["| Label | Hotkey | Definition | Example |", "|---|---|---|---|"]
+        rows += [
+            f"| **{_cell(e.name)}** | {_key(e.hotkey)} | {_cell(e.definition)} | {_cell(e.example)} |"
+            for e in tax.entities
+        ]
+        b["entities"] = "\n".join(rows) + "\n"
+        if tax.entity_attributes:
+            b["entities"] += "\n" + _attribute_table(tax, tax.entity_attributes)
+    else:
+        b["entities"] = _ABSENT.format("entities")
+    if tax.event_layer:
+        rows = [
+            "| Event type | Hotkey | Definition | Trigger example | Roles (accepted entity types) |",
+            "|---|---|---|---|---|",
+        ]
+        for ev in tax.events:
+            roles = "; ".join(f"{r.name} ({', '.join(r.entity_types)})" for r in ev.roles)
+            rows.append(
+                f"| **{_cell(ev.name)}** | {_key(ev.hotkey)} | {_cell(ev.definition)} | {_cell(ev.example)} | "
+                f"{_cell(roles)} |"
+            )
+        b["events"] = "\n".join(rows) + "\n"
+        b["event-attributes"] = _attribute_table(tax, tax.event_attributes)
+    else:
+        b["events"] = b["event-attributes"] = _ABSENT.format("events")
+    if tax.attribution_layer:
+        rows = ["| Span | Hotkey | Required | Definition | Example |", "|---|---|---|---|---|"]
+        rows += [
+            f"| **{_cell(s.name)}** | {_key(s.hotkey)} | {'yes' if s.required else 'no'} | {_cell(s.definition)} | "
+            f"{_cell(s.example)} |"
+            for s in tax.attribution_spans
+        ]
+        b["attribution"] = "\n".join(rows) + "\n"
+        b["attribution-attributes"] = _attribute_table(tax, tax.attribution_attributes)
+    else:
+        b["attribution"] = b["attribution-attributes"] = _ABSENT.format("attribution")
     rows = ["| Relation | From | To | Definition |", "|---|---|---|---|"]
     for r in tax.attribution_relations:
-        rows.append(f"| `{r.name}` | {r.from_kind} | {r.to_kind} | {_cell(r.definition)} |")
+        to = "entity" if r.to_kind == ENTITIES else r.to_kind
+        rows.append(f"| `{r.name}` | {r.from_kind} | {to} | {_cell(r.definition)} |")
+    for er in tax.entity_relations:
+        rows.append(
+            f"| `{er.name}` | {_cell(', '.join(er.from_types))} | {_cell(', '.join(er.to_types))} | "
+            f"{_cell(er.definition)} |"
+        )
     fr = tax.fragment_relation
     rows.append(f"| `{fr.name}` | first fragment | each further fragment | {_cell(fr.definition)} |")
-    rows.append(
-        "| *a role* (`Attacker`, `Place`, ...) | event trigger | entity | Event argument; the role must be "
-        "one of the event type's roles and the entity of an accepted type (table above). |"
-    )
+    if tax.roles():
+        examples = ", ".join(f"`{r}`" for r in tax.roles()[:2])
+        rows.append(
+            f"| *a role* ({examples}, ...) | event trigger | entity | Event argument; the role must be "
+            "one of the event type's roles and the entity of an accepted type (table above). |"
+        )
     b["relations"] = "\n".join(rows) + "\n"
-    b["attribution-attributes"] = _attribute_table(tax.attribution_attributes, f"{CUE} region")
     return b
 
 
-def _attribute_table(attrs: tuple[taxonomy.Attribute, ...], where: str) -> str:
+def _attribute_table(tax: Taxonomy, attrs: tuple[taxonomy.Attribute, ...]) -> str:
     out = []
     for a in attrs:
         req = "required" if a.required else "optional"
-        out.append(f"**{a.name}** ({req}, on every {where}): {a.definition}\n")
+        out.append(f"**{a.name}** ({req}, on every {taxonomy.region_kind(tax, a.layer, a.label)}): {a.definition}\n")
         out.append("| Value | Hotkey | Meaning |\n|---|---|---|")
-        out += [f"| {v} | {_key(a.hotkey(v))} | {_cell(a.value_definition(v))} |" for v in a.values]
+        out += [f"| {_cell(v)} | {_key(a.hotkey(v))} | {_cell(a.value_definition(v))} |" for v in a.values]
         out.append("")
     return "\n".join(out)
 

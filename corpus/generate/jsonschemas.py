@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.core.taxonomy import ATTRIBUTION, ENTITY, EVENT, TEXT, Taxonomy
+from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS, Taxonomy
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ORIGINS = ["labelstudio", "prediction", "brat", "adjudicated", "demo"]
@@ -53,8 +53,26 @@ def article_schema() -> dict[str, Any]:
 
 def annotation_schema(tax: Taxonomy) -> dict[str, Any]:
     """The canonical annotation record (``Annotation.to_dict()``), label enums from ``tax``."""
-    ev_attr = {a.name: _enum_or_null(a.values) for a in tax.event_attributes}
-    at_attr = {a.name: _enum_or_null(a.values) for a in tax.attribution_attributes}
+    en_attr = {a.name: _enum_or_null(a.values) for a in tax.attributes_on(ENTITIES)}
+    ev_attr = {a.name: _enum_or_null(a.values) for a in tax.attributes_on(EVENTS)}
+    at_attr = {a.name: _enum_or_null(a.values) for a in tax.attributes_on(ATTRIBUTION)}
+    relations: dict[str, Any] = {}
+    relation_def: dict[str, Any] = {}
+    if tax.relation_layer:
+        relations = {"relations": {"type": "array", "items": {"$ref": "#/$defs/relation"}}}
+        relation_def = {
+            "relation": {
+                "type": "object",
+                "required": ["id", "label", "from_id", "to_id"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"$ref": "#/$defs/id"},
+                    "label": {"enum": [r.name for r in tax.entity_relations]},
+                    "from_id": {"$ref": "#/$defs/id"},
+                    "to_id": {"$ref": "#/$defs/id"},
+                },
+            }
+        }
     return {
         "$schema": DRAFT,
         "$id": "annotation.schema.json",
@@ -92,6 +110,7 @@ def annotation_schema(tax: Taxonomy) -> dict[str, Any]:
             "entities": {"type": "array", "items": {"$ref": "#/$defs/entity"}},
             "events": {"type": "array", "items": {"$ref": "#/$defs/event"}},
             "attributions": {"type": "array", "items": {"$ref": "#/$defs/attribution"}},
+            **relations,
         },
         "$defs": {
             "id": {"type": "string", "minLength": 1},
@@ -119,6 +138,7 @@ def annotation_schema(tax: Taxonomy) -> dict[str, Any]:
                     "label": {"enum": list(tax.entity_labels())},
                     "fragments": {"type": "array", "items": {"$ref": "#/$defs/fragment"}},
                     "text": {"type": "string"},
+                    **en_attr,
                 },
             },
             "event": {
@@ -155,6 +175,7 @@ def annotation_schema(tax: Taxonomy) -> dict[str, Any]:
                     "flags": {"type": "array", "items": {"type": "string"}},
                 },
             },
+            **relation_def,
         },
     }
 
@@ -205,9 +226,9 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                     "id": {"type": "integer"},
                     "data": {
                         "type": "object",
-                        "required": [TEXT],
+                        "required": [tax.text],
                         "properties": {
-                            TEXT: {"type": "string"},
+                            tax.text: {"type": "string"},
                             "doc_id": {"type": "string"},
                             "text_sha256": {"type": "string"},
                             "title": {"type": ["string", "null"]},
@@ -294,8 +315,8 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "required": ["id", "from_name", "to_name", "value"],
                 "properties": {
                     "id": {"type": "string", "minLength": 1},
-                    "from_name": {"enum": [ENTITY, EVENT, ATTRIBUTION]},
-                    "to_name": {"const": TEXT},
+                    "from_name": {"enum": list(tax.label_controls())},
+                    "to_name": {"const": tax.text},
                     "value": {
                         "type": "object",
                         "required": ["start", "end", "labels"],
@@ -314,7 +335,7 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string", "minLength": 1},
                     "from_name": {"enum": [a.name for a in tax.attributes()]},
-                    "to_name": {"const": TEXT},
+                    "to_name": {"const": tax.text},
                     "value": {
                         "type": "object",
                         "required": ["choices"],

@@ -87,7 +87,8 @@ def convert(task: dict[str, Any], record: dict[str, Any], *, tax: Any, draft: bo
     semantics against the taxonomy and the text). Every finding keeps task id, annotation id and region id.
     """
     data = task.get("data") or {}
-    text = data.get("text") if isinstance(data.get("text"), str) else ""
+    text_field = (tax or taxonomy.load()).text
+    text = data.get(text_field) if isinstance(data.get(text_field), str) else ""
     conv = lsformat.ls_annotation_record(task, record, tax, draft=draft)
     ann: Annotation = conv.annotation
     found = list(conv.findings)

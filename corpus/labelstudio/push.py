@@ -318,8 +318,9 @@ class Predictor:
         return out
 
 
-def make_task(article: Article, corpus_version: int, taxonomy_version: str) -> dict[str, Any]:
-    data = {k: getattr(article, k) for k in TASK_DATA_FIELDS}
+def make_task(article: Article, corpus_version: int, taxonomy_version: str, text_field: str = "text") -> dict[str, Any]:
+    """One Label Studio task; the article text under the taxonomy's text field (``text_field``)."""
+    data = {(text_field if k == "text" else k): getattr(article, k) for k in TASK_DATA_FIELDS}
     data = {k: ("" if v is None else v) for k, v in data.items()}
     return {
         "data": data,
@@ -504,7 +505,7 @@ def push(
     def send(articles: list[Article]) -> None:
         tasks = []
         for art in articles:
-            task = make_task(art, corpus_version, str(tax.version))
+            task = make_task(art, corpus_version, str(tax.version), tax.text)
             if predictor is not None:
                 preds = predictor.predictions_for(art)
                 if preds:

@@ -39,6 +39,7 @@ from corpus.core import taxonomy
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
+from corpus.core.taxonomy import Taxonomy
 from corpus.labelstudio.client import LSClient
 from corpus.labelstudio.push import push
 from corpus.store.snapshot import iter_snapshot_records
@@ -151,8 +152,9 @@ def _frag_key(frags: Iterable[Any]) -> tuple:
     return tuple((int(f["start"]), int(f["end"])) if isinstance(f, dict) else (f.start, f.end) for f in frags)
 
 
-def attach_conflicts(ann: Annotation, conflicts: list[dict[str, Any]]) -> int:
+def attach_conflicts(ann: Annotation, conflicts: list[dict[str, Any]], tax: Taxonomy | None = None) -> int:
     """Notes on the regions of ``ann`` for the conflicts about items it kept; returns how many."""
+    att = (tax or taxonomy.load()).attribution_layer
     ids = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
     by_span: dict[tuple, str] = {}
     for e in ann.entities:
@@ -160,7 +162,7 @@ def attach_conflicts(ann: Annotation, conflicts: list[dict[str, Any]]) -> int:
     for ev in ann.events:
         by_span[("events", ev.type, _frag_key(ev.trigger.fragments))] = ev.id
     for a in ann.attributions:
-        by_span[("attribution", "Cue", _frag_key(a.cue.fragments))] = a.id
+        by_span[(taxonomy.ATTRIBUTION, att.cue if att else "", _frag_key(a.cue.fragments))] = a.id
     n = 0
     for c in conflicts:
         target = None

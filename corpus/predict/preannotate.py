@@ -10,6 +10,10 @@ Built in:
   (said, told, confirmed, warned, according to ...) and guesses source and content from the
   sentence around them. Precision over recall: one attribution per sentence, only when the
   sentence has the shape "SOURCE said CONTENT", "CONTENT, SOURCE said" or "according to SOURCE".
+  It works for a taxonomy with an attribution layer only (it predicts nothing otherwise). Its
+  rules guess a quoting style (direct / indirect / mixed), a kind of source and a degree of
+  commitment; each guess is set on the taxonomy's attribution attribute that has that value
+  among its values (and dropped when none has), so no attribute name is wired in.
 * ``JsonlPredictions`` (``--predictions FILE.jsonl``): canonical annotation records made
   elsewhere, matched to articles by ``doc_id`` (and checked against ``text_sha256``).
 """
@@ -22,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
 from corpus.core.model import Annotation, Article, Attribution, Span
 from corpus.core.problems import Problem
+from corpus.core.taxonomy import ATTRIBUTION, Taxonomy
 
 
 @runtime_checkable
@@ -136,10 +142,20 @@ class RuleAttributionPreannotator:
     name = "rules-attribution"
     model_version = "rules-attribution-1"
 
-    def __init__(self, min_content_chars: int = 12):
+    def __init__(self, min_content_chars: int = 12, tax: Taxonomy | None = None):
         self.min_content_chars = min_content_chars
+        self.tax = tax or taxmod.load()
+
+    def _attributes(self, guesses: list[str]) -> dict[str, str | None]:
+        """The taxonomy's attribution attributes, each set to the guess found among its values."""
+        out = self.tax.attribute_slots(ATTRIBUTION)
+        for a in self.tax.attributes_on(ATTRIBUTION):
+            out[a.name] = next((g for g in guesses if g in a.values), None)
+        return out
 
     def predict(self, article: Article) -> Annotation | None:
+        if self.tax.attribution_layer is None:
+            return None
         text = article.text
         attributions: list[Attribution] = []
         scores: list[float] = []
@@ -156,9 +172,13 @@ class RuleAttributionPreannotator:
                     cue=cue,
                     content=content,
                     source=source,
-                    quote_type=self._quote_type(text, guess.content),
-                    source_type=self._source_type(source.text if source else ""),
-                    commitment=self._commitment(text[s_start:s_end], cue.text),
+                    attributes=self._attributes(
+                        [
+                            self._quote_type(text, guess.content),
+                            self._source_type(source.text if source else ""),
+                            self._commitment(text[s_start:s_end], cue.text),
+                        ]
+                    ),
                 )
             )
             scores.append(guess.score)

@@ -44,7 +44,7 @@ from corpus.core.model import Annotation, Article
 from corpus.core.problems import Problem
 from corpus.release import card, gold, provenance
 from corpus.release.features import Features, dataset_features, label_set
-from corpus.release.rows import CONFIGS, LabelSet, RowBuilder, RowError, label_counts
+from corpus.release.rows import LabelSet, RowBuilder, RowError, label_counts
 from corpus.release.splits import SPLITS, assign_split, parse_ratios
 from corpus.store.snapshot import snapshot_files
 from corpus.store.table import ARTICLE_COLUMNS, row_to_article
@@ -364,7 +364,7 @@ def build_release(
                 )
                 for s in SPLITS
             }
-            for c in CONFIGS
+            for c in labels.configs
         }
         builder = RowBuilder(labels)
         counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
@@ -428,9 +428,10 @@ def build_release(
                     writers["documents"][split].add(doc_row)
                     for r in ner_rows:
                         writers["ner"][split].add(r)
-                    writers["attribution"][split].add(attr_row)
+                    if "attribution" in writers:
+                        writers["attribution"][split].add(attr_row)
                     docs[split] += 1
-                    counts[split].update(label_counts(ann, labels.attribution_spans))
+                    counts[split].update(label_counts(ann, labels))
                     policy_counts[choice["policy"]] += 1
                     tax_versions[ann.taxonomy_version or "unknown"] += 1
                     reanchored += moved
@@ -527,7 +528,7 @@ def _card_meta(
 ) -> dict[str, Any]:
     configs = []
     infos = []
-    for c in CONFIGS:
+    for c in labels.configs:
         cfg: dict[str, Any] = {"config_name": c}
         if c == "documents":
             cfg["default"] = True

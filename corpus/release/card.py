@@ -48,17 +48,24 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _label_tables(labels: LabelSet) -> str:
     parts = []
-    titles = {"entities": "Entity labels", "events": "Event types", "attribution": "Attribution spans"}
+    titles = {
+        "entities": "Entity labels",
+        "events": "Event types",
+        "attribution": "Attribution spans",
+        "relations": "Relation types (entity -> entity)",
+    }
     for layer, title in titles.items():
         defs = labels.definitions.get(layer, {})
         if defs:
             parts.append(f"**{title}**\n\n" + _table(["label", "definition"], [[f"`{k}`", v] for k, v in defs.items()]))
-    attrs = {**labels.event_attributes, **labels.attribution_attributes}
-    parts.append(
-        "**Attributes** (class labels; null when not annotated)\n\n"
-        + _table(["attribute", "values"], [[f"`{k}`", ", ".join(v)] for k, v in attrs.items()])
-    )
-    parts.append("**Event argument roles**: " + ", ".join(f"`{r}`" for r in labels.roles))
+    attrs = labels.attributes
+    if attrs:
+        parts.append(
+            "**Attributes** (class labels; null when not annotated)\n\n"
+            + _table(["attribute", "values"], [[f"`{k}`", ", ".join(v)] for k, v in attrs.items()])
+        )
+    if labels.roles:
+        parts.append("**Event argument roles**: " + ", ".join(f"`{r}`" for r in labels.roles))
     return "\n\n".join(parts)
 
 
@@ -99,12 +106,31 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
             )
     problems = stats["left_out"]
     snaps = stats["provenance"]["annotation_snapshots"]
+    layer_text = {
+        "entities": "named entities",
+        "events": "events (types with typed arguments)" if not labels.has_attribution else "",
+        "relations": "typed relations between entities",
+    }
+    if labels.has_attribution and labels.event_types and labels.entities and not labels.has_relations:
+        layers = (
+            "in three layers — named entities, events (ACE-style types with typed arguments) and "
+            "attribution (who said what: cue, source, content; PARC/PolNeAR style)"
+        )
+    else:
+        present = [
+            layer_text["entities"] if labels.entities else "",
+            "events (types with typed arguments)" if labels.event_types else "",
+            layer_text["relations"] if labels.has_relations else "",
+            "attribution (who said what: cue, source, content)" if labels.has_attribution else "",
+        ]
+        present = [p for p in present if p]
+        layers = "in these layers: " + ", ".join(present)
+    loads = [f'{c} = load_dataset("{repo}", "{c}")' for c in stats["rows"] if c != "documents"]
     body = [
         f"# {meta['pretty_name']}",
         "",
         f"Release **{version}** of `{name}`: news articles from a versioned corpus with one gold annotation per "
-        "article in three layers — named entities, events (ACE-style types with typed arguments) and "
-        "attribution (who said what: cue, source, content; PARC/PolNeAR style). Offsets are Unicode code "
+        f"article {layers}. Offsets are Unicode code "
         "points into the NFC-normalized `text`; every span is a list of fragments (discontinuous spans are "
         "first-class) and its `text` is the fragments' texts joined by one space.",
         "",
@@ -118,8 +144,7 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "from datasets import load_dataset",
         "",
         f'docs = load_dataset("{repo}")                       # documents (default config)',
-        f'ner = load_dataset("{repo}", "ner")',
-        f'attribution = load_dataset("{repo}", "attribution")',
+        *loads,
         f'pinned = load_dataset("{repo}", "ner", revision="v{version}")  # exactly this release',
         "",
         'names = ner["train"].features["ner_tags"].feature.names  # BIO tag names',
@@ -158,10 +183,16 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "into the `documents` text. A span is tagged only when each fragment starts and ends on token "
         "boundaries; others are left out of the BIO columns (never shifted) and counted below. Each fragment "
         "of a discontinuous span is its own `B-`/`I-` run. BIO cannot nest: within one column the outermost "
-        "span (earliest start, then longest) is kept and nested ones are counted as overlapping. The "
-        "`attribution` config has one column per span kind ("
-        + ", ".join(f"`{c}`" for c, _ in labels.attribution_columns)
-        + "), so a cue inside a content is kept; the `documents` config always has every span exactly.",
+        "span (earliest start, then longest) is kept and nested ones are counted as overlapping. "
+        + (
+            "The `attribution` config has one column per span kind ("
+            + ", ".join(f"`{c}`" for c, _ in labels.attribution_columns)
+            + "), so a cue inside a content is kept; "
+            if labels.has_attribution
+            else ""
+        )
+        + ("the" if labels.has_attribution else "The")
+        + " `documents` config always has every span exactly.",
         "",
         _table(
             ["layer", "label", "tagged", "misaligned (left out)", "overlapping (left out)"],
@@ -197,7 +228,9 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "",
         "- One annotation per document is shipped; disagreements between annotators are not represented.",
         "- The tokenizer and sentence splitter are simple rules for English news; spans not on token "
-        "boundaries are missing from the `ner`/`attribution` configs (see the counts above).",
+        "boundaries are missing from the "
+        + "/".join(f"`{c}`" for c in stats["rows"] if c != "documents")
+        + " configs (see the counts above).",
         "- BIO tags cannot represent nested or overlapping spans of one kind; use the `documents` config for "
         "the complete annotation.",
         "- Article texts are as published by their sources; check the source's terms before redistribution.",

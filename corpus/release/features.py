@@ -30,7 +30,7 @@ def _span_feature() -> dict[str, Any]:
 def dataset_features(labels: LabelSet) -> dict[str, Features]:
     """The explicit ``Features`` of every config; the one schema used for every split."""
     cl = lambda names: ClassLabel(names=list(names))  # noqa: E731
-    ea, aa = labels.event_attributes, labels.attribution_attributes
+    attrs = lambda names: {k: cl(v) for k, v in names.items()}  # noqa: E731
     tokens = {
         "tokens": List(Value("string")),
         "token_starts": List(Value("int32")),
@@ -55,6 +55,7 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
                     "label": cl(labels.entities),
                     "fragments": List({"start": Value("int32"), "end": Value("int32")}),
                     "text": Value("string"),
+                    **attrs(labels.entity_attributes),
                 }
             ),
             "events": List(
@@ -63,8 +64,7 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
                     "type": cl(labels.event_types),
                     "trigger": _span_feature(),
                     "arguments": List({"role": cl(labels.roles), "entity_id": Value("string")}),
-                    "realis": cl(ea["realis"]),
-                    "polarity": cl(ea["polarity"]),
+                    **attrs(labels.event_attributes),
                 }
             ),
             "attributions": List(
@@ -74,11 +74,23 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
                     "content": _span_feature(),
                     "source": _span_feature(),
                     "source_entity_id": Value("string"),
-                    "quote_type": cl(aa["quote_type"]),
-                    "source_type": cl(aa["source_type"]),
-                    "commitment": cl(aa["commitment"]),
+                    **attrs(labels.attribution_attributes),
                     "flags": List(Value("string")),
                 }
+            ),
+            **(
+                {
+                    "relations": List(
+                        {
+                            "id": Value("string"),
+                            "label": cl(labels.relations),
+                            "from_id": Value("string"),
+                            "to_id": Value("string"),
+                        }
+                    )
+                }
+                if labels.has_relations
+                else {}
             ),
         }
     )
@@ -99,7 +111,8 @@ def dataset_features(labels: LabelSet) -> dict[str, Features]:
             **{col: List(cl(labels.attribution_names(name))) for col, name in labels.attribution_columns},
         }
     )
-    return {"documents": documents, "ner": ner, "attribution": attribution}
+    out = {"documents": documents, "ner": ner, "attribution": attribution}
+    return {c: out[c] for c in labels.configs}
 
 
 # ---------------------------------------------------------------- loading a release back
@@ -124,13 +137,19 @@ def summarize(folder: str | Path) -> dict[str, Any]:
     spans = Counter()
     labels: dict[str, Counter] = {"entities": Counter(), "events": Counter(), "attributions": Counter()}
     for config in CONFIGS:
-        ds = load_dataset(str(folder), config)
+        try:
+            ds = load_dataset(str(folder), config)
+        except ValueError:  # a config this release does not have (no attribution layer)
+            if config == "documents":
+                raise
+            continue
         out["configs"][config] = {split: d.num_rows for split, d in ds.items()}
         if config != "documents":
             continue
         for d in ds.values():
             ent_names = d.features["entities"].feature["label"].names
             ev_names = d.features["events"].feature["type"].names
+            rel_names = d.features["relations"].feature["label"].names if "relations" in d.features else []
             for row in d:
                 spans["documents"] += 1
                 spans["entities"] += len(row["entities"])
@@ -138,6 +157,9 @@ def summarize(folder: str | Path) -> dict[str, Any]:
                 spans["attributions"] += len(row["attributions"])
                 labels["entities"].update(ent_names[e["label"]] for e in row["entities"])
                 labels["events"].update(ev_names[e["type"]] for e in row["events"])
+                if rel_names:
+                    spans["relations"] += len(row["relations"])
+                    labels.setdefault("relations", Counter()).update(rel_names[r["label"]] for r in row["relations"])
                 labels["attributions"].update(
                     part for a in row["attributions"] for part in ("cue", "content", "source") if a.get(part)
                 )

@@ -26,7 +26,7 @@ from corpus.release import bio
 if TYPE_CHECKING:
     from corpus.core.taxonomy import Taxonomy
 
-CONFIGS = ("documents", "ner", "attribution")
+CONFIGS = ("documents", "ner", "attribution")  # every config a release can have; LabelSet.configs: this one's
 
 
 @dataclass(frozen=True)
@@ -37,28 +37,50 @@ class LabelSet:
     entities: tuple[str, ...]
     event_types: tuple[str, ...]
     roles: tuple[str, ...]
-    event_attributes: dict[str, tuple[str, ...]]  # realis, polarity
-    attribution_spans: tuple[str, ...]  # Cue, Content, Source
-    attribution_attributes: dict[str, tuple[str, ...]]  # quote_type, source_type, commitment
+    event_attributes: dict[str, tuple[str, ...]]  # attribute name -> values
+    attribution_spans: tuple[str, ...]  # span labels, cue / content / source order of the taxonomy
+    attribution_attributes: dict[str, tuple[str, ...]]
     definitions: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> name -> definition
+    entity_attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    relations: tuple[str, ...] = ()  # entity relation labels (the relations layer)
+    span_roles: tuple[str, ...] = ()  # the role (model field: cue, content, source) of each attribution span
+    has_attribution: bool = True
+    has_relations: bool = False
 
     @classmethod
     def from_taxonomy(cls, tax: Taxonomy) -> LabelSet:
         """What a release needs, read through ``corpus.core.taxonomy`` accessors (never a list by hand)."""
+        from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS, RELATIONS
+
         return cls(
             version=str(tax.version),
             entities=tax.entity_labels(),
             event_types=tax.event_types(),
             roles=tax.roles(),
-            event_attributes={a.name: tuple(a.values) for a in tax.event_attributes},
+            event_attributes={a.name: tuple(a.values) for a in tax.attributes_on(EVENTS)},
             attribution_spans=tax.attribution_span_names(),
-            attribution_attributes={a.name: tuple(a.values) for a in tax.attribution_attributes},
+            attribution_attributes={a.name: tuple(a.values) for a in tax.attributes_on(ATTRIBUTION)},
             definitions={
-                "entities": {e.name: e.definition for e in tax.entities},
-                "events": {e.name: e.definition for e in tax.events},
-                "attribution": {s.name: s.definition for s in tax.attribution_spans},
+                ENTITIES: {e.name: e.definition for e in tax.entities},
+                EVENTS: {e.name: e.definition for e in tax.events},
+                ATTRIBUTION: {s.name: s.definition for s in tax.attribution_spans},
+                RELATIONS: {r.name: r.definition for r in tax.entity_relations},
             },
+            entity_attributes={a.name: tuple(a.values) for a in tax.attributes_on(ENTITIES)},
+            relations=tuple(r.name for r in tax.entity_relations),
+            span_roles=tuple(sp.role for sp in tax.attribution_spans),
+            has_attribution=tax.has(ATTRIBUTION),
+            has_relations=tax.has(RELATIONS),
         )
+
+    @property
+    def configs(self) -> tuple[str, ...]:
+        """The configs of this release: ``attribution`` only with an attribution layer."""
+        return tuple(c for c in CONFIGS if c != "attribution" or self.has_attribution)
+
+    @property
+    def attributes(self) -> dict[str, tuple[str, ...]]:
+        return {**self.entity_attributes, **self.event_attributes, **self.attribution_attributes}
 
     @property
     def ner_names(self) -> list[str]:
@@ -68,6 +90,11 @@ class LabelSet:
     def attribution_columns(self) -> list[tuple[str, str]]:
         """(column, span name) per attribution span kind: ``Cue`` -> ``cue_tags``, ..."""
         return [(f"{name.lower()}_tags", name) for name in self.attribution_spans]
+
+    def span_role(self, span_name: str) -> str:
+        """The model field (cue / content / source) of an attribution span label."""
+        roles = dict(zip(self.attribution_spans, self.span_roles)) if self.span_roles else {}
+        return roles.get(span_name, span_name.lower())
 
     def attribution_names(self, span_name: str) -> list[str]:
         return bio.bio_names([span_name])
@@ -89,7 +116,8 @@ class RowBuilder:
         self.entity_ids = _ids(labels.entities)
         self.event_ids = _ids(labels.event_types)
         self.role_ids = _ids(labels.roles)
-        self.attr_ids = {k: _ids(v) for k, v in {**labels.event_attributes, **labels.attribution_attributes}.items()}
+        self.attr_ids = {k: _ids(v) for k, v in labels.attributes.items()}
+        self.relation_ids = _ids(labels.relations)
         self.ner_b = {label: 1 + 2 * i for i, label in enumerate(labels.entities)}
         self.reports: dict[str, bio.TagReport] = {"ner": bio.TagReport(), "attribution": bio.TagReport()}
 
@@ -112,9 +140,15 @@ class RowBuilder:
             return None
         return {"fragments": [{"start": f.start, "end": f.end} for f in span.fragments], "text": span.text}
 
+    def _attrs(self, names: dict[str, tuple[str, ...]], values: dict[str, str | None]) -> dict[str, int | None]:
+        unknown = [k for k, v in values.items() if k not in names and v is not None]
+        if unknown:
+            raise RowError(f"attribute {unknown[0]!r} is not in taxonomy {self.labels.version} on this kind of region")
+        return {k: self._label(self.attr_ids[k], values.get(k), k, optional=True) for k in names}
+
     def document_row(self, article: Article, ann: Annotation, extra: dict[str, Any]) -> dict[str, Any]:
-        a = self.attr_ids
-        return {
+        L = self.labels
+        row = {
             "id": article.doc_id,
             "title": article.title,
             "text": article.text,
@@ -129,6 +163,7 @@ class RowBuilder:
                     "label": self._label(self.entity_ids, e.label, "entity label"),
                     "fragments": self._span(e.span)["fragments"],  # type: ignore[index]
                     "text": e.span.text,
+                    **self._attrs(L.entity_attributes, e.attributes),
                 }
                 for e in ann.entities
             ],
@@ -141,8 +176,7 @@ class RowBuilder:
                         {"role": self._label(self.role_ids, g.role, "event role"), "entity_id": g.entity_id}
                         for g in ev.arguments
                     ],
-                    "realis": self._label(a["realis"], ev.realis, "realis", optional=True),
-                    "polarity": self._label(a["polarity"], ev.polarity, "polarity", optional=True),
+                    **self._attrs(L.event_attributes, ev.attributes),
                 }
                 for ev in ann.events
             ],
@@ -153,14 +187,25 @@ class RowBuilder:
                     "content": self._span(at.content),
                     "source": self._span(at.source),
                     "source_entity_id": at.source_entity_id,
-                    "quote_type": self._label(a["quote_type"], at.quote_type, "quote_type", optional=True),
-                    "source_type": self._label(a["source_type"], at.source_type, "source_type", optional=True),
-                    "commitment": self._label(a["commitment"], at.commitment, "commitment", optional=True),
+                    **self._attrs(L.attribution_attributes, at.attributes),
                     "flags": list(at.flags),
                 }
                 for at in ann.attributions
             ],
         }
+        if L.has_relations:
+            row["relations"] = [
+                {
+                    "id": r.id,
+                    "label": self._label(self.relation_ids, r.label, "relation label"),
+                    "from_id": r.from_id,
+                    "to_id": r.to_id,
+                }
+                for r in ann.relations
+            ]
+        elif ann.relations:
+            raise RowError(f"the annotation has relations but taxonomy {L.version} has no relations layer")
+        return row
 
     # ------------------------------------------------------------ token configs
 
@@ -195,22 +240,26 @@ class RowBuilder:
         for column, name in self.labels.attribution_columns:
             spans = []
             for at in ann.attributions:
-                span = getattr(at, name.lower())  # the model's field of that span kind
+                span = getattr(at, self.labels.span_role(name))  # the model's field of that span kind
                 if span is not None:
                     spans.append((name, [(f.start, f.end) for f in span.fragments]))
             attr[column] = bio.bio_encode(toks, spans, {name: 1}, self.reports["attribution"])
         return ner, attr
 
 
-def label_counts(ann: Annotation, attribution_spans: tuple[str, ...]) -> Counter:
+def label_counts(ann: Annotation, labels: LabelSet | tuple[str, ...]) -> Counter:
     """Per-label counts of one annotation, keyed ``(layer, label)`` for the card's tables."""
+    if not isinstance(labels, LabelSet):  # the attribution span names alone (older callers)
+        labels = LabelSet("", (), (), (), {}, tuple(labels), {})
     c: Counter = Counter()
     for e in ann.entities:
         c["entities", e.label] += 1
     for ev in ann.events:
         c["events", ev.type] += 1
     for at in ann.attributions:
-        for name in attribution_spans:
-            if getattr(at, name.lower()) is not None:
+        for name in labels.attribution_spans:
+            if getattr(at, labels.span_role(name)) is not None:
                 c["attributions", name] += 1
+    for r in ann.relations:
+        c["relations", r.label] += 1
     return c

@@ -29,17 +29,17 @@ def three() -> dict[str, Annotation]:
         "A": ann(
             "A",
             entities=[Entity("a1", "PER", sp(0, 9)), Entity("a2", "ORG", sp(39, 46))],
-            attributions=[Attribution("x", sp(10, 14), sp(15, 36), sp(0, 9), quote_type="indirect")],
+            attributions=[Attribution("x", sp(10, 14), sp(15, 36), sp(0, 9), attributes={"quote_type": "indirect"})],
         ),
         "B": ann(
             "B",
             entities=[Entity("b1", "PER", sp(0, 9))],
-            attributions=[Attribution("y", sp(10, 14), sp(15, 36), sp(0, 9), quote_type="direct")],
+            attributions=[Attribution("y", sp(10, 14), sp(15, 36), sp(0, 9), attributes={"quote_type": "direct"})],
         ),
         "C": ann(
             "C",
             entities=[Entity("c1", "ORG", sp(0, 9))],
-            attributions=[Attribution("z", sp(10, 14), sp(19, 36), None, quote_type="indirect")],
+            attributions=[Attribution("z", sp(10, 14), sp(19, 36), None, attributes={"quote_type": "indirect"})],
         ),
     }
 
@@ -50,7 +50,7 @@ def test_majority_accepts_and_lists_conflicts():
     assert [(e.label, e.span.text) for e in gold.entities] == [("PER", "Officials")]  # 2 of 3; ORG 1 of 3 rejected
     (att,) = gold.attributions
     assert att.cue.text == "said" and att.content.text == "the strike hit depots"  # 2 of 3 supporters
-    assert att.source.text == "Officials" and att.quote_type == "indirect"  # A and C
+    assert att.source.text == "Officials" and att.attributes.get("quote_type") == "indirect"  # A and C
     spans = [c for c in conflicts if c["kind"] == "span"]
     assert {(c["layer"], c["region"]["start"], c["decision"]) for c in spans} == {
         ("entities", 0, "majority"),
@@ -96,7 +96,15 @@ def test_events_arguments_and_attributes_vote_among_supporters():
         return ann(
             who,
             entities=[Entity(f"{who}e", "FAC", sp(30, 36))],
-            events=[Event(f"{who}v", "Conflict:Attack", sp(19, 25), [Argument(role, f"{who}e")], realis, "positive")],
+            events=[
+                Event(
+                    f"{who}v",
+                    "Conflict:Attack",
+                    sp(19, 25),
+                    [Argument(role, f"{who}e")],
+                    {"realis": realis, "polarity": "positive"},
+                )
+            ],
         )
 
     gold, conflicts = adjudicate_document(
@@ -109,7 +117,7 @@ def test_events_arguments_and_attributes_vote_among_supporters():
     )
     (ev,) = gold.events
     (ent,) = gold.entities
-    assert ev.realis == "actual" and ev.polarity == "positive"
+    assert ev.attributes.get("realis") == "actual" and ev.attributes.get("polarity") == "positive"
     assert [(a.role, a.entity_id) for a in ev.arguments] == [("Target", ent.id)]
     assert {c["field"] for c in conflicts if c["kind"] == "attribute"} == {"realis", "arguments"}
 

@@ -81,7 +81,7 @@ def test_every_line_kind_becomes_canonical(mapping):
     assert [i for i in issues if i.severity == "error"] == []
     assert [(e.id, e.label, e.span.text) for e in ann.entities] == [("T1", "ORG", "Al Hadath TV")]
     (ev,) = ann.events
-    assert (ev.id, ev.type, ev.trigger.text, ev.polarity, ev.realis) == (
+    assert (ev.id, ev.type, ev.trigger.text, ev.attributes.get("polarity"), ev.attributes.get("realis")) == (
         "E2",
         "Conflict:Attack",
         "strike",
@@ -95,7 +95,10 @@ def test_every_line_kind_becomes_canonical(mapping):
     assert [(f.start, f.end) for f in att.content.fragments] == [(27, 37), (48, 64)]
     assert att.content.text == "the strike destroyed depots"  # fragments joined by one space
     assert att.source_entity_id == "T1"
-    assert (att.quote_type, att.source_type) == ("indirect", "media outlet")  # brat values have no spaces
+    assert (att.attributes.get("quote_type"), att.attributes.get("source_type")) == (
+        "indirect",
+        "media outlet",
+    )  # brat values have no spaces
     assert att.flags == ["Discuss"]  # T7 overlaps the content
     assert ann.notes == [{"target": "E1", "text": "cue or not?"}]  # T3 is E1's cue
     assert ann.origin == "brat" and ann.annotator == "x" and ann.taxonomy_version

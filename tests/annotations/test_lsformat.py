@@ -43,8 +43,7 @@ def seed() -> tuple[Annotation, str]:
                 "Conflict:Attack",
                 sp("attack"),
                 [Argument("Attacker", "T4"), Argument("Place", "T2"), Argument("Target", "T2")],
-                "actual",
-                "positive",
+                {"realis": "actual", "polarity": "positive"},
             )
         ],
         attributions=[
@@ -54,9 +53,7 @@ def seed() -> tuple[Annotation, str]:
                 Span.from_offsets(text, [(sp("the attack originated").start, sp("Deir ez-Zor region").end)]),
                 sp("Al Hadath TV"),
                 "T1",
-                "indirect",
-                "media outlet",
-                "reported",
+                {"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
             ),
             Attribution(
                 "A2",
@@ -64,9 +61,7 @@ def seed() -> tuple[Annotation, str]:
                 Span.from_offsets(text, [(strike.start, strike.end), (destroyed.start, destroyed.end)]),
                 None,
                 None,
-                "indirect",
-                "anonymous",
-                "reported",
+                {"quote_type": "indirect", "source_type": "anonymous", "commitment": "reported"},
                 ["Discuss"],
             ),
             Attribution(
@@ -75,9 +70,7 @@ def seed() -> tuple[Annotation, str]:
                 sp("the attack was carried out by an IS militant"),
                 sp("Pentagon spokesperson Sean Parnell"),
                 "T3",
-                "indirect",
-                "named person",
-                "confirmed",
+                {"quote_type": "indirect", "source_type": "named person", "commitment": "confirmed"},
             ),
         ],
         notes=[{"target": "A2", "text": "nested in A-according"}],

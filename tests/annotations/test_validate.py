@@ -40,7 +40,15 @@ def good() -> dict[str, Any]:
             Entity("T2", "GPE", sp("Palmyra")),
             Entity("T3", "ORG", sp("Pentagon")),
         ],
-        events=[Event("E1", "Conflict:Attack", sp("attack"), [Argument("Place", "T2")], "actual", "positive")],
+        events=[
+            Event(
+                "E1",
+                "Conflict:Attack",
+                sp("attack"),
+                [Argument("Place", "T2")],
+                {"realis": "actual", "polarity": "positive"},
+            )
+        ],
         attributions=[
             Attribution(
                 "A1",
@@ -48,9 +56,7 @@ def good() -> dict[str, Any]:
                 sp("the attack in Palmyra"),
                 sp("Pentagon spokesperson Sean Parnell"),
                 "T1",
-                "indirect",
-                "named person",
-                "confirmed",
+                {"quote_type": "indirect", "source_type": "named person", "commitment": "confirmed"},
             )
         ],
         taxonomy_version=TAX.version,
@@ -186,7 +192,7 @@ def _mutate(ann: Annotation, text: str, kind: str, data) -> bool:
     elif kind == "bad_choice":
         if not ann.events:
             return False
-        ann.events[0].polarity = "sideways"
+        ann.events[0].attributes["polarity"] = "sideways"
     elif kind == "dup_id":
         if len(ann.entities) < 2:
             return False
@@ -289,9 +295,7 @@ def seed_task(tid: int = 1) -> tuple[dict[str, Any], str]:
                 Span.from_offsets(text, [(i + 14, text.index(".", i))]),
                 Span.from_offsets(text, [(i, i + 12)]),
                 "T1",
-                "indirect",
-                "media outlet",
-                "reported",
+                {"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
             )
         ],
     )

@@ -66,7 +66,7 @@ def _broken(mutate) -> dict:
         (lambda d: d["entities"][0].update(hotkey="Ctrl+Z"), "Label Studio's own shortcuts"),
         (lambda d: d["events"]["attributes"]["realis"]["hotkeys"].update(actual="1"), "used twice"),
         (lambda d: d.pop("version"), "no version"),
-        (lambda d: d["attribution"]["spans"].pop(), "exactly Cue, Content, Source"),
+        (lambda d: d["attribution"]["spans"].pop(), "exactly one span per role (cue, content, source)"),
         (lambda d: d["events"]["types"][0]["roles"].update(continues=["PER"]), "duplicate relation label"),
         (lambda d: d["entities"].append(dict(name="Cue", definition="x", example="x")), "duplicate label"),
         (lambda d: d["entities"][0].pop("definition"), "PER has no definition"),

@@ -49,13 +49,19 @@ def seed_annotation_1(art) -> Annotation:
         "Conflict:Attack",
         span(t, "attack", after=t.index("Al Hadath TV")),
         [Argument("Place", "e2")],
-        "actual",
-        "positive",
+        {"realis": "actual", "polarity": "positive"},
     )
     cue = span(t, "According to")
     i = t.index("the attack originated")
     content = Span.from_offsets(t, [(i, t.index(".", i))])
-    att = Attribution("a1", cue, content, span(t, "Al Hadath TV"), "e1", "indirect", "media outlet", "reported")
+    att = Attribution(
+        "a1",
+        cue,
+        content,
+        span(t, "Al Hadath TV"),
+        "e1",
+        {"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
+    )
     return Annotation(art.doc_id, art.text_sha256, "ann1@example.com", [org, fac], [attack], [att])
 
 
@@ -68,7 +74,14 @@ def seed_annotation_2(art) -> Annotation:
         i += 5
     content = Span.from_offsets(t, [(i, t.index(".", i))])
     src = span(t, "Pentagon spokesperson Sean Parnell")
-    att = Attribution("c7", cue, content, src, "p1", "indirect", "official role", "confirmed")
+    att = Attribution(
+        "c7",
+        cue,
+        content,
+        src,
+        "p1",
+        {"quote_type": "indirect", "source_type": "official role", "commitment": "confirmed"},
+    )
     return Annotation(art.doc_id, art.text_sha256, "ann2@example.com", [per], [], [att])
 
 
@@ -78,7 +91,14 @@ def emoji_annotation(art) -> Annotation:
     fac = Entity("f1", "FAC", span(t, "old bridge"))
     cue = span(t, "said")
     content = span(t, "the old bridge was unsafe for 🚗 traffic")
-    att = Attribution("q1", cue, content, span(t, "The mayor"), None, "indirect", "official role", "reported")
+    att = Attribution(
+        "q1",
+        cue,
+        content,
+        span(t, "The mayor"),
+        None,
+        {"quote_type": "indirect", "source_type": "official role", "commitment": "reported"},
+    )
     return Annotation(art.doc_id, art.text_sha256, "ann1@example.com", [gpe, fac], [], [att])
 
 
@@ -86,8 +106,15 @@ def disc_annotation(art) -> Annotation:
     t = art.text
     cue = span(t, "said")
     content = span(t, "The strike", "destroyed the weapons depots near the border")
-    att = Attribution("d1", cue, content, span(t, "the spokesman"), None, "direct", "official role", "reported")
-    ev = Event("d2", "Conflict:Attack", span(t, "strike"), [], "actual", "positive")
+    att = Attribution(
+        "d1",
+        cue,
+        content,
+        span(t, "the spokesman"),
+        None,
+        {"quote_type": "direct", "source_type": "official role", "commitment": "reported"},
+    )
+    ev = Event("d2", "Conflict:Attack", span(t, "strike"), [], {"realis": "actual", "polarity": "positive"})
     return Annotation(art.doc_id, art.text_sha256, "ann2@example.com", [], [ev], [att])
 
 

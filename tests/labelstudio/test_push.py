@@ -236,7 +236,12 @@ def test_where_limit_and_predictions_file(labelstudio, corpus_store, tmp_path):
         seed.text_sha256,
         "model:ext",
         attributions=[
-            Attribution("c1", cue, content, quote_type="indirect", source_type="media outlet", commitment="reported")
+            Attribution(
+                "c1",
+                cue,
+                content,
+                attributes={"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
+            )
         ],
         origin="prediction",
         model_version="ext-1",

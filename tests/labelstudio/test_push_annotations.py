@@ -56,8 +56,8 @@ def content_of(a: Annotation) -> dict:
                 e.type,
                 frags(e.trigger),
                 tuple(sorted((x.role, x.entity_id) for x in e.arguments)),
-                e.realis,
-                e.polarity,
+                e.attributes.get("realis"),
+                e.attributes.get("polarity"),
             )
             for e in a.events
         ),
@@ -71,9 +71,9 @@ def content_of(a: Annotation) -> dict:
                 frags(x.source),
                 x.source.text if x.source else None,
                 x.source_entity_id,
-                x.quote_type,
-                x.source_type,
-                x.commitment,
+                x.attributes.get("quote_type"),
+                x.attributes.get("source_type"),
+                x.attributes.get("commitment"),
                 tuple(x.flags),
             )
             for x in a.attributions

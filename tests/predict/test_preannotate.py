@@ -36,12 +36,12 @@ def test_rules_find_the_seed_attributions(seed_article):
     acc = by_cue["According to"]
     assert acc.source.text == "Al Hadath TV"
     assert acc.content.text.startswith("the attack originated from the Ash Shaddadi military base")
-    assert acc.source_type == "media outlet" and acc.quote_type == "indirect"
+    assert acc.attributes.get("source_type") == "media outlet" and acc.attributes.get("quote_type") == "indirect"
     conf = by_cue["confirmed"]
-    assert conf.source.text == "Pentagon spokesperson Sean Parnell" and conf.commitment == "confirmed"
+    assert conf.source.text == "Pentagon spokesperson Sean Parnell" and conf.attributes.get("commitment") == "confirmed"
     assert by_cue["reported"].source.text == "The New York Times"
     # The "unconfirmed reports from local sources" sentence is marked as such.
-    assert by_cue["according to"].commitment == "unconfirmed"
+    assert by_cue["according to"].attributes.get("commitment") == "unconfirmed"
 
 
 def test_rule_spans_are_exact_and_disjoint(seed_article):
@@ -55,7 +55,7 @@ def test_rule_spans_are_exact_and_disjoint(seed_article):
             assert all(0 <= f.start < f.end <= len(text) for f in s.fragments)
         ranges = sorted((s.start, s.end) for s in spans)
         assert all(x[1] <= y[0] for x, y in zip(ranges, ranges[1:])), ranges
-        assert a.quote_type and a.source_type and a.commitment
+        assert a.attributes.get("quote_type") and a.attributes.get("source_type") and a.attributes.get("commitment")
 
 
 def test_rules_are_case_sensitive_and_quiet_without_cues():
@@ -68,8 +68,8 @@ def test_rules_handle_fronted_quotes():
     ann = RuleAttributionPreannotator().predict(Article(doc_id="d", text=text))
     a = ann.attributions[0]
     assert a.cue.text == "said" and a.source.text == "the minister"
-    assert a.content.text == "We will not back down from this fight" and a.quote_type == "direct"
-    assert a.source_type == "official role"
+    assert a.content.text == "We will not back down from this fight" and a.attributes.get("quote_type") == "direct"
+    assert a.attributes.get("source_type") == "official role"
 
 
 def test_sentences_cover_the_text():

@@ -64,8 +64,14 @@ def fixture_article(k: int) -> tuple[Article, Annotation]:
     if k % 3 == 0:  # not on a token boundary ("Syria" inside "Syrian"): reported, never shifted
         ents.append(Entity("T9", "GPE", span(text, "Syria")))
     evs = [
-        Event("E1", "Conflict:Attack", span(text, "strikes"), [Argument("Target", "T2")], "actual", "positive"),
-        Event("E2", "Life:Die", span(text, "killed"), [], "actual", "positive"),
+        Event(
+            "E1",
+            "Conflict:Attack",
+            span(text, "strikes"),
+            [Argument("Target", "T2")],
+            {"realis": "actual", "polarity": "positive"},
+        ),
+        Event("E2", "Life:Die", span(text, "killed"), [], {"realis": "actual", "polarity": "positive"}),
     ]
     if k % 4 == 0:
         evs = []  # some documents without events: the schema must not change
@@ -78,9 +84,7 @@ def fixture_article(k: int) -> tuple[Article, Annotation]:
             span(text, f"the attack originated from the {base} military base"),
             span(text, outlet),
             "T1",
-            "indirect",
-            "media outlet",
-            "reported",
+            {"quote_type": "indirect", "source_type": "media outlet", "commitment": "reported"},
         ),
         Attribution(
             "A2",
@@ -88,9 +92,7 @@ def fixture_article(k: int) -> tuple[Article, Annotation]:
             span(text, f"American forces deployed military helicopters near {city} on {date}"),
             span(text, "local sources"),
             None,
-            "indirect",
-            "anonymous",
-            "unconfirmed",
+            {"quote_type": "indirect", "source_type": "anonymous", "commitment": "unconfirmed"},
         ),
         Attribution(
             "A3",
@@ -98,9 +100,7 @@ def fixture_article(k: int) -> tuple[Article, Annotation]:
             Span.from_offsets(text, [(s, s + len("the strikes")), (d, d + len("destroyed weapons depots"))]),
             span(text, f"{person}, a Pentagon spokesman"),
             "T7",
-            "indirect",
-            "named person",
-            "asserted",
+            {"quote_type": "indirect", "source_type": "named person", "commitment": "asserted"},
         ),
     ]
     ann = Annotation(

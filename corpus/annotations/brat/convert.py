@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus.annotations.brat.mapping import BratMapping, _load_taxonomy, _role_base
-from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Fragment, Span
+from corpus.annotations.brat.mapping import BratMapping, _role_base
+from corpus.core import taxonomy as taxmod
+from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Fragment, Relation, Span
 from corpus.core.problems import ERROR, WARNING, Problem
 from corpus.ingest.readers.brat import (
     AttributeLine,
@@ -25,9 +26,6 @@ from corpus.ingest.readers.brat import (
     TextBound,
     _offsets,
 )
-
-EVENT_FIELDS = ("realis", "polarity")
-ATTRIBUTION_FIELDS = ("quote_type", "source_type", "commitment")
 
 # ---------------------------------------------------------------- brat -> canonical
 
@@ -146,7 +144,7 @@ def brat_to_annotation(
     for tid, tb in doc.textbounds.items():
         label = mapping.entity_label(tb.type)
         if label is not None and tid in spans:
-            entities.append(Entity(tid, label, spans[tid]))
+            entities.append(Entity(tid, label, spans[tid], dict.fromkeys(mapping.entity_fields)))
             consumed.add(tid)
     entity_ids = {e.id for e in entities}
 
@@ -198,7 +196,9 @@ def brat_to_annotation(
 
             cue, content = merged(parts["cue"]), merged(parts["content"])
             source = merged(parts["source"]) if parts["source"] else None
-            attributions.append(Attribution(ev.id, cue, content, source))
+            attributions.append(
+                Attribution(ev.id, cue, content, source, attributes=dict.fromkeys(mapping.attribution_fields))
+            )
             meta: dict[str, Any] = {"type": ev.type, "trigger": ev.trigger, "roles": [list(a) for a in ev.args]}
             if spans[ev.trigger].fragments != cue.fragments:
                 meta["trigger_fragments"] = _frags_key(spans[ev.trigger])
@@ -237,7 +237,7 @@ def brat_to_annotation(
                 )
                 loose.append([role, tid])
                 keep_unmapped_t(tid)
-        events.append(Event(ev.id, etype, spans[ev.trigger], args))
+        events.append(Event(ev.id, etype, spans[ev.trigger], args, dict.fromkeys(mapping.event_fields)))
         event_meta[ev.id] = {"type": ev.type, "trigger": ev.trigger, "roles": [list(a) for a in ev.args]}
         if loose:
             event_meta[ev.id]["loose_args"] = loose
@@ -264,17 +264,30 @@ def brat_to_annotation(
     # 5. attributes
     by_id_event = {e.id: e for e in events}
     by_id_attr = {a.id: a for a in attributions}
+    by_id_entity = {e.id: e for e in entities}
     attr_lines: dict[str, dict[str, Any]] = {}
     for al in doc.attributes.values():
-        target = al.target if al.target in by_id_event or al.target in by_id_attr else part_of.get(al.target)
-        obj: Any = by_id_event.get(target) or by_id_attr.get(target) if target else None
+        target = (
+            al.target
+            if al.target in by_id_event or al.target in by_id_attr or al.target in by_id_entity
+            else part_of.get(al.target)
+        )
+        obj: Any = (by_id_event.get(target) or by_id_attr.get(target) or by_id_entity.get(target)) if target else None
         mapped = mapping.attribute(al.name, al.value)
         if isinstance(obj, Attribution) and al.name in mapping.flags and al.value is None:
             if al.name not in obj.flags:
                 obj.flags.append(al.name)
             attr_lines[al.id] = {"target": al.target, "name": al.name, "flag": True}
             continue
-        fields = EVENT_FIELDS if isinstance(obj, Event) else ATTRIBUTION_FIELDS if isinstance(obj, Attribution) else ()
+        fields = (
+            mapping.event_fields
+            if isinstance(obj, Event)
+            else mapping.attribution_fields
+            if isinstance(obj, Attribution)
+            else mapping.entity_fields
+            if isinstance(obj, Entity)
+            else ()
+        )
         if obj is None or mapped is None or mapped[0] not in fields:
             warn(
                 al.line,
@@ -283,21 +296,26 @@ def brat_to_annotation(
             )
             unmapped.append({"kind": "A", "id": al.id, "name": al.name, "target": al.target, "value": al.value})
             continue
-        setattr(obj, mapped[0], mapped[1])
+        obj.attributes[mapped[0]] = mapped[1]
         attr_lines[al.id] = {"target": al.target, "name": al.name, "field": mapped[0]}
 
     # 6. relations
     rel_lines: dict[str, dict[str, Any]] = {}
+    relations: list[Relation] = []
     for rl in doc.relations.values():
         kind = mapping.relations.get(rl.type)
         (r1, a1), (r2, a2) = rl.args
         owners = [
             a for a in attributions if a.source is not None and a1 in _role_tids(attr_meta[a.id], "source", mapping)
         ]
-        if kind == "source_entity" and owners and a2 in entity_ids:
+        if kind == taxmod.SOURCE_ENTITY and owners and a2 in entity_ids:
             for a in owners:
                 a.source_entity_id = a2
             rel_lines[rl.id] = {"type": rl.type, "args": [list(x) for x in rl.args]}
+            continue
+        label = mapping.relation_label(rl.type)
+        if label is not None and a1 in entity_ids and a2 in entity_ids:
+            relations.append(Relation(rl.id, label, a1, a2))
             continue
         warn(
             rl.line,
@@ -352,6 +370,7 @@ def brat_to_annotation(
         entities=entities,
         events=events,
         attributions=attributions,
+        relations=relations,
         origin="brat",
         taxonomy_version=mapping.taxonomy_version,
         notes=notes,
@@ -399,7 +418,11 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
     doc = BratDocument(path=path)
     reserved = set(bm.get("order") or [])
     pool = _IdPool(
-        reserved | {e.id for e in ann.entities} | {e.id for e in ann.events} | {a.id for a in ann.attributions}
+        reserved
+        | {e.id for e in ann.entities}
+        | {e.id for e in ann.events}
+        | {a.id for a in ann.attributions}
+        | {r.id for r in ann.relations}
     )
     emitted_t: dict[str, list[list[int]]] = {}
 
@@ -519,15 +542,23 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
                 rname = next((k for k, v in mapping.relations.items() if v == "source_entity"), "source_entity")
                 doc.relations[rid] = RelationLine(rid, rname, [("Arg1", src_t), ("Arg2", ent_t[a.source_entity_id])], 0)
 
-    # attributes (realis, polarity, quote_type, ... and flags not carried by a review span)
+    # entity relations (the taxonomy's relations layer)
+    for r in ann.relations:
+        if r.from_id in ent_t and r.to_id in ent_t:
+            rid = r.id if re.match(r"^R\d+$", r.id) and r.id not in doc.relations else pool.fresh("R")
+            args = [("Arg1", ent_t[r.from_id]), ("Arg2", ent_t[r.to_id])]
+            doc.relations[rid] = RelationLine(rid, mapping.brat_relation_type(r.label), args, 0)
+
+    # attributes (the taxonomy's, on entities, events and attributions; flags not carried by a review span)
     al_meta: dict[str, Any] = bm.get("attributes") or {}
-    targets = [(ev.id, ev, EVENT_FIELDS) for ev in ann.events] + [
-        (a.id, a, ATTRIBUTION_FIELDS) for a in ann.attributions
+    targets: list[tuple[str, Any, tuple[str, ...], str]] = [
+        (ev.id, ev, mapping.event_fields, obj_e[ev.id]) for ev in ann.events
     ]
-    for oid, obj, fields in targets:
-        eid = obj_e[oid]
+    targets += [(a.id, a, mapping.attribution_fields, obj_e[a.id]) for a in ann.attributions]
+    targets += [(e.id, e, mapping.entity_fields, ent_t[e.id]) for e in ann.entities if e.id in ent_t]
+    for oid, obj, fields, eid in targets:
         for fld in fields:
-            val = getattr(obj, fld)
+            val = obj.attributes.get(fld)
             if val is None:
                 continue
             prev = next(
@@ -600,7 +631,7 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
 
 def annotation_conf(mapping: BratMapping) -> str:
     """A brat ``annotation.conf`` declaring every type an export can contain."""
-    tax = _load_taxonomy()
+    tax = taxmod.load()
     ent = [mapping.brat_entity_type(e) for e in mapping.entity_labels]
     roles = {v: k for k, v in mapping.attribution_roles.items()}
     span_types = [roles.get(p, p.capitalize()) for p in ("cue", "content", "source")]
@@ -612,27 +643,35 @@ def annotation_conf(mapping: BratMapping) -> str:
     rname = next((k for k, v in mapping.relations.items() if v == "source_entity"), None)
     if rname and ent:
         lines.append(f"{rname}\tArg1:{roles.get('source', 'Source')}, Arg2:{'|'.join(ent)}")
+    for er in tax.entity_relations:
+        a1 = "|".join(mapping.brat_entity_type(x) for x in er.from_types)
+        a2 = "|".join(mapping.brat_entity_type(x) for x in er.to_types)
+        lines.append(f"{mapping.brat_relation_type(er.name)}\tArg1:{a1}, Arg2:{a2}")
     lines += ["<OVERLAP>\tArg1:<ANY>, Arg2:<ANY>, <OVL-TYPE>:<ANY>", "", "[events]"]
     cue, content, source = span_types
     for etype, src in mapping.attribution_events.items():
         args = f"{cue}:{cue}, {content}+:{content}" + (f", {source}?:{source}" if src != "none" else "")
         lines.append(f"{etype}\t{args}")
-    for t in (tax.get("events") or {}).get("types", []):
+    for t in tax.events:
         args = ", ".join(
-            f"{mapping.brat_event_role(r)}*:{'|'.join(mapping.brat_entity_type(x) for x in ents)}"
-            for r, ents in (t.get("roles") or {}).items()
+            f"{mapping.brat_event_role(r.name)}*:{'|'.join(mapping.brat_entity_type(x) for x in r.entity_types)}"
+            for r in t.roles
         )
-        lines.append(f"{mapping.brat_event_type(t['name'])}\t{args}")
+        lines.append(f"{mapping.brat_event_type(t.name)}\t{args}")
     lines += ["", "[attributes]"]
     ev_types = "|".join(mapping.brat_event_type(t) for t in mapping.event_types)
     at_types = "|".join(mapping.attribution_events)
-    for fld in EVENT_FIELDS:
+    for fld in mapping.entity_fields:
+        if fld in mapping.attribute_values and ent:
+            values = "|".join(v.replace(" ", "_") for v in mapping.attribute_values[fld])
+            lines.append(f"{fld}\tArg:{'|'.join(ent)}, Value:{values}")
+    for fld in mapping.event_fields:
         if fld in mapping.attribute_values and ev_types:
             lines.append(f"{fld}\tArg:{ev_types}, Value:{'|'.join(mapping.attribute_values[fld])}")
     for name, spec in mapping.attribute_map.items():
-        if "value" in spec and spec.get("field") in EVENT_FIELDS and ev_types:
+        if "value" in spec and spec.get("field") in mapping.event_fields and ev_types:
             lines.append(f"{name}\tArg:{ev_types}")
-    for fld in ATTRIBUTION_FIELDS:
+    for fld in mapping.attribution_fields:
         if fld in mapping.attribute_values and at_types:
             lines.append(
                 f"{fld}\tArg:{at_types}, Value:{'|'.join(v.replace(' ', '_') for v in mapping.attribute_values[fld])}"

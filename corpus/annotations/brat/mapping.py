@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +37,29 @@ class BratMapping:
     entity_labels: tuple[str, ...] = ()
     event_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
     attribute_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    entity_fields: tuple[str, ...] = ()  # attribute names on entities, events, attributions
+    event_fields: tuple[str, ...] = ()
+    attribution_fields: tuple[str, ...] = ()
+    entity_relations: tuple[str, ...] = ()  # relation labels of the taxonomy's relations layer
+    attribution_parts: tuple[str, ...] = ()  # span labels in cue, content, source order
+
+    def fields_of(self, layer: str) -> tuple[str, ...]:
+        """Attribute names of a region kind (``entities``, ``events``, ``attribution``)."""
+        return {
+            taxmod.ENTITIES: self.entity_fields,
+            taxmod.EVENTS: self.event_fields,
+            taxmod.ATTRIBUTION: self.attribution_fields,
+        }.get(layer, ())
+
+    def relation_label(self, brat_type: str) -> str | None:
+        """The taxonomy's entity relation for a brat R type (mapped as ``relation:LABEL``, or by name)."""
+        kind = self.relations.get(brat_type)
+        if kind and kind.startswith("relation:") and kind[len("relation:") :] in self.entity_relations:
+            return kind[len("relation:") :]
+        return brat_type if kind is None and brat_type in self.entity_relations else None
+
+    def brat_relation_type(self, label: str) -> str:
+        return next((k for k, v in self.relations.items() if v == f"relation:{label}"), label)
 
     # -- import direction
     def entity_label(self, brat_type: str) -> str | None:
@@ -115,27 +139,9 @@ def _role_base(role: str) -> str:
     return role.rstrip("0123456789") or role
 
 
-def _load_taxonomy() -> dict[str, Any]:
-    """The taxonomy as plain data, through ``corpus.core.taxonomy`` when it offers a loader."""
-    try:
-        from corpus.core import taxonomy as tx  # noqa: WPS433 (sibling module, may not exist yet)
-
-        loader = getattr(tx, "load_taxonomy", None) or getattr(tx, "load", None)
-        if loader is not None:
-            obj = loader()
-            raw = getattr(obj, "raw", None)
-            if isinstance(raw, dict):
-                return raw
-            if isinstance(obj, dict):
-                return obj
-    except Exception:  # pragma: no cover - fall back to the file itself
-        pass
-    import yaml
-
-    return yaml.safe_load((REPO_ROOT / "schemas" / "taxonomy.yaml").read_text(encoding="utf-8"))
-
-
-def load_mapping(mapping: str | Path | dict | BratMapping | None = None) -> BratMapping:
+def load_mapping(
+    mapping: str | Path | dict | BratMapping | None = None, tax: taxmod.Taxonomy | None = None
+) -> BratMapping:
     """Read a mapping file (default ``schemas/brat-polnear.yaml``) and attach the taxonomy's names."""
     if isinstance(mapping, BratMapping):
         return mapping
@@ -151,7 +157,7 @@ def load_mapping(mapping: str | Path | dict | BratMapping | None = None) -> Brat
             raise UsageError(f"brat mapping file {path} is not valid YAML: {e}") from e
     else:
         data = dict(mapping)
-    tax = _load_taxonomy()
+    tax = tax or taxmod.load()
     ents = data.get("entities") or {}
     evs = data.get("events") or {}
     att = data.get("attribution") or {}
@@ -171,15 +177,17 @@ def load_mapping(mapping: str | Path | dict | BratMapping | None = None) -> Brat
         attribute_identity=bool(attrs.get("identity", True)),
         attribute_map={k: dict(v) for k, v in (attrs.get("map") or {}).items()},
         relations=dict(data.get("relations") or {}),
-        taxonomy_version=str(tax.get("version")) if tax.get("version") is not None else None,
-        entity_labels=tuple(e["name"] for e in tax.get("entities", [])),
-        event_types={
-            t["name"]: tuple((t.get("roles") or {}).keys()) for t in (tax.get("events") or {}).get("types", [])
-        },
-        attribute_values={
-            **{k: tuple(v["values"]) for k, v in ((tax.get("events") or {}).get("attributes") or {}).items()},
-            **{k: tuple(v["values"]) for k, v in ((tax.get("attribution") or {}).get("attributes") or {}).items()},
-        },
+        taxonomy_version=tax.version,
+        entity_labels=tax.entity_labels(),
+        event_types={t.name: t.role_names for t in tax.events},
+        attribute_values={a.name: a.values for a in tax.attributes()},
+        entity_fields=tuple(a.name for a in tax.attributes_on(taxmod.ENTITIES)),
+        event_fields=tuple(a.name for a in tax.attributes_on(taxmod.EVENTS)),
+        attribution_fields=tuple(a.name for a in tax.attributes_on(taxmod.ATTRIBUTION)),
+        entity_relations=tuple(r.name for r in tax.entity_relations),
+        attribution_parts=tuple(tax.attribution_layer.span_label(r) for r in taxmod.SPAN_ROLES)
+        if tax.attribution_layer
+        else (),
     )
     bad = [v for v in m.entity_map.values() if v not in m.entity_labels]
     bad += [v for v in m.event_map.values() if v not in m.event_types]
