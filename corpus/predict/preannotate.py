@@ -174,9 +174,9 @@ class RuleAttributionPreannotator:
                     source=source,
                     attributes=self._attributes(
                         [
-                            self._quote_type(text, guess.content),
-                            self._source_type(source.text if source else ""),
-                            self._commitment(text[s_start:s_end], cue.text),
+                            self._quote_style(text, guess.content),
+                            self._source_kind(source.text if source else ""),
+                            self._certainty(text[s_start:s_end], cue.text),
                         ]
                     ),
                 )
@@ -243,7 +243,7 @@ class RuleAttributionPreannotator:
         return _Guess(cue, content, source, score)
 
     @staticmethod
-    def _quote_type(text: str, content: tuple[int, int]) -> str:
+    def _quote_style(text: str, content: tuple[int, int]) -> str:
         left = text[max(0, content[0] - 2) : content[0]]
         inside = text[content[0] : content[1]]
         if any(q in left for q in '"“') or inside.startswith(('"', "“")):
@@ -251,7 +251,7 @@ class RuleAttributionPreannotator:
         return "mixed" if any(q in inside for q in '"“”') else "indirect"
 
     @staticmethod
-    def _source_type(source: str) -> str:
+    def _source_kind(source: str) -> str:
         if not source:
             return "anonymous"
         if _MEDIA.search(source):
@@ -268,7 +268,7 @@ class RuleAttributionPreannotator:
         return "organization"
 
     @staticmethod
-    def _commitment(sentence: str, cue: str) -> str:
+    def _certainty(sentence: str, cue: str) -> str:
         cue = cue.lower()
         if cue.startswith("confirm"):
             return "confirmed"

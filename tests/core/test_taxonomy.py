@@ -258,3 +258,183 @@ def test_guidelines_without_markers_are_an_error(tmp_path):
         generate.stale(root)
     r = CliRunner().invoke(main, ["taxonomy", "check", "--root", str(root)])
     assert r.exit_code == 1 and "lacks the generated block" in r.output and "Traceback" not in r.output
+
+
+# ---------------------------------------------------------------- structure from the file
+
+KBP = REPO / "tests" / "taxonomies" / "kbp.yaml"
+KBP_RAW = yaml.safe_load(KBP.read_text(encoding="utf-8"))
+
+
+def _kbp(mutate=lambda d: None) -> taxonomy.Taxonomy:
+    d = copy.deepcopy(KBP_RAW)
+    mutate(d)
+    return taxonomy.parse(d)
+
+
+def test_second_taxonomy_structure():
+    t = taxonomy.load(KBP)
+    assert t.layers() == ("entities", "events", "relations") and not t.has(taxonomy.ATTRIBUTION)
+    assert (t.text, t.control(taxonomy.ENTITIES), t.control(taxonomy.EVENTS)) == ("body", "ner", "evt")
+    assert t.control(taxonomy.ATTRIBUTION) is None and t.label_controls() == ("ner", "evt")
+    assert t.layer_of("ner") == taxonomy.ENTITIES and t.layer_of("entity") is None
+    assert "STATE/PROVINCE" in t.entity_labels()
+    assert [(r.name, r.from_types, r.to_types) for r in t.entity_relations][:2] == [
+        ("per:title", ("PER",), ("TITLE",)),
+        ("per:employee_of", ("PER",), ("ORG", "GPE")),
+    ]
+    # attributes and the region kinds they sit on
+    assert [a.name for a in t.attributes_on(taxonomy.ENTITIES, "PER")] == ["mention"]
+    assert [a.name for a in t.attributes_on(taxonomy.ENTITIES, "TITLE")] == ["mention", "title_kind"]
+    assert t.attribute_slots(taxonomy.EVENTS, "Conflict.Demonstrate") == {"modality": None}
+    assert t.attribute("mention").required and not t.attribute("title_kind").required
+    assert "per:title" in t.relation_labels() and "has_source" not in t.relation_labels()
+
+
+def test_second_taxonomy_config_and_schemas():
+    t = taxonomy.load(KBP)
+    li = LabelInterface(taxonomy.labelstudio_config(t))
+    li.validate()
+    assert li.get_control("ner").labels == list(t.entity_labels())
+    x = ET.fromstring(taxonomy.labelstudio_config(t))
+    assert [el.get("toName") for el in x.iter("Labels")] == ["body", "body"]
+    (text,) = x.iter("Text")
+    assert (text.get("name"), text.get("value")) == ("body", "$body")
+    choices = {c.get("name"): c for c in x.iter("Choices")}
+    assert (choices["mention"].get("whenTagName"), choices["mention"].get("whenLabelValue")) == ("ner", None)
+    assert (choices["title_kind"].get("whenTagName"), choices["title_kind"].get("whenLabelValue")) == ("ner", "TITLE")
+    assert choices["title_kind"].get("required") is None and choices["modality"].get("whenTagName") == "evt"
+    assert {r.get("value") for r in x.iter("Relation")} >= {"per:title", "per:employee_of", "continues"}
+    ann = jsonschemas.annotation_schema(t)
+    assert ann["properties"]["relations"] == {"type": "array", "items": {"$ref": "#/$defs/relation"}}
+    assert ann["$defs"]["relation"]["properties"]["label"]["enum"][0] == "per:title"
+    assert ann["$defs"]["entity"]["properties"]["mention"] == {"enum": ["name", "nominal", "pronoun", None]}
+    assert "relations" not in jsonschemas.annotation_schema(taxonomy.load())["properties"]
+    export = jsonschemas.labelstudio_export_schema(t)
+    assert export["$defs"]["labels_item"]["properties"]["from_name"] == {"enum": ["ner", "evt"]}
+    assert export["$defs"]["task"]["properties"]["data"]["required"] == ["body"]
+    blocks = generate.guideline_blocks(t)
+    assert "no attribution layer" in blocks["attribution"] and "`per:title` | PER | TITLE" in blocks["relations"]
+    assert "**title_kind** (optional, on every TITLE entity)" in blocks["entities"]
+
+
+def test_entities_only_scheme_is_valid():
+    t = _kbp(lambda d: (d.pop("events"), d.pop("relations")))
+    assert t.layers() == ("entities",) and t.events == () and t.label_controls() == ("ner",)
+    x = ET.fromstring(taxonomy.labelstudio_config(t))
+    assert [el.get("name") for el in x.iter("Labels")] == ["ner"]
+    assert [r.get("value") for r in x.iter("Relation")] == ["continues"]
+    LabelInterface(taxonomy.labelstudio_config(t)).validate()
+
+
+def test_old_shape_without_roles_and_controls_still_loads():
+    """A file written before roles, controls and text_field existed: today's names by default."""
+    d = copy.deepcopy(RAW)
+    d.pop("text_field")
+    for layer in ("events", "attribution"):
+        d[layer].pop("control")
+    for s in d["attribution"]["spans"] + d["attribution"]["relations"]:
+        s.pop("role")
+    t = taxonomy.parse(d)
+    assert t == taxonomy.parse(RAW)
+    assert taxonomy.labelstudio_config(t) == taxonomy.labelstudio_config(taxonomy.load())
+
+
+def test_attribution_names_come_from_the_file():
+    def rename(d):
+        d["attribution"]["control"] = "att"
+        names = {"cue": "Trigger", "content": "Claim", "source": "Speaker"}
+        for s in d["attribution"]["spans"]:
+            s["name"] = names[s["role"]]
+        for r in d["attribution"]["relations"]:
+            r["from"] = {"Cue": "Trigger", "Source": "Speaker"}[r["from"]]
+            r["to"] = {"Source": "Speaker", "Content": "Claim"}.get(r["to"], r["to"])
+            r["name"] = {"has_source": "said_by", "has_content": "says"}.get(r["name"], r["name"])
+        d["events"]["types"][-1]["roles"]["Orator"] = d["events"]["types"][-1]["roles"].pop("Speaker")
+
+    t = _broken_parse(rename)
+    a = t.attribution_layer
+    assert (a.cue, a.content, a.source, a.has_source, a.has_content) == (
+        "Trigger",
+        "Claim",
+        "Speaker",
+        "said_by",
+        "says",
+    )
+    assert {x.label for x in t.attribution_attributes} == {"Trigger"}  # on the cue span by default
+    x = ET.fromstring(taxonomy.labelstudio_config(t))
+    assert {c.get("whenLabelValue") for c in x.iter("Choices") if c.get("whenTagName") == "att"} == {"Trigger"}
+
+
+def _broken_parse(mutate) -> taxonomy.Taxonomy:
+    return taxonomy.parse(_broken(mutate))
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda d: (d.pop("entities"), [t.update(roles={}) for t in d["events"]["types"]]),
+            "the relations layer links entities: it needs an entities layer",
+        ),
+        (lambda d: (d.pop("entities"), d.pop("events"), d.pop("relations")), "no layer"),
+        (lambda d: d["relations"]["types"][0].update({"to": ["JOB"]}), "to names unknown entity types ['JOB']"),
+        (lambda d: d["relations"]["types"][0].pop("from"), "relation per:title has no from"),
+        (lambda d: d["relations"]["types"].append(dict(d["relations"]["types"][0])), "duplicate relation type"),
+        (lambda d: d["relations"]["types"][0].update(name="Person"), "duplicate relation label"),
+        (lambda d: d["entities"]["labels"][0].update(name="PER, or not"), "no comma"),
+        (lambda d: d["entities"]["labels"][0].update(name=" PER"), "invalid name ' PER'"),
+        (lambda d: d["entities"]["labels"][0].update(name=""), "invalid name ''"),
+        (lambda d: d["entities"].update(control="my control"), "entities.control: invalid name 'my control'"),
+        (lambda d: d.update(text_field="$body"), "text_field: invalid name '$body'"),
+        (lambda d: d["entities"].update(control="evt"), "duplicate attribute / control name 'evt'"),
+        (lambda d: d["entities"]["attributes"].update(label={"definition": "x", "values": ["a"]}), "key of the record"),
+        (lambda d: d["events"]["attributes"].update(trigger={"definition": "x", "values": ["a"]}), "key of the record"),
+        (lambda d: d["entities"]["attributes"]["title_kind"].update(applies_to="JOB"), "unknown label 'JOB'"),
+        (lambda d: d["entities"]["attributes"]["mention"].update(values=["a,b"]), "no comma"),
+        (lambda d: d["events"]["types"][0]["roles"].update(Spot=["STATE/PROVINCE", "STATE/PROVINCE"]), "duplicate"),
+        (lambda d: d["events"]["attributes"]["modality"]["hotkeys"].update(asserted="shift+n"), "used twice"),
+    ],
+)
+def test_structure_errors_say_what_is_wrong(mutate, message):
+    with pytest.raises(TaxonomyError) as e:
+        _kbp(mutate)
+    assert message in str(e.value) and e.value.code == "E300"
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["attribution"]["spans"][0].update(role="speaker"), "role 'speaker' is not one of cue"),
+        (lambda d: d["attribution"]["spans"][1].update(role="cue"), "exactly one span per role"),
+        (lambda d: d["attribution"]["relations"][0].update(to="Content"), "must define has_source: Cue -> Source"),
+        (lambda d: d["attribution"]["attributes"]["commitment"].update(applies_to="Speaker"), "unknown label"),
+        (lambda d: d["attribution"]["attributes"].update(flags={"definition": "x", "values": ["a"]}), "key of"),
+        (lambda d: (d.pop("entities"), d.pop("events")), "links a source to an entity: there is no entities layer"),
+    ],
+)
+def test_attribution_structure_errors(mutate, message):
+    with pytest.raises(TaxonomyError) as e:
+        _broken_parse(mutate)
+    assert message in str(e.value)
+
+
+def test_attributes_on_entities_and_on_an_attribution_span():
+    def add(d):
+        d["entities"] = {
+            "labels": d["entities"],
+            "attributes": {"specific": {"definition": "Specific or generic.", "values": ["yes", "no"]}},
+        }
+        d["attribution"]["attributes"]["certainty"] = {
+            "definition": "How sure the source is.",
+            "values": ["sure", "unsure"],
+            "applies_to": "Source",
+        }
+
+    t = _broken_parse(add)
+    assert [a.name for a in t.attributes_on(taxonomy.ENTITIES, "PER")] == ["specific"]
+    assert t.attribute("certainty").label == "Source"
+    x = ET.fromstring(taxonomy.labelstudio_config(t))
+    c = {c.get("name"): c for c in x.iter("Choices")}
+    assert (c["specific"].get("whenTagName"), c["certainty"].get("whenLabelValue")) == ("entity", "Source")
+    LabelInterface(taxonomy.labelstudio_config(t)).validate()

@@ -144,7 +144,7 @@ def brat_to_annotation(
     for tid, tb in doc.textbounds.items():
         label = mapping.entity_label(tb.type)
         if label is not None and tid in spans:
-            entities.append(Entity(tid, label, spans[tid], dict.fromkeys(mapping.entity_fields)))
+            entities.append(Entity(tid, label, spans[tid], mapping.slots(taxmod.ENTITIES, label)))
             consumed.add(tid)
     entity_ids = {e.id for e in entities}
 
@@ -197,7 +197,7 @@ def brat_to_annotation(
             cue, content = merged(parts["cue"]), merged(parts["content"])
             source = merged(parts["source"]) if parts["source"] else None
             attributions.append(
-                Attribution(ev.id, cue, content, source, attributes=dict.fromkeys(mapping.attribution_fields))
+                Attribution(ev.id, cue, content, source, attributes=mapping.slots(taxmod.ATTRIBUTION, None))
             )
             meta: dict[str, Any] = {"type": ev.type, "trigger": ev.trigger, "roles": [list(a) for a in ev.args]}
             if spans[ev.trigger].fragments != cue.fragments:
@@ -237,7 +237,7 @@ def brat_to_annotation(
                 )
                 loose.append([role, tid])
                 keep_unmapped_t(tid)
-        events.append(Event(ev.id, etype, spans[ev.trigger], args, dict.fromkeys(mapping.event_fields)))
+        events.append(Event(ev.id, etype, spans[ev.trigger], args, mapping.slots(taxmod.EVENTS, etype)))
         event_meta[ev.id] = {"type": ev.type, "trigger": ev.trigger, "roles": [list(a) for a in ev.args]}
         if loose:
             event_meta[ev.id]["loose_args"] = loose
@@ -539,7 +539,9 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
                 )
                 if rid is None or rid in doc.relations:
                     rid = pool.fresh("R")
-                rname = next((k for k, v in mapping.relations.items() if v == "source_entity"), "source_entity")
+                rname = next(
+                    (k for k, v in mapping.relations.items() if v == taxmod.SOURCE_ENTITY), taxmod.SOURCE_ENTITY
+                )
                 doc.relations[rid] = RelationLine(rid, rname, [("Arg1", src_t), ("Arg2", ent_t[a.source_entity_id])], 0)
 
     # entity relations (the taxonomy's relations layer)
@@ -640,7 +642,7 @@ def annotation_conf(mapping: BratMapping) -> str:
         "[entities]",
     ]
     lines += [*ent, *span_types, *mapping.flags, "", "[relations]"]
-    rname = next((k for k, v in mapping.relations.items() if v == "source_entity"), None)
+    rname = next((k for k, v in mapping.relations.items() if v == taxmod.SOURCE_ENTITY), None)
     if rname and ent:
         lines.append(f"{rname}\tArg1:{roles.get('source', 'Source')}, Arg2:{'|'.join(ent)}")
     for er in tax.entity_relations:

@@ -42,6 +42,11 @@ class BratMapping:
     attribution_fields: tuple[str, ...] = ()
     entity_relations: tuple[str, ...] = ()  # relation labels of the taxonomy's relations layer
     attribution_parts: tuple[str, ...] = ()  # span labels in cue, content, source order
+    taxonomy: taxmod.Taxonomy | None = field(default=None, repr=False, compare=False)
+
+    def slots(self, layer: str, label: str | None) -> dict[str, str | None]:
+        """The unset attributes of a new record of ``layer`` with ``label`` (its JSON keys)."""
+        return self.taxonomy.attribute_slots(layer, label) if self.taxonomy else dict.fromkeys(self.fields_of(layer))
 
     def fields_of(self, layer: str) -> tuple[str, ...]:
         """Attribute names of a region kind (``entities``, ``events``, ``attribution``)."""
@@ -185,6 +190,7 @@ def load_mapping(
         event_fields=tuple(a.name for a in tax.attributes_on(taxmod.EVENTS)),
         attribution_fields=tuple(a.name for a in tax.attributes_on(taxmod.ATTRIBUTION)),
         entity_relations=tuple(r.name for r in tax.entity_relations),
+        taxonomy=tax,
         attribution_parts=tuple(tax.attribution_layer.span_label(r) for r in taxmod.SPAN_ROLES)
         if tax.attribution_layer
         else (),
