@@ -352,12 +352,19 @@ class JsonlPredictions:
         return set(self._by_doc)
 
 
-def load_preannotator(spec: str | None) -> PreAnnotator | None:
+def load_preannotator(spec: str | None, tax: Taxonomy | None = None) -> PreAnnotator | None:
     """``--predictions`` value -> pre-annotator: ``rules`` or a path to a JSONL file."""
     if not spec:
         return None
     if spec == "rules":
-        return RuleAttributionPreannotator()
+        tax = tax or taxmod.load()
+        if tax.attribution_layer is None:
+            raise UsageError(
+                f"the rules pre-annotator predicts attributions, and taxonomy {tax.name} {tax.version} "
+                "has no attribution layer",
+                hint="push without predictions, or give predictions made elsewhere as a .jsonl file",
+            )
+        return RuleAttributionPreannotator(tax=tax)
     path = Path(spec)
     if path.suffix.lower() in (".jsonl", ".json") or path.exists():
         return JsonlPredictions(path)

@@ -106,25 +106,19 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
             )
     problems = stats["left_out"]
     snaps = stats["provenance"]["annotation_snapshots"]
-    layer_text = {
-        "entities": "named entities",
-        "events": "events (types with typed arguments)" if not labels.has_attribution else "",
-        "relations": "typed relations between entities",
-    }
     if labels.has_attribution and labels.event_types and labels.entities and not labels.has_relations:
-        layers = (
+        layers = (  # the default taxonomy's three layers, said as the card always said them
             "in three layers — named entities, events (ACE-style types with typed arguments) and "
             "attribution (who said what: cue, source, content; PARC/PolNeAR style)"
         )
     else:
         present = [
-            layer_text["entities"] if labels.entities else "",
+            "named entities" if labels.entities else "",
             "events (types with typed arguments)" if labels.event_types else "",
-            layer_text["relations"] if labels.has_relations else "",
+            "typed relations between entities" if labels.has_relations else "",
             "attribution (who said what: cue, source, content)" if labels.has_attribution else "",
         ]
-        present = [p for p in present if p]
-        layers = "in these layers: " + ", ".join(present)
+        layers = "in these layers: " + ", ".join(p for p in present if p)
     loads = [f'{c} = load_dataset("{repo}", "{c}")' for c in stats["rows"] if c != "documents"]
     body = [
         f"# {meta['pretty_name']}",

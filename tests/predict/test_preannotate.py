@@ -131,3 +131,18 @@ def test_rule_predictions_validate_and_convert(seed_article):
     back, findings = lsformat.ls_result_to_annotation(result, seed_article.text, tax)
     assert [f for f in findings if f.is_error] == []
     assert [a.to_dict() for a in back.attributions] == [a.to_dict() for a in ann.attributions]
+
+
+def test_rules_need_an_attribution_layer():
+    from conftest import REPO
+
+    from corpus.core import taxonomy
+
+    kbp = taxonomy.load(REPO / "tests" / "taxonomies" / "kbp.yaml")
+    with pytest.raises(UsageError, match="has no attribution layer"):
+        load_preannotator("rules", kbp)
+    text = 'Officials said the bridge was closed for repairs, "for safety".'
+    assert RuleAttributionPreannotator(tax=kbp).predict(Article(doc_id="d", text=text)) is None
+    ann = RuleAttributionPreannotator().predict(Article(doc_id="d", text=text))
+    # each guess lands on the attribute whose values hold it; every attribute of the layer is a key
+    assert set(ann.attributions[0].attributes) == {a.name for a in taxonomy.load().attribution_attributes}

@@ -41,7 +41,6 @@ class BratMapping:
     event_fields: tuple[str, ...] = ()
     attribution_fields: tuple[str, ...] = ()
     entity_relations: tuple[str, ...] = ()  # relation labels of the taxonomy's relations layer
-    attribution_parts: tuple[str, ...] = ()  # span labels in cue, content, source order
     taxonomy: taxmod.Taxonomy | None = field(default=None, repr=False, compare=False)
 
     def slots(self, layer: str, label: str | None) -> dict[str, str | None]:
@@ -191,9 +190,6 @@ def load_mapping(
         attribution_fields=tuple(a.name for a in tax.attributes_on(taxmod.ATTRIBUTION)),
         entity_relations=tuple(r.name for r in tax.entity_relations),
         taxonomy=tax,
-        attribution_parts=tuple(tax.attribution_layer.span_label(r) for r in taxmod.SPAN_ROLES)
-        if tax.attribution_layer
-        else (),
     )
     bad = [v for v in m.entity_map.values() if v not in m.entity_labels]
     bad += [v for v in m.event_map.values() if v not in m.event_types]
