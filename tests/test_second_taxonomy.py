@@ -220,7 +220,8 @@ def test_second_taxonomy_runs_the_whole_chain(labelstudio, tmp_path, monkeypatch
     roles = feats["events"].feature["arguments"].feature["role"].names
     modality = feats["events"].feature["modality"].names
     for row in rows:
-        ann = made[(row["annotator"], row["id"])]
+        # the gold annotation of the document (release rows name annotators by pseudonym)
+        candidates = [a for (_, doc_id), a in made.items() if doc_id == row["id"]]
         ents = {
             e["id"]: (ent_names[e["label"]], e["fragments"][0]["start"], e["fragments"][0]["end"])
             for e in row["entities"]
@@ -253,9 +254,12 @@ def test_second_taxonomy_runs_the_whole_chain(labelstudio, tmp_path, monkeypatch
                 (rel_names[r["label"]], ents[r["from_id"]], ents[r["to_id"]]) for r in row["relations"]
             ),
         }
-        want = content(ann)
-        want["entities"] = [(*e[:4], [kv for kv in e[4] if kv[1] is not None]) for e in want["entities"]]
-        assert got == want
+        wants = []
+        for ann in candidates:
+            want = content(ann)
+            want["entities"] = [(*e[:4], [kv for kv in e[4] if kv[1] is not None]) for e in want["entities"]]
+            wants.append(want)
+        assert got in wants
     tag_names = next(iter(ner.values())).features["ner_tags"].feature.names
     assert "B-STATE/PROVINCE" in tag_names and "I-TITLE" in tag_names
     tagged = {tag_names[t] for split in ner.values() for row in split for t in row["ner_tags"]}
