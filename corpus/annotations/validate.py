@@ -600,7 +600,12 @@ def _sniff(path: Path) -> str:
     """``json`` (one document: LS export) or ``jsonl`` (one record per line)."""
     with open(path, "rb") as f:
         head = f.read(1 << 16)
-    s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        s = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        while not s and len(head) == 1 << 16:  # a long run of blank space
+            head = f.read(1 << 16)
+            s = head.lstrip(b" \t\r\n")
+        if s[:1] == b"{" and b"\n" not in s:
+            s += f.readline()  # a first record longer than the head: read the whole line (any size)
     if not s:
         return "empty"
     if s[:1] == b"[":

@@ -314,6 +314,9 @@ def export_brat(
 ) -> BratExportReport:
     """A snapshot -> ``NAME.txt`` + ``NAME_ANNOTATOR.ann`` (+ ``annotation.conf``) in ``out_dir``.
 
+    A record imported from brat keeps its ``.ann`` file name (``NAME.ann`` of a side-by-side
+    collection, ``NAME_ANNOTATOR.ann`` of PolNeAR), so the export is a collection of the same names.
+
     Offsets index the stored text, which is what ``NAME.txt`` contains. A record whose
     ``text_sha256`` does not match the stored article is skipped and reported.
     """
@@ -372,7 +375,7 @@ def export_brat(
                     )
                     continue
                 who = re.sub(r"[^\w.-]+", "-", ann.annotator or DEFAULT_ANNOTATOR)
-                fname = f"{name}_{who}.ann"
+                fname = _original_ann_name(ann, name) or f"{name}_{who}.ann"
                 k = 2
                 while fname in used:
                     fname, k = f"{name}_{who}-{k}.ann", k + 1
@@ -385,6 +388,17 @@ def export_brat(
                 report.documents += 1
     atomic_write(out / "annotation.conf", annotation_conf(mp))
     return report
+
+
+def _original_ann_name(ann: Annotation, name: str) -> str | None:
+    """The ``.ann`` name the record was imported from, when it still belongs to document ``name``."""
+    f = (ann.meta.get("brat") or {}).get("file")
+    if not isinstance(f, str) or not f.endswith(".ann"):
+        return None
+    stem = f[: -len(".ann")]
+    if stem != name and not stem.startswith(name + "_"):
+        return None
+    return f if re.fullmatch(r"[\w.-]+", f) else None
 
 
 def _export_name(article: Any, ann: Annotation) -> str:

@@ -351,6 +351,7 @@ def brat_to_annotation(
     brat_meta: dict[str, Any] = {"file": Path(path).name if path else None, "order": list(doc.order)}
     if name:
         brat_meta["name"] = name
+    tails = {i: x.tail for table in (doc.events, doc.relations) for i, x in table.items() if x.tail}
     for key, val in (
         ("attributions", attr_meta),
         ("events", event_meta),
@@ -360,6 +361,7 @@ def brat_to_annotation(
         ("flag_spans", flag_spans),
         ("fragment_order", {k: v for k, v in frag_order.items() if k in spans}),
         ("unmapped", unmapped),
+        ("tails", tails),
     ):
         if val:
             brat_meta[key] = val
@@ -622,6 +624,12 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
         doc.notes[nid] = NoteLine(
             nid, nm.get("type", "AnnotatorNotes"), target, note.get("text", "").replace("\n", " "), 0
         )  # type: ignore[arg-type]
+
+    # whitespace brat wrote after an E / R line's last argument (its own R lines end in a tab)
+    for i, tail in (bm.get("tails") or {}).items():
+        line = doc.events.get(i) or doc.relations.get(i)
+        if line is not None:
+            line.tail = tail
 
     # line order: as imported, then the new items in the order they were made
     present = (

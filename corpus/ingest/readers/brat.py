@@ -38,6 +38,7 @@ class EventLine:
     trigger: str
     args: list[tuple[str, str]]
     line: int
+    tail: str = ""  # whitespace after the last argument, written back as it was
 
 
 @dataclass
@@ -46,6 +47,7 @@ class RelationLine:
     type: str
     args: list[tuple[str, str]]
     line: int
+    tail: str = ""  # brat itself writes a tab after Arg2
 
 
 @dataclass
@@ -80,8 +82,8 @@ class BratDocument:
 
 
 _T = re.compile(r"^(T\S*)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)(?:\t(.*))?$")
-_E = re.compile(r"^(E\S*)\t(\S+?):(\S+)((?: +\S+:\S+)*) *$")
-_R = re.compile(r"^(R\S*)\t(\S+) (\S+):(\S+) (\S+):(\S+) *$")
+_E = re.compile(r"^(E\S*)\t(\S+?):(\S+)((?: +\S+:\S+)*)([ \t]*)$")
+_R = re.compile(r"^(R\S*)\t(\S+) (\S+):(\S+) (\S+):(\S+)([ \t]*)$")
 _A = re.compile(r"^([AM]\S*)\t(\S+) (\S+)(?: (\S+))? *$")
 _NOTE = re.compile(r"^(#\S*)\t(\S+) (\S+)\t(.*)$")
 _NORM = re.compile(r"^(N\S*)\t\S+ \S+ \S+(?:\t.*)?$")
@@ -117,10 +119,12 @@ def parse_ann(content: str, path: str = "") -> BratDocument:
         if kind == "E" and (m := _E.match(line)):
             args = [tuple(a.split(":", 1)) for a in m.group(4).split()]
             item_id = m.group(1)
-            _add(doc, doc.events, EventLine(item_id, m.group(2), m.group(3), args, no), no)  # type: ignore[arg-type]
+            ev = EventLine(item_id, m.group(2), m.group(3), args, no, m.group(5))  # type: ignore[arg-type]
+            _add(doc, doc.events, ev, no)
         elif kind == "R" and (m := _R.match(line)):
             item_id = m.group(1)
-            rel = RelationLine(item_id, m.group(2), [(m.group(3), m.group(4)), (m.group(5), m.group(6))], no)
+            args = [(m.group(3), m.group(4)), (m.group(5), m.group(6))]
+            rel = RelationLine(item_id, m.group(2), args, no, m.group(7))  # type: ignore[arg-type]
             _add(doc, doc.relations, rel, no)
         elif kind in "AM" and line and (m := _A.match(line)):
             item_id = m.group(1)
@@ -192,10 +196,10 @@ def write_ann(doc: BratDocument) -> str:
             out.append(format_textbound(doc.textbounds[i]))
         elif i in doc.events:
             ev = doc.events[i]
-            out.append(f"{ev.id}\t{ev.type}:{ev.trigger}" + "".join(f" {r}:{a}" for r, a in ev.args))
+            out.append(f"{ev.id}\t{ev.type}:{ev.trigger}" + "".join(f" {r}:{a}" for r, a in ev.args) + ev.tail)
         elif i in doc.relations:
             r = doc.relations[i]
-            out.append(f"{r.id}\t{r.type} " + " ".join(f"{k}:{v}" for k, v in r.args))
+            out.append(f"{r.id}\t{r.type} " + " ".join(f"{k}:{v}" for k, v in r.args) + r.tail)
         elif i in doc.attributes:
             a = doc.attributes[i]
             out.append(f"{a.id}\t{a.name} {a.target}" + (f" {a.value}" if a.value is not None else ""))
