@@ -79,7 +79,7 @@ def test_example_mapping_types(news):
         ("T7", "PER", "Reuters rebels"),
     ]
     by_id = {e.id: e for e in ann.events}
-    assert by_id["E1"].type == "Conflict:Attack" and by_id["E1"].attributes["polarity"] == "negative"
+    assert by_id["E1"].type == "Conflict:Attack" and by_id["E1"].to_dict()["polarity"] == "negative"
     assert [(a.role, a.entity_id) for a in by_id["E1"].arguments] == [("Attacker", "T3"), ("Place", "T5")]
     assert by_id["E2"].type == "Contact:Statement"
     assert [(a.role, a.entity_id) for a in by_id["E2"].arguments] == [("Speaker", "T1")]
