@@ -71,9 +71,82 @@ _TRIGGER_RE = re.compile(
 _WINDOW = 8
 
 
+def _isolated_triggers(pattern: re.Pattern[str]) -> str | None:
+    """Characters one of which every match of ``pattern`` without two adjacent non-ASCII
+    characters contains, read off the parsed regex (None: the regex has a shape this proof
+    does not cover, and the pre-filter is off).
+
+    ``pattern`` must be one alternation of plain sequences. In each sequence, an item that
+    always matches exactly one non-ASCII character is "N". A sequence with two consecutive
+    N items only matches text with two adjacent non-ASCII characters; any other sequence
+    contributes the characters of its first N item (it has to have one). So text with
+    neither two adjacent non-ASCII characters nor a returned character cannot match.
+    """
+    try:
+        import re._parser as sre  # the stdlib's own regex parser
+    except ImportError:  # Python 3.10
+        import sre_parse as sre  # type: ignore[no-redef]
+
+    def chars(item: tuple[Any, Any]) -> list[int] | None:
+        op, av = item
+        if op is sre.LITERAL:
+            return [av]
+        if op is sre.IN:
+            out: list[int] = []
+            for sub_op, sub_av in av:
+                if sub_op is sre.LITERAL:
+                    out.append(sub_av)
+                elif sub_op is sre.RANGE:
+                    out.extend(range(sub_av[0], sub_av[1] + 1))
+                else:  # a category (\s, \w), a negation: may match ASCII
+                    return None
+            return out
+        return None
+
+    def non_ascii(item: tuple[Any, Any]) -> list[int] | None:
+        c = chars(item)
+        return c if c and min(c) >= 0x80 else None
+
+    if pattern.flags & re.IGNORECASE:  # literals would stand for more characters than listed
+        return None
+    parsed = sre.parse(pattern.pattern, pattern.flags)
+    if len(parsed.data) != 1 or parsed.data[0][0] is not sre.BRANCH:
+        return None
+    singles: set[int] = set()
+    for seq in parsed.data[0][1][1]:
+        items = list(seq.data)
+        n = [non_ascii(it) for it in items]
+        if any(a is not None and b is not None for a, b in zip(n, n[1:])):
+            continue
+        first = next((c for c in n if c is not None), None)
+        if first is None:
+            return None
+        singles.update(first)
+    return "".join(sorted(chr(c) for c in singles))
+
+
+_SINGLES = _isolated_triggers(BADNESS_RE)
+# A segment this does not match is not bad and has no C1 control or surrogate: ftfy (with
+# FTFY_CONFIG) returns it unchanged (proof in ``_isolated_triggers``; tests check it too).
+# One scan for non-ASCII characters, each followed by another or itself a trigger (the
+# lookbehind): an alternation would cost five times as much.
+_FAST_RE = (
+    re.compile("[^\x00-\x7f](?:[^\x00-\x7f]|(?<=[" + re.escape(_SINGLES) + "\x80-\x9f\ud800-\udfff]))")
+    if _SINGLES is not None
+    else None
+)
+
+
+def maybe_mojibake(s: str) -> bool:
+    """False only when ftfy cannot change ``s`` or any of its lines (see ``_FAST_RE``)."""
+    if s.isascii():
+        return False
+    return _FAST_RE is None or _FAST_RE.search(s) is not None
+
+
 def looks_like_mojibake(segment: str) -> bool:
     """Same answer as ``ftfy.badness.is_bad`` (plus C1 controls and surrogates), much faster."""
-    if segment.isascii():
+    if not maybe_mojibake(segment):
         return False
     for m in _TRIGGER_RE.finditer(segment):
         p = m.start()
@@ -184,7 +257,8 @@ def _normalize_once(s: str) -> str:
     if "\r" in s:
         s = _NEWLINES.sub("\n", s)
     if not s.isascii():
-        s = "".join(_fix_line(line) for line in _lines(s)) if "\n" in s else _fix_line(s)
+        if maybe_mojibake(s):  # else no line can change (a match in a line is one in the text)
+            s = "".join(_fix_line(line) for line in _lines(s)) if "\n" in s else _fix_line(s)
         if not unicodedata.is_normalized("NFC", s):
             s = unicodedata.normalize("NFC", s)
     return s

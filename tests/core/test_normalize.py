@@ -7,7 +7,7 @@ import unicodedata
 
 import ftfy
 import pytest
-from ftfy.badness import is_bad
+from ftfy.badness import MOJIBAKE_CATEGORIES, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,3 +174,118 @@ def test_double_encoded_mojibake_reaches_a_fixed_point():
     assert normalize_text(out) == out
     mapped, offsets = normalize_with_map(twice)
     assert mapped == out and len(offsets) == len(twice) + 1
+
+
+# ------------------------------------------------------------------ fast path == full path
+
+import ftfy.bad_codecs  # noqa: E402,F401  (registers sloppy-windows-1252)
+
+from corpus.core import normalize as N  # noqa: E402
+
+_PIECES = [
+    "Zürich",
+    "São Paulo",
+    "naïve café",
+    "“quoted”",
+    "it’s",
+    "—",
+    "€5",
+    "Œuvre",
+    "cœur",
+    "Москва",
+    "Ελλάδα",
+    "北京市",
+    "القاهرة",
+    "हिन्दी",
+    "한국어",
+    "\u1100\u1161\u11a8",
+    "e\u0301",
+    "A\u030a",
+    "\u0b47\u0b3e",
+    "😀",
+    "x²",
+    "½",
+    "Â ",
+    "Ã ",
+    "Ã©",
+    "â€™",
+    "Ã¢â‚¬â„¢",
+    "ГўВЂВ",
+    "abc",
+    " ",
+    ".",
+    "\t",
+]
+_SEPARATORS = ["\n", "\r\n", "\r", "\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\ufeff"]
+_C1 = [chr(c) for c in range(0x80, 0xA0)]
+
+
+def _mojibake(s: str, codec: str) -> str:
+    return s.encode("utf-8", "surrogatepass").decode(codec, "replace")
+
+
+@st.composite
+def hard_texts(draw):
+    """Mixed scripts, separators, BOMs, C1 controls and lone surrogates, then maybe NFD and
+    one or two layers of mojibake (each in a random stretch or the whole text)."""
+    parts = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(_PIECES),
+                st.sampled_from(_SEPARATORS),
+                st.sampled_from(_C1),
+                st.sampled_from(["\ud83d", "\udca9", "\ud83d\udca9"]),
+                st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=4),
+            ),
+            max_size=14,
+        )
+    )
+    s = "".join(parts)
+    for step in draw(st.lists(st.sampled_from(["nfd", "cp1252", "latin-1", "sloppy-windows-1252"]), max_size=3)):
+        if step == "nfd":
+            s = unicodedata.normalize("NFD", s)
+            continue
+        a = draw(st.integers(0, len(s)))
+        b = draw(st.integers(a, len(s)))
+        if draw(st.booleans()):
+            a, b = 0, len(s)
+        s = s[:a] + _mojibake(s[a:b], step) + s[b:]
+    return s
+
+
+def test_fast_prefilter_is_on_for_the_installed_ftfy():
+    """The proof in ``_isolated_triggers`` covers ftfy's badness regex (else the pre-filter
+    would be off and every non-ASCII text would take the slow path)."""
+    assert N._FAST_RE is not None
+    assert set("ÂÃŒœ") <= set(N._SINGLES)
+    assert not N.maybe_mojibake("naïve café in Zürich, “quoted” — it’s €5")
+    assert N.maybe_mojibake("the minister\u00e2\u20ac\u2122s plan")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(hard_texts())
+def test_fast_path_stores_the_same_text_as_the_full_path(s):
+    out, m = normalize_with_map(s)
+    assert out == normalize_text(s) == reference(s)
+    assert len(m) == len(s) + 1 and m[-1] == len(out)
+    if not N.maybe_mojibake(s):  # the pre-filter says "clean": ftfy must agree on every line
+        assert ftfy.fix_text(s, FTFY_CONFIG) == s
+        assert not is_bad(s)
+
+
+_BADNESS_CHARS = sorted(
+    {c for v in MOJIBAKE_CATEGORIES.values() for c in v if ord(c) >= 0x80} | set("ŒœÂÃÎÐØÙ°×²³àµ√≈‚Äâóβ€āГўВЂРС")
+)
+ISOLATED = st.lists(
+    st.tuples(st.text(st.sampled_from("aZ .,?!-\n\t0'\""), min_size=1, max_size=2), st.sampled_from(_BADNESS_CHARS)),
+    max_size=12,
+).map(lambda pairs: "".join(a + b for a, b in pairs))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(MOJI, ISOLATED))
+def test_prefilter_never_hides_what_ftfy_would_fix(s):
+    """Mostly isolated mojibake characters between ASCII, where the pre-filter decides alone."""
+    if not N.maybe_mojibake(s):
+        assert not is_bad(s)
+        assert ftfy.fix_text(s, FTFY_CONFIG) == s
