@@ -47,6 +47,7 @@ from corpus.core.model import Article, make_doc_id, sha256_text
 from corpus.core.normalize import normalize_text
 from corpus.core.problems import Problem
 from corpus.ingest import dedup
+from corpus.ingest.fingerprints import Ledger, options_digest
 from corpus.ingest.readers import (
     DEFAULT_MAX_BYTES,
     FORMATS,
@@ -60,7 +61,8 @@ from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to
 
 BATCH = 5000
 MAX_ATTEMPTS = 30
-_STAGE_SCHEMA = SCHEMA
+# staged rows also carry their record number (to tie duplicates back to their input file)
+_STAGE_SCHEMA = SCHEMA.append(pa.field("_seq", pa.int64()))
 
 
 @dataclass
@@ -78,6 +80,7 @@ class ImportReport:
     near_duplicate_of: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     message: str | None = None
+    files_skipped: int = 0  # input files known unchanged by their fingerprint (not read)
 
     @property
     def ok(self) -> bool:
@@ -102,6 +105,7 @@ class ImportReport:
             "message": self.message,
             "duplicate_of": self.duplicate_of,
             "near_duplicate_of": self.near_duplicate_of,
+            "files_skipped": self.files_skipped,
         }
 
 
@@ -127,21 +131,29 @@ def import_paths(
     md = load_metadata(metadata) if isinstance(metadata, (str, Path)) else metadata
     planned = list(plan_files(paths, fmt))  # file paths only: cheap, and gives the progress total
     n_files = sum(1 for p in planned if not isinstance(p, Problem))
+    ledger = Ledger(options_digest(fmt, opts, metadata))
 
     def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem]:
+        seq = 0
         for entry in planned:
             if isinstance(entry, Problem):
                 yield entry
+                seq += 1
                 continue
             path, rel, f, display = entry
+            if ledger.begin(path, rel, f, seq):  # unchanged since it went in: not read
+                tick()
+                continue
             for rec in FORMATS[f][0](path, rel, opts, display):
                 if md is not None and isinstance(rec, RawRecord):
                     md.apply(rec, path)
                 yield rec
+                seq += 1
+            ledger.end(seq)
             tick()
 
     msg = message or "import " + " ".join(str(p) for p in paths)
-    return _run(store, items, msg, progress=progress, total=n_files, threshold=threshold)
+    return _run(store, items, msg, progress=progress, total=n_files, threshold=threshold, ledger=ledger)
 
 
 def import_articles(
@@ -256,6 +268,20 @@ def _load_index(store: CorpusStore, version: int | None, threshold: float) -> de
     return index
 
 
+class _RawHashes:
+    """doc_id -> hash of the raw input last stored (recognizes unchanged records cheaply),
+    loaded at the first lookup: an import whose files are all skipped never reads it."""
+
+    def __init__(self, store: CorpusStore, version: int | None) -> None:
+        self.store, self.version = store, version
+        self._d: dict[str, bytes] | None = None
+
+    def get(self, doc_id: str) -> bytes | None:
+        if self._d is None:
+            self._d = _load_raw_hashes(self.store, self.version)
+        return self._d.get(doc_id)
+
+
 def _load_raw_hashes(store: CorpusStore, version: int | None) -> dict[str, bytes]:
     """doc_id -> hash of the raw input last stored: recognizes unchanged records cheaply."""
     raw: dict[str, bytes] = {}
@@ -276,9 +302,12 @@ def _run(
     progress: bool,
     total: int | None,
     threshold: float,
+    ledger: Ledger | None = None,
 ) -> ImportReport:
     version = store.latest_version()
-    raw_by_doc = _load_raw_hashes(store, version)
+    if ledger is not None:
+        ledger.load(store, version)
+    raw_by_doc = _RawHashes(store, version)
     report = ImportReport(version=version, message=message)
     staging = _Staging()
     builder = _Builder(staging)
@@ -298,10 +327,19 @@ def _run(
         del raw_by_doc
         errors.extend(builder.errors)
         report.errors = [e for _, e in sorted(errors, key=lambda x: x[0])]
-        if staging.rows == 0:  # all unchanged or failed: the signatures are never loaded
-            return report
-        index = _load_index(store, version, threshold)
-        _plan_and_commit(store, staging, index, version, report, threshold)
+        if ledger is not None:
+            report.unchanged += ledger.skipped_records
+            report.files_skipped = len(ledger.skipped)
+        dup_seqs: list[int] = []
+        if staging.rows:  # else all unchanged or failed: the signatures are never loaded
+            index = _load_index(store, version, threshold)
+            dup_seqs = _plan_and_commit(store, staging, index, version, report, threshold)
+        if ledger is not None and report.version is not None:
+            for seq in [s for s, _ in errors] + dup_seqs:
+                ledger.problem(seq)
+            files = ledger.result(updated_any=report.updated > 0)
+            if report.created or files != ledger.known:
+                store.write_fingerprints(report.version, files)
         return report
     finally:
         builder.close()
@@ -318,7 +356,7 @@ def _admit(
     report: ImportReport,
     errors: list[tuple[int, Problem]],
     seen: set[str],
-    raw_by_doc: dict[str, bytes],
+    raw_by_doc: _RawHashes,
 ) -> _Job | None:
     """What must be decided in order: repeated keys, and "unchanged" from the raw hash alone
     (no normalization). The rest (``_build_rows``) can run anywhere."""
@@ -374,6 +412,7 @@ def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, Prob
         if isinstance(row, tuple):
             errors.append((seq, Problem(*row, file=where["path"], line=where["line"])))
             continue
+        row["_seq"] = seq
         for name, values in columns.items():
             values.append(row[name])
     if not columns["doc_id"]:
@@ -556,17 +595,20 @@ def _plan_and_commit(
     version: int | None,
     report: ImportReport,
     threshold: float,
-) -> None:
+) -> list[int]:
+    """Plan and commit, re-planning after a lost race. Returns the record numbers of the
+    exact duplicates (not stored)."""
     base = (report.unchanged, list(report.errors))
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report.attempts = attempt
         if attempt > 1:
             version = store.latest_version()
             index = _load_index(store, version, threshold)
-        plan = _plan(staging, index, report, base)
+        dup_seqs: list[int] = []
+        plan = _plan(staging, index, report, base, dup_seqs)
         report.version = version
         if plan is None:  # nothing to write: no empty version
-            return
+            return dup_seqs
         masks, clusters, updated_ids = plan
         try:
             new_version = store.commit(
@@ -581,7 +623,7 @@ def _plan_and_commit(
             continue
         report.version = new_version
         report.created = True
-        return
+        return dup_seqs
     raise StoreError(
         f"gave up after {MAX_ATTEMPTS} attempts: other imports kept committing first",
         hint="run the import again",
@@ -589,7 +631,11 @@ def _plan_and_commit(
 
 
 def _plan(
-    staging: _Staging, index: dedup.DedupIndex, report: ImportReport, base: tuple[int, list[dict[str, Any]]]
+    staging: _Staging,
+    index: dedup.DedupIndex,
+    report: ImportReport,
+    base: tuple[int, list[dict[str, Any]]],
+    dup_seqs: list[int] | None = None,
 ) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
     """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids.
 
@@ -604,7 +650,7 @@ def _plan(
     clusters: list[list[str | None]] = []
     updated: set[str] = set()
     for i in range(len(staging.files)):
-        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash"])
+        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash", "_seq"])
         sigs = _signature_matrix(t.column("minhash"), index.num_perm)
         assert sigs is not None  # staged by this import
         d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
@@ -623,6 +669,8 @@ def _plan(
                 dup = index.doc_with_sha(sha)
                 if dup is not None:
                     report.duplicates += 1
+                    if dup_seqs is not None:
+                        dup_seqs.append(t.column("_seq")[j].as_py())
                     report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
                     report.doc_ids[key] = dup
                     continue
@@ -689,7 +737,7 @@ def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str
     for i, mask in enumerate(masks):
         if not mask.any():
             continue
-        t = staging.read(i)
+        t = staging.read(i, SCHEMA.names)
         t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
         t = t.filter(pa.array(mask))
         yield from t.to_batches()

@@ -50,6 +50,7 @@ DEFAULT_URI = "data/corpus"
 MINHASH_SCHEME = "oph-splitmix64-w3-v1"
 N_BUCKETS = 16
 TAGS_FILE = "_corpus_tags.json"
+FINGERPRINTS_DIR = "_corpus_fingerprints"  # one JSON file per version (see read_fingerprints)
 _FOREVER = "interval 36500 days"
 TARGET_FILE_SIZE = 16 * 1024 * 1024
 
@@ -550,6 +551,66 @@ class CorpusStore:
 
         fs = DeltaStorageHandler(self.uri, self.storage_options)
         with fs.open_output_stream(TAGS_FILE) as f:
+            f.write(payload)
+
+    # ------------------------------------------------------------------ input fingerprints
+
+    def read_fingerprints(self, version: int) -> dict[str, dict[str, Any]]:
+        """Fingerprints of the input files whose records ``version`` holds exactly as read
+        (written by ``corpus.ingest``); empty when that version has none (the table was made
+        elsewhere, or the import stopped between its commit and this file)."""
+        # the file of the latest version that changed data (vacuum commits change none)
+        neutral = {
+            int(h["version"]): str(h.get("operation", "")).startswith("VACUUM") for h in self.table().history(50)
+        }
+        v = version
+        while v > 0 and neutral.get(v) and not self._side_exists(f"{FINGERPRINTS_DIR}/v{v:010d}.json"):
+            v -= 1
+        data = self._read_side(f"{FINGERPRINTS_DIR}/v{v:010d}.json")
+        if not data or data.get("version") != v or data.get("table_id") != self._table_id(version):
+            return {}
+        return dict(data.get("files") or {})
+
+    def write_fingerprints(self, version: int, files: dict[str, dict[str, Any]]) -> None:
+        """Record ``files`` for ``version``, atomically (one small file per version: a writer
+        that lost a race only writes beside a version that is no longer the latest)."""
+        payload = {"version": version, "table_id": self._table_id(version), "files": files}
+        self._write_side(
+            f"{FINGERPRINTS_DIR}/v{version:010d}.json", json.dumps(payload, sort_keys=True).encode("utf-8")
+        )
+
+    def _table_id(self, version: int) -> str:
+        return str(self.table(version).metadata().id)
+
+    def _side_exists(self, name: str) -> bool:
+        if _is_local(self.uri):
+            return (Path(self.uri) / name).exists()
+        return self._read_side(name) is not None
+
+    def _read_side(self, name: str) -> dict[str, Any] | None:
+        """A JSON file inside the table folder (Delta ignores names starting with ``_``)."""
+        try:
+            if _is_local(self.uri):
+                p = Path(self.uri) / name
+                return json.loads(p.read_text("utf-8")) if p.exists() else None
+            from deltalake.fs import DeltaStorageHandler
+
+            fs = DeltaStorageHandler(self.uri, self.storage_options)
+            if fs.get_file_info([name])[0].type.name == "NotFound":
+                return None
+            with fs.open_input_file(name) as f:
+                return json.loads(f.read().decode("utf-8"))
+        except (OSError, ValueError):
+            return None  # unreadable fingerprints only cost a full re-read
+
+    def _write_side(self, name: str, payload: bytes) -> None:
+        if _is_local(self.uri):
+            atomic_write_bytes(Path(self.uri) / name, payload)
+            return
+        from deltalake.fs import DeltaStorageHandler  # object stores: a PUT is atomic
+
+        fs = DeltaStorageHandler(self.uri, self.storage_options)
+        with fs.open_output_stream(name) as f:
             f.write(payload)
 
     # ------------------------------------------------------------------ maintenance
