@@ -23,7 +23,7 @@ install: $(VENV)/.installed install-labelstudio
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[test]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q -e '.[test,ray]' 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -c "import corpus, deltalake, datasets, label_studio_sdk"
 	touch $@
 
