@@ -5,11 +5,13 @@ Reports docs/s, MB/s and peak RSS for, each in its own process so peaks do not m
   import    `corpus import` of the file (normalize, MinHash, dedup, Delta commit)
   reimport  the same import again (everything unchanged: no new version)
   import/4  import of the first N/4 records, to see whether memory grows with N
-and the ratios import/baseline (goal <= 2) and reimport/import (goal <= 0.10).
+  (--large M) baseline and import of M generated articles as well (e.g. 1000000; minutes)
+and the ratios of the goals, measured in the same run: import/baseline (<= 2, at N and at M),
+reimport/import (<= 0.10), and peak RSS at M vs N (<= 1.25, importer and workers).
 Peak RSS is the importing process's; big imports also run worker processes
 ($CORPUS_IMPORT_WORKERS, default one per CPU), whose largest peak is shown beside it.
 
-    python bench/bench_import.py [--n 100000] [--json]
+    python bench/bench_import.py [--n 100000] [--large 1000000] [--json]
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ def head(src: Path, dst: Path, n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="articles to generate (default 100000)")
+    ap.add_argument("--large", type=int, default=0, help="also import this many articles (e.g. 1000000)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -159,6 +162,16 @@ def main() -> None:
         imp = run_phase("import", str(data), str(work / "store"))
         re = run_phase("import", str(data), str(work / "store"))
         small = run_phase("import", str(quarter), str(work / "store-quarter"))
+        large = None
+        if args.large:
+            shutil.rmtree(work / "store", ignore_errors=True)
+            (work / "baseline.parquet").unlink(missing_ok=True)
+            big = work / "large.jsonl"
+            big_bytes = generate(big, args.large)
+            big_base = run_phase("baseline", str(big), str(work / "baseline-large.parquet"))
+            (work / "baseline-large.parquet").unlink(missing_ok=True)
+            big_imp = run_phase("import", str(big), str(work / "store-large"))
+            large = (big_bytes, big_base, big_imp)
 
         mb = nbytes / 1e6
         q_n = max(1, args.n // 4)
@@ -189,8 +202,22 @@ def main() -> None:
             "ratio_import_vs_baseline": round(imp["seconds"] / base["seconds"], 2),
             "ratio_reimport_vs_import": round(re["seconds"] / imp["seconds"], 3),
             "ratio_peak_rss_n_vs_quarter": round(imp["peak_rss_mb"] / small["peak_rss_mb"], 2),
-            "goals": {"ratio_import_vs_baseline": 2.0, "ratio_reimport_vs_import": 0.10},
+            "goals": {"ratio_import_vs_baseline": 2.0, "ratio_reimport_vs_import": 0.10, "ratio_peak_rss_large": 1.25},
         }
+        if large is not None:
+            big_bytes, big_base, big_imp = large
+            big_mb = big_bytes / 1e6
+            result["large"] = {
+                "n": args.large,
+                "input_mb": round(big_mb, 1),
+                "baseline": figures(big_base, args.large, big_mb),
+                "import": {**figures(big_imp, args.large, big_mb), "added": big_imp["added"]},
+                "ratio_import_vs_baseline": round(big_imp["seconds"] / big_base["seconds"], 2),
+                "ratio_peak_rss_vs_n": round(big_imp["peak_rss_mb"] / imp["peak_rss_mb"], 2),
+                "ratio_worker_peak_rss_vs_n": round(big_imp["worker_peak_rss_mb"] / imp["worker_peak_rss_mb"], 2)
+                if imp["worker_peak_rss_mb"]
+                else None,
+            }
         if args.json:
             print(json.dumps(result, indent=2))
             return
@@ -216,6 +243,23 @@ def main() -> None:
             f"  peak RSS N vs N/4   = {result['import']['peak_rss_mb']} MB vs {result['import_quarter']['peak_rss_mb']} MB"
             f" (x{result['ratio_peak_rss_n_vs_quarter']})"
         )
+        if "large" in result:
+            lg = result["large"]
+            m = lg["n"]
+            for k in ("baseline", "import"):
+                r = lg[k]
+                w = f"{r['worker_peak_rss_mb']} MB" if r["worker_peak_rss_mb"] else "-"
+                print(
+                    f"  {k + ' ' + str(m):<11} {r['seconds']:>8.2f} {r['docs_per_s']:>8} {r['mb_per_s']:>7}"
+                    f" {r['peak_rss_mb']:>6} MB {w:>8}"
+                )
+            rl = lg["ratio_import_vs_baseline"]
+            print(f"  import / baseline at {m} = {rl:<6} (goal <= 2: {ok(rl, 2.0)})")
+            rr2 = lg["ratio_peak_rss_vs_n"]
+            print(
+                f"  peak RSS {m} vs {args.n} = x{rr2} importer (goal <= 1.25: {ok(rr2, 1.25)}),"
+                f" x{lg['ratio_worker_peak_rss_vs_n']} workers"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
