@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.annotations.agreement import Frags, frags, overlaps
+from corpus.core import atomic
 from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
 from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, Relation, Span
@@ -454,6 +455,7 @@ def write_adjudication(
 
     path = snapshot.new_snapshot_path(out, prefix="gold-")
     cpath = snapshot.side_path(path, "conflicts")
-    snapshot.atomic_write(cpath, write_conflicts)
+    with atomic.atomic_open(cpath) as fh:
+        write_conflicts(fh)
     snapshot.write_snapshot(gold, path, origin="adjudicated", conflicts=len(conflicts), **manifest)
     return {"gold_path": str(path), "conflicts_path": str(cpath), "manifest_path": str(snapshot.manifest_path(path))}

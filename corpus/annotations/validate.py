@@ -13,9 +13,9 @@ several annotators.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from corpus.annotations import lsformat
 from corpus.annotations.fastschema import compile_schema
+from corpus.core import atomic
 from corpus.core import taxonomy as taxmod
 from corpus.core.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
 from corpus.core.problems import CODES, ERROR, INFO, WARNING, Problem
@@ -585,17 +586,6 @@ def _fixed_path(path: Path) -> Path:
     return cand
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _sniff(path: Path) -> str:
     """``json`` (one document: LS export) or ``jsonl`` (one record per line)."""
     with open(path, "rb") as f:
@@ -743,19 +733,18 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
             any_fix = True
     if fix_offsets and any_fix:
         out = _fixed_path(p)
-        _atomic_write(out, lambda f: json.dump(doc[0] if single else doc, f, ensure_ascii=False, indent=1))
+        with atomic.atomic_open(out, newline="\n") as f:
+            json.dump(doc[0] if single else doc, f, ensure_ascii=False, indent=1)
         rep.fixed.append(str(out))
 
 
 def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None, fix_offsets: bool) -> None:
     rep.counts["format_jsonl"] = 1
     out_path = _fixed_path(p) if fix_offsets else None
-    tmp_file = None
-    if out_path is not None:
-        fd, tmp_name = tempfile.mkstemp(dir=p.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-        tmp_file = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    stack = contextlib.ExitStack()  # the fixed copy: written as we go, kept only when something was fixed
+    tmp_file = stack.enter_context(atomic.atomic_open(out_path, newline="\n")) if out_path is not None else None
     n_fixed = 0
-    try:
+    with stack:
         for batch in _batches(_jsonl_lines(p, rep), BATCH):
             want = sorted(
                 {
@@ -816,22 +805,15 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                 Problem(
                     "text_unavailable",
                     f"{rep.counts['records_without_text']} record(s) without a text: their offsets "
-                    "and span texts were not checked (pass --store/--version, or records with a text field)",
+                    "and span texts were not checked (give texts from a store, or records with a text field)",
                     file=str(p),
                 )
             )
         if tmp_file is not None:
-            tmp_file.close()
             if n_fixed:
-                os.replace(tmp_name, out_path)
                 rep.fixed.append(str(out_path))
             else:
-                Path(tmp_name).unlink(missing_ok=True)
-    except BaseException:
-        if tmp_file is not None:
-            tmp_file.close()
-            Path(tmp_name).unlink(missing_ok=True)
-        raise
+                raise atomic.Discard  # nothing fixed: no copy
     rep.findings.sort(key=lambda f: f.line or 1 << 60)  # bad lines were reported while reading ahead
 
 

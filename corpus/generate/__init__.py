@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
-from corpus.core import taxonomy
+from corpus.core import atomic, taxonomy
 from corpus.core.errors import TaxonomyError
 from corpus.core.taxonomy import ENTITIES, Taxonomy
 from corpus.generate import jsonschemas
@@ -172,19 +171,6 @@ def _root_and_tax(root: str | os.PathLike[str] | None, tax: Taxonomy | None) -> 
     return r, tax if tax is not None else taxonomy.load(r / TAXONOMY)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def stale(root: str | os.PathLike[str] | None = None, tax: Taxonomy | None = None) -> list[Path]:
     """Relative paths of generated files that are missing or differ from what the taxonomy gives."""
     r, t = _root_and_tax(root, tax)
@@ -209,6 +195,6 @@ def generate(root: str | os.PathLike[str] | None = None, tax: Taxonomy | None = 
                 continue
         except OSError:
             pass
-        write_atomic(p, text)
+        atomic.write_text(p, text, newline="\n")
         written.append(rel)
     return written

@@ -26,6 +26,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
+from corpus.core import atomic
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable
 from corpus.labelstudio.server import connection_settings
 
@@ -383,7 +384,7 @@ class LSClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         def download():
-            with open(dest, "wb") as f:
+            with atomic.atomic_open(dest, "wb") as f:
                 for chunk in self.sdk.projects.exports.download(project_id, ex.id, export_type="JSON"):
                     f.write(chunk)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus.core import atomic
 from corpus.core.errors import EnvironmentProblem
 
 DIR_NAME = "postgres"
@@ -188,8 +189,7 @@ def ensure(data_dir: Path | str) -> Cluster:
         _chown(d)
     _chown(root)
     pwfile = root / ".pwfile"
-    pwfile.write_text(c.password + "\n")
-    os.chmod(pwfile, 0o600)
+    atomic.write_text(pwfile, c.password + "\n", permissions=0o600)  # never readable by others
     _chown(pwfile)
     try:
         _run(
@@ -210,10 +210,7 @@ def ensure(data_dir: Path | str) -> Cluster:
     finally:
         pwfile.unlink(missing_ok=True)
     creds = _credentials_file(root)
-    tmp = creds.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"port": c.port, "password": c.password}))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, creds)
+    atomic.write_text(creds, json.dumps({"port": c.port, "password": c.password}), permissions=0o600)
     return c
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.annotations import lsformat, validate
-from corpus.core import taxonomy
+from corpus.core import atomic, taxonomy
 from corpus.core.errors import LabelStudioError, UsageError
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
@@ -132,26 +132,21 @@ def pull(
 
     export_path = out_dir / f".{name}.export.json"
     err_path = snapshot.side_path(jsonl, "errors")
-    tmp_jsonl = out_dir / f".{jsonl.name}.tmp"
-    tmp_err = out_dir / f".{err_path.name}.tmp"
     try:
         exported = client.export_snapshot(report.project_id, export_path, title=f"newscorpus pull {name}")
-        # Stream: one task in memory at a time; records go straight to temporary files.
-        with open(tmp_jsonl, "w", encoding="utf-8") as good, open(tmp_err, "w", encoding="utf-8") as bad:
-            w = _SnapshotWriter(tax, include_drafts, good, bad)
-            for task in iter_export(export_path):
-                w.add_task(task)
-            for f in (good, bad):
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp_jsonl, jsonl)
+        # Stream: one task in memory at a time; records go straight to the (atomic) files.
+        with atomic.atomic_open(jsonl) as good:
+            with atomic.atomic_open(err_path) as bad:
+                w = _SnapshotWriter(tax, include_drafts, good, bad)
+                for task in iter_export(export_path):
+                    w.add_task(task)
+                if not w.counts["invalid"]:
+                    raise atomic.Discard  # no errors file when everything validated
         report.snapshot = str(jsonl)
         if w.counts["invalid"]:
-            os.replace(tmp_err, err_path)
             report.errors_file = str(err_path)
     finally:
-        for tmp in (export_path, tmp_jsonl, tmp_err):
-            tmp.unlink(missing_ok=True)
+        export_path.unlink(missing_ok=True)
     counts = w.counts
     for k in ("tasks", "annotations", "written", "invalid", "cancelled", "drafts", "drafts_written", "offset_repairs"):
         counts.setdefault(k, 0)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.annotations import lsformat, validate
-from corpus.core import taxonomy
+from corpus.core import atomic, taxonomy
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable, UsageError
 from corpus.core.model import MACHINE_ANNOTATOR as _MACHINE_ANNOTATOR
 from corpus.core.model import Article
@@ -262,10 +262,7 @@ class IndexCache:
             "tasks": index.tasks,
             "hashes": {k: sorted(v) for k, v in index.hashes.items()},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps(data))
         self._prune()
 
     def _prune(self, keep: int = 64) -> None:

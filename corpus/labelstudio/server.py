@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.core.errors import LabelStudioError, UsageError
+from corpus.core import atomic
+from corpus.core.errors import LabelStudioError, ProgramMissing, UsageError
 from corpus.labelstudio import postgres
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +109,7 @@ def find_binary() -> Path:
     env = os.environ.get("CORPUS_LABEL_STUDIO_BIN")
     path = Path(env) if env else REPO / ".venv-labelstudio" / "bin" / "label-studio"
     if not (path.is_file() and os.access(path, os.X_OK)):
-        raise LabelStudioError(
+        raise ProgramMissing(
             f"Label Studio is not installed: {path} is missing",
             hint="run `make install-labelstudio` (it creates .venv-labelstudio), "
             "or point CORPUS_LABEL_STUDIO_BIN at a label-studio executable",
@@ -168,15 +169,7 @@ def _write_config(data: dict[str, Any]) -> None:
     """Atomic write with mode 600: the file holds a password and a token."""
     path = config_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".labelstudio.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, json.dumps(data, indent=2), permissions=0o600)
 
 
 def load_credentials(*, create: bool = True) -> Credentials:
@@ -381,7 +374,7 @@ def ensure_template(binary: Path, *, timeout: float = 600) -> Path:
                 tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
                 raise LabelStudioError(f"Label Studio database initialization failed:\n{tail}")
             (work / ".env").unlink(missing_ok=True)  # holds the Django SECRET_KEY: never shared
-            (work / TEMPLATE_MARKER).write_text(label_studio_version(binary) + "\n")
+            atomic.write_text(work / TEMPLATE_MARKER, label_studio_version(binary) + "\n")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(work, target)
@@ -544,9 +537,7 @@ def start(
 
 def _write_pid(data_dir: Path, info: ServerInfo) -> None:
     rec = {**info.to_dict(), "proc_start": _proc_start_time(info.pid)}
-    tmp = data_dir / (PID_FILE + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=2))
-    os.replace(tmp, data_dir / PID_FILE)
+    atomic.write_text(data_dir / PID_FILE, json.dumps(rec, indent=2))
 
 
 def _log_tail(path: str, n: int = 15) -> str:

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.core import atomic
 from corpus.core.errors import ReleaseError, UsageError
 from corpus.core.model import Annotation, Article
 from corpus.core.problems import Problem
@@ -481,14 +482,15 @@ def build_release(
             },
         }
         meta = _card_meta(opts, labels, features, shards, rows, sum(docs.values()))
-        (folder / "README.md").write_text(card.render_card(meta, stats, labels, built_at), encoding="utf-8")
+        atomic.write_text(folder / "README.md", card.render_card(meta, stats, labels, built_at))
         manifest = {**stats, "built_at": built_at, "problems": [p.to_dict() for p in problems]}
-        (folder / RELEASE_MANIFEST).write_text(
-            json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+        atomic.write_text(
+            folder / RELEASE_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
         )
         if final.exists():
             shutil.rmtree(final)
-        os.replace(folder, final)
+        os.replace(folder, final)  # the release appears whole, or not at all
+        atomic.fsync_dir(final.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ReleaseReport(

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from corpus.annotations.agreement import agreement as compute_agreement
+from corpus.core import atomic
 from corpus.core.model import Annotation
 from corpus.release import gold, provenance
 from corpus.release.rows import LabelSet, label_counts
 from corpus.release.splits import SPLITS, assign_split, parse_ratios
-from corpus.store.snapshot import atomic_write, snapshot_files
+from corpus.store.snapshot import snapshot_files
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})")
 MAX_SOURCES = 8  # sources beyond the largest ones are drawn as "other"
@@ -632,9 +633,7 @@ def write_figures(figures: Iterable[Figure], folder: str | Path) -> list[Path]:
         if f.png is None:
             continue
         path = folder / f"{f.name}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(f.png)
-        tmp.replace(path)
+        atomic.write_bytes(path, f.png)
         out.append(path)
     return out
 
@@ -728,10 +727,9 @@ def write_report(
     v = data["corpus"]["version"] if data.get("corpus") else None
     page = render_html(data, figures, title or (f"Corpus report, version {v}" if v is not None else "Corpus report"))
     html_path = out / REPORT_HTML
-    atomic_write(html_path, lambda fh: fh.write(page))
-    atomic_write(
-        out / "report.json",
-        lambda fh: fh.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"),
+    atomic.write_text(html_path, page)
+    atomic.write_text(
+        out / "report.json", json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
     )
     return ReportResult(
         folder=str(out),

@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from corpus.core import atomic
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
 
@@ -56,24 +55,9 @@ def new_snapshot_path(out: str | Path, prefix: str = "", now: _dt.datetime | Non
     return path
 
 
-def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
-    """Write through a temporary file in the same folder, fsync, rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_manifest(path: str | Path, manifest: dict[str, Any]) -> Path:
     m = manifest_path(path)
-    atomic_write(m, lambda f: f.write(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"))
+    atomic.write_text(m, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     return m
 
 
@@ -102,7 +86,8 @@ def write_snapshot(
             for k in ("entities", "events", "attributions"):
                 counts[k] += len(d.get(k) or [])
 
-    atomic_write(path, write)
+    with atomic.atomic_open(path) as fh:
+        write(fh)
     counts["documents"] = len(docs)
     manifest = {
         "snapshot": path.name,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 import uuid
 import zlib
@@ -41,7 +40,8 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from corpus.core.errors import StoreError, UnknownVersion, UsageError
+from corpus.core import atomic
+from corpus.core.errors import StoreError, StoreUnreadable, UnknownVersion, UsageError
 from corpus.core.model import Article
 
 DEFAULT_URI = "data/corpus"
@@ -232,13 +232,19 @@ class CorpusStore:
         except TableNotFoundError as e:  # pragma: no cover - raced with a deletion
             raise StoreError(f"no corpus at {self.display_uri}: {e}") from e
         except DeltaError as e:
-            raise UnknownVersion(f"cannot load version {version} of {self.display_uri}: {e}") from e
+            reason = (str(e).splitlines() or [""])[0]  # the rest is the Rust backtrace
+            if version is None:
+                raise StoreUnreadable(
+                    f"cannot read the corpus at {self.display_uri}: {reason}",
+                    hint="check the store URI, its permissions and that its _delta_log is intact",
+                ) from e
+            raise UnknownVersion(f"cannot load version {version} of {self.display_uri}: {reason}") from e
 
     def latest_version(self) -> int | None:
         """Latest version number, or None when the store does not exist yet."""
         if not self.exists():
             return None
-        return DeltaTable(self.uri, storage_options=self.storage_options).version()
+        return self.table().version()
 
     def resolve_version(self, v: int | str | None) -> int:
         """None -> latest; an int or digit string -> that version (checked); else a tag name."""
@@ -545,7 +551,7 @@ class CorpusStore:
     def _write_tags(self, data: dict[str, Any]) -> None:
         payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8")
         if _is_local(self.uri):
-            atomic_write_bytes(Path(self.uri) / TAGS_FILE, payload)
+            atomic.write_bytes(Path(self.uri) / TAGS_FILE, payload)
             return
         from deltalake.fs import DeltaStorageHandler  # object stores: a PUT is atomic
 
@@ -639,27 +645,18 @@ class CorpusStore:
         if fmt not in ("jsonl", "parquet"):
             raise UsageError(f"cannot export to {out.name!r}", hint="use an .jsonl or .parquet file name, or --format")
         n = self.resolve_version(version)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
         count = 0
-        try:
-            if fmt == "jsonl":
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    for a in self.iter_articles(n, batch_size=2000):
-                        f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
-                        count += 1
-            else:
-                os.close(fd)
-                schema = pa.schema([SCHEMA.field(c) for c in ARTICLE_COLUMNS])
-                with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
-                    for batch in self.iter_batches(n, columns=ARTICLE_COLUMNS, batch_size=5000):
-                        w.write_batch(batch.cast(schema) if batch.schema != schema else batch)
-                        count += batch.num_rows
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        if fmt == "jsonl":
+            with atomic.atomic_open(out) as f:
+                for a in self.iter_articles(n, batch_size=2000):
+                    f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
+                    count += 1
+        else:
+            schema = pa.schema([SCHEMA.field(c) for c in ARTICLE_COLUMNS])
+            with atomic.atomic_open(out, "wb") as f, pq.ParquetWriter(f, schema, compression="zstd") as w:
+                for batch in self.iter_batches(n, columns=ARTICLE_COLUMNS, batch_size=5000):
+                    w.write_batch(batch.cast(schema) if batch.schema != schema else batch)
+                    count += batch.num_rows
         return count
 
 
@@ -794,18 +791,3 @@ def _unreadable(version: int, e: Exception) -> StoreError:
 
 def rows_to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

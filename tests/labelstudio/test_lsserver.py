@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from corpus.cli import main
-from corpus.core.errors import LabelStudioError
+from corpus.core.errors import LabelStudioError, ProgramMissing
 from corpus.labelstudio import server as lsserver
 
 
@@ -34,11 +34,11 @@ def config_home(tmp_path, monkeypatch):
 
 def test_missing_binary_says_how_to_install(monkeypatch, tmp_path, config_home):
     monkeypatch.setenv("CORPUS_LABEL_STUDIO_BIN", str(tmp_path / "nope" / "label-studio"))
-    with pytest.raises(LabelStudioError) as e:
+    with pytest.raises(ProgramMissing) as e:
         lsserver.find_binary()
     assert "make install-labelstudio" in str(e.value)
     r = CliRunner().invoke(main, ["labelstudio", "start", "--data-dir", str(tmp_path / "ls")])
-    assert r.exit_code == 1
+    assert r.exit_code == 3  # the environment: a program is missing
     assert "make install-labelstudio" in r.output and "Traceback" not in r.output
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from corpus.annotations.brat.convert import annotation_conf, annotation_to_brat, brat_to_annotation
 from corpus.annotations.brat.mapping import DEFAULT_ANNOTATOR, BratMapping, load_mapping
+from corpus.core import atomic
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
@@ -320,8 +321,6 @@ def export_brat(
     Offsets index the stored text, which is what ``NAME.txt`` contains. A record whose
     ``text_sha256`` does not match the stored article is skipped and reported.
     """
-    import os
-    import tempfile
 
     mp = load_mapping(mapping)
     out = Path(out_dir)
@@ -335,12 +334,6 @@ def export_brat(
             report.issues.append(
                 Problem("not_an_annotation", f"not a canonical annotation record ({e})", file=str(f), line=no)
             )
-
-    def atomic_write(path: Path, content: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
 
     ids = list(by_doc)
     for start in range(0, len(ids), 500):
@@ -380,13 +373,13 @@ def export_brat(
                 while fname in used:
                     fname, k = f"{name}_{who}-{k}.ann", k + 1
                 used.add(fname)
-                atomic_write(out / fname, write_ann(annotation_to_brat(ann, art.text, mp, fname)))
+                atomic.write_text(out / fname, write_ann(annotation_to_brat(ann, art.text, mp, fname)), newline="")
                 report.ann_files += 1
                 written.add(name)
             for name in sorted(written):
-                atomic_write(out / f"{name}.txt", art.text)
+                atomic.write_text(out / f"{name}.txt", art.text, newline="")
                 report.documents += 1
-    atomic_write(out / "annotation.conf", annotation_conf(mp))
+    atomic.write_text(out / "annotation.conf", annotation_conf(mp), newline="")
     return report
 
 
