@@ -66,12 +66,12 @@ def labelstudio(tmp_path_factory):
     import os
     import secrets
 
-    from corpus.core.errors import LabelStudioError
+    from corpus.core.errors import ProgramMissing
     from corpus.labelstudio import server as lsserver
 
     try:
         binary = lsserver.find_binary()
-    except LabelStudioError as e:
+    except ProgramMissing as e:
         if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(f"Label Studio server is required in CI: {e}")
         pytest.skip(f"Label Studio server not available: {e.message} ({e.hint})")

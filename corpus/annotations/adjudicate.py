@@ -406,7 +406,7 @@ def adjudicate(
     Records anchored to another text version than the document's majority are left out.
     """
     if min_votes is not None and min_votes < 1:
-        raise UsageError("--min-votes must be at least 1")
+        raise UsageError("min_votes must be at least 1")
     skip = {"prediction", "adjudicated"} if include_origins is None else None
     docs: dict[str, dict[str, Annotation]] = {}
     for a in annotations:

@@ -138,7 +138,7 @@ def validate_annotation(
         add(
             "hash_mismatch",
             "text_sha256 is not the hash of the text: the annotation was made on another version "
-            "of the article (re-push the task or pass the right --version)",
+            "of the article (re-push the task, or check texts from the right corpus version)",
             ptr="/text_sha256",
         )
     if ann.taxonomy_version and str(ann.taxonomy_version) != tax.version:
@@ -188,7 +188,7 @@ def validate_annotation(
             add(
                 "utf16_offsets",
                 f"{what} offsets are UTF-16 code units; as code points they are "
-                f"{', '.join(f'{s}..{e}' for s, e in fixed)} (corpus validate --fix-offsets)",
+                f"{', '.join(f'{s}..{e}' for s, e in fixed)} (fix_offsets writes the converted copy)",
                 region,
                 f"{ptr}/fragments",
                 severity=ERROR,
@@ -706,7 +706,7 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
                 Problem(
                     "text_unavailable",
                     "the record has no text: its offsets and span texts were "
-                    "not checked (pass --store/--version, or add a text field)",
+                    "not checked (give texts from a store, or add a text field)",
                     file=str(p),
                 )
             )

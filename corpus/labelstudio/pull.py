@@ -57,7 +57,9 @@ def safe_name(project: str) -> str:
     """A project title as a directory name."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", project).strip("-.")
     if not name:
-        raise UsageError(f"cannot make a directory name from project {project!r}", hint="use --out")
+        raise UsageError(
+            f"cannot make a directory name from project {project!r}", hint="give the snapshot folder (out)"
+        )
     return name
 
 

@@ -84,10 +84,10 @@ def parse_where(clauses: Iterable[str] | None) -> Callable[[Article], bool]:
     for clause in clauses or ():
         op = "!=" if "!=" in clause else "=" if "=" in clause else None
         if op is None:
-            raise UsageError(f"--where {clause!r}: expected FIELD=VALUE or FIELD!=VALUE")
+            raise UsageError(f"where {clause!r}: expected FIELD=VALUE or FIELD!=VALUE")
         name, value = (p.strip() for p in clause.split(op, 1))
         if name not in WHERE_FIELDS:
-            raise UsageError(f"--where: unknown field {name!r}", hint=f"fields: {', '.join(WHERE_FIELDS)}")
+            raise UsageError(f"where: unknown field {name!r}", hint=f"fields: {', '.join(WHERE_FIELDS)}")
         if op == "=":
             tests.append(lambda a, n=name, v=value: str(_field(a, n) or "") == v)
         else:
@@ -156,7 +156,7 @@ def ensure_project(
                 f"project {title!r} (id {project['id']}) has another labeling config, and Label Studio refused "
                 f"the one generated from the taxonomy: {e.message}",
                 hint="annotations in the project probably use labels the new taxonomy removes or renames; push "
-                "to a new project (--project NEW_NAME), or migrate those annotations first",
+                "to a new project (another project name), or migrate those annotations first",
             ) from None
     return project, action
 
@@ -463,11 +463,11 @@ def push(
     the documents its records need this way).
     """
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be >= 0")
+        raise UsageError("limit must be >= 0")
     if overlap is not None and not 0 <= overlap <= 1:
-        raise UsageError("--overlap is a fraction between 0 and 1 (e.g. 0.2)")
+        raise UsageError("overlap is a fraction between 0 and 1 (e.g. 0.2)")
     if annotators_per_task is not None and annotators_per_task < 1:
-        raise UsageError("--annotators-per-task must be >= 1")
+        raise UsageError("annotators_per_task must be >= 1")
     keep = parse_where(where)
     if doc_ids is not None:
         wanted, by_where = set(doc_ids), keep

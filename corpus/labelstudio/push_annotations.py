@@ -199,9 +199,9 @@ def push_annotations(
 ) -> AnnotationPushReport:
     """Push the records of ``snapshots`` to ``project``; see the module docstring."""
     if mode not in MODES:
-        raise UsageError(f"--as must be one of {', '.join(MODES)}, not {mode!r}")
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not snapshots:
-        raise UsageError("give at least one annotation snapshot (--annotations FILE.jsonl)")
+        raise UsageError("give at least one annotation snapshot (a .jsonl file or a folder)")
     tax = taxonomy.load()
     validator = validate.validator_for(tax)
     by_doc_conflicts = conflicts_for(snapshots, conflicts)
@@ -289,7 +289,7 @@ def push_annotations(
                     no,
                     d,
                     "no_task",
-                    "no task with this text in the project (its task has an older text; push with --update-changed)",
+                    "no task with this text in the project (its task has an older text; push the corpus with update_changed)",
                 )
                 continue
             tid, tmeta = task

@@ -477,7 +477,7 @@ def start(
     if port_in_use(port):
         raise LabelStudioError(
             f"port {port} on {DEFAULT_HOST} is already in use",
-            hint="choose another port with --port (make labelstudio LS_PORT=...) or stop what uses it",
+            hint="choose another port (make labelstudio LS_PORT=...) or stop what uses it",
         )
     db_env: dict[str, str] = {}
     if database == "postgresql":

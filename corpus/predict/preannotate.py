@@ -368,9 +368,7 @@ def load_preannotator(spec: str | None, tax: Taxonomy | None = None) -> PreAnnot
     path = Path(spec)
     if path.suffix.lower() in (".jsonl", ".json") or path.exists():
         return JsonlPredictions(path)
-    raise UsageError(
-        f"unknown --predictions source {spec!r}", hint="use `rules` or a canonical annotations .jsonl file"
-    )
+    raise UsageError(f"unknown predictions source {spec!r}", hint="use `rules` or a canonical annotations .jsonl file")
 
 
 __all__ = ["PreAnnotator", "RuleAttributionPreannotator", "JsonlPredictions", "load_preannotator", "sentences"]

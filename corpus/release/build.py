@@ -238,17 +238,15 @@ class ProblemLog(list):
 
 def _check_options(opts: BuildOptions) -> None:
     if not VERSION_RE.match(opts.version):
-        raise UsageError(f"--version {opts.version!r} is not X.Y.Z", hint="Use a semantic version such as 1.0.0.")
+        raise UsageError(f"version {opts.version!r} is not X.Y.Z", hint="Use a semantic version such as 1.0.0.")
     if not NAME_RE.match(opts.name):
-        raise UsageError(f"--name {opts.name!r} is not a valid dataset name", hint="Letters, digits, '.', '_', '-'.")
+        raise UsageError(f"name {opts.name!r} is not a valid dataset name", hint="Letters, digits, '.', '_', '-'.")
     if opts.repo and not REPO_RE.match(opts.repo):
-        raise UsageError(f"--repo {opts.repo!r} is not ORG/NAME")
+        raise UsageError(f"repo {opts.repo!r} is not ORG/NAME")
     if not opts.annotations:
-        raise UsageError(
-            "no annotation snapshot given", hint="Pass --annotations PATH (a .jsonl snapshot or a folder)."
-        )
+        raise UsageError("no annotation snapshot given", hint="Give annotations: a .jsonl snapshot or a folder.")
     if opts.policy not in gold.POLICIES:
-        raise UsageError(f"unknown --policy {opts.policy!r}", hint=f"Choose one of: {', '.join(gold.POLICIES)}.")
+        raise UsageError(f"unknown policy {opts.policy!r}", hint=f"Choose one of: {', '.join(gold.POLICIES)}.")
     parse_ratios(opts.split_ratios)
 
 
@@ -259,7 +257,7 @@ def _read_agreement(path: str | None) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read --agreement {path}: {e}") from None
+        raise UsageError(f"cannot read agreement {path}: {e}") from None
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, v: Any) -> None:
@@ -321,9 +319,7 @@ def build_release(
     agreement = _read_agreement(opts.agreement)
     final = Path(opts.out) / f"{opts.name}-{opts.version}"
     if final.exists() and not opts.force:
-        raise ReleaseError(
-            f"{final} already exists", hint="A built release is not overwritten; pass --force to rebuild it."
-        )
+        raise ReleaseError(f"{final} already exists", hint="A built release is not overwritten; rebuild it with force.")
     corpus_version = source.resolve_version(opts.corpus_version)
 
     files = snapshot_files(opts.annotations)
@@ -444,7 +440,7 @@ def build_release(
             raise ReleaseError(
                 "no document could be shipped: "
                 + (", ".join(f"{k} {v}" for k, v in problems.counts.items()) or "no annotations"),
-                hint="Check --annotations, --corpus-version and --policy (run with --json to see every problem).",
+                hint="Check annotations, corpus_version and policy (the problems list every record left out).",
             )
         shards = {c: {s: w.paths for s, w in ws.items() if rows[c][s]} for c, ws in writers.items()}
 

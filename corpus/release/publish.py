@@ -28,7 +28,7 @@ from corpus.release.build import RELEASE_MANIFEST, REPO_RE
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = (
     "Set HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens), or log in once "
-    "with `hf auth login`; `corpus release publish --dry-run` shows the plan without one."
+    "with `hf auth login`; a dry run (dry_run) shows the plan without one."
 )
 
 # ---------------------------------------------------------------- publish
@@ -62,7 +62,7 @@ def _release_version(folder: Path) -> str:
     except (OSError, ValueError, KeyError):
         raise ReleaseError(
             f"{folder} is not a built release (no readable {RELEASE_MANIFEST})",
-            hint="Build it first: corpus release build --version X.Y.Z.",
+            hint="Build it first (corpus release build).",
         ) from None
 
 
@@ -129,7 +129,7 @@ def _call(what: str, endpoint: str, fn: Any, *args: Any, missing_ok: bool = Fals
     except RepositoryNotFoundError:
         if missing_ok:
             return None
-        raise ReleaseError(f"repo not found on the Hub at {endpoint} ({what})", hint="Check --repo.") from None
+        raise ReleaseError(f"repo not found on the Hub at {endpoint} ({what})", hint="Check repo.") from None
     except HfHubHTTPError as e:
         status = getattr(getattr(e, "response", None), "status_code", None)
         if status in (401, 403):
@@ -149,7 +149,7 @@ def _call(what: str, endpoint: str, fn: Any, *args: Any, missing_ok: bool = Fals
             raise HubUnreachable(
                 f"cannot reach the Hub at {endpoint} ({what}: {_first_line(e)})",
                 hint="Check the network, a proxy or HF_ENDPOINT; HF_HUB_OFFLINE must be unset to publish. "
-                "`--dry-run` works offline.",
+                "A dry run (dry_run) works offline.",
             ) from None
         raise
 
@@ -173,7 +173,7 @@ def preflight(plan: PublishPlan, api: Any, token: str | None) -> None:
     if plan.tag in existing:
         raise HubTagExists(
             f"tag {plan.tag} already exists on {plan.repo} (commit {existing[plan.tag]}); a published version is never moved",
-            hint="Bump --version and build again.",
+            hint="Bump version and build again.",
         )
     plan.checks.append(f"tag {plan.tag} free")
 

@@ -25,10 +25,10 @@ def parse_ratios(value: str | Sequence[float] | None) -> tuple[float, float, flo
     try:
         parts = [float(x) for x in (value.split(",") if isinstance(value, str) else value)]
     except ValueError:
-        raise UsageError(f"--split-ratios {value!r} is not three numbers", hint="Write e.g. 0.8,0.1,0.1.") from None
+        raise UsageError(f"split_ratios {value!r} is not three numbers", hint="Write e.g. 0.8,0.1,0.1.") from None
     if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
         raise UsageError(
-            f"--split-ratios {value!r} must be three non-negative numbers (train,validation,test) summing to 1",
+            f"split_ratios {value!r} must be three non-negative numbers (train,validation,test) summing to 1",
             hint="Write e.g. 0.8,0.1,0.1.",
         )
     return parts[0], parts[1], parts[2]

@@ -221,7 +221,7 @@ class CorpusStore:
         if not self.exists():
             raise StoreError(
                 f"no corpus at {self.display_uri}",
-                hint="import something first (corpus import PATH --store URI) or check --store / CORPUS_STORE",
+                hint="import something first (corpus import), or check the store URI",
             )
 
     def table(self, version: int | None = None) -> DeltaTable:
@@ -518,7 +518,7 @@ class CorpusStore:
         if name in tags and int(tags[name]["version"]) != v and not force:
             raise UsageError(
                 f"tag {name!r} already points to version {tags[name]['version']}",
-                hint="choose another name, or pass --force to move it",
+                hint="choose another name, or move it with force",
             )
         tags[name] = {"version": v, "created_at": utc_now()}
         self._write_tags(data)
@@ -629,7 +629,7 @@ class CorpusStore:
         kwargs: dict[str, Any] = {"dry_run": dry_run, "keep_versions": keep}
         if retain_hours is not None:
             if retain_hours < 0:
-                raise UsageError("--retain-hours must be >= 0")
+                raise UsageError("retain_hours must be >= 0")
             kwargs.update(retention_hours=int(retain_hours), enforce_retention_duration=False)
         try:
             return list(dt.vacuum(**kwargs))
@@ -643,7 +643,7 @@ class CorpusStore:
         out = Path(out)
         fmt = fmt or out.suffix.lstrip(".").lower()
         if fmt not in ("jsonl", "parquet"):
-            raise UsageError(f"cannot export to {out.name!r}", hint="use an .jsonl or .parquet file name, or --format")
+            raise UsageError(f"cannot export to {out.name!r}", hint="use an .jsonl or .parquet file name, or give fmt")
         n = self.resolve_version(version)
         count = 0
         if fmt == "jsonl":
@@ -784,7 +784,7 @@ def _unreadable(version: int, e: Exception) -> StoreError:
     if "not found" in str(e).lower() or "no such file" in str(e).lower():
         return UnknownVersion(
             f"version {version} is no longer readable: its data files were vacuumed",
-            hint="tag versions you need (corpus tag NAME --version V) before corpus vacuum --retain-hours",
+            hint="tag the versions you need (corpus tag) before vacuuming with retain_hours",
         )
     return StoreError(f"cannot read version {version}: {e}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,39 @@ def test_brat_problems_print_with_their_code_and_line_not_none(tmp_path):
     r = CliRunner().invoke(main, ["import", str(src), "--format", "brat", "--store", store, "--json"])
     (e,) = json.loads(r.stdout)["brat"]["errors"]
     assert (e["code"], e["file"], e["line"], e["severity"]) == ("brat_malformed_line", str(src / "doc.ann"), 2, "error")
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z]")
+
+
+def _message_strings(call: ast.Call) -> list[str]:
+    return [n.value for n in ast.walk(call) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def test_library_messages_name_parameters_not_cli_flags():
+    """Outside corpus/cli, the text of a raised error or a problem (message and hint) names no
+    ``--flag``: the library is called with parameters; the CLI adds flag names when it prints."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if "cli" in path.relative_to(PACKAGE).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        hints = {  # module-level hint texts such as TOKEN_HINT
+            t.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name) and t.id.endswith("HINT")
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name == "Problem" or name.endswith(("Error", "Problem", "Missing", "Unavailable", "Rejected")):
+                    found += [(path.name, s) for s in _message_strings(node) if FLAG.search(s)]
+            elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) in hints for t in node.targets):
+                found += [
+                    (path.name, s)
+                    for s in _message_strings(ast.Call(ast.Name("x"), [node.value], []))
+                    if FLAG.search(s)
+                ]
+    assert found == []

@@ -643,7 +643,7 @@ def test_publish_to_an_unreachable_endpoint_fails_with_exit_3_not_a_traceback(tm
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
     r = CliRunner().invoke(main, ["release", "publish", rep.folder, "--repo", "acme/news"])
     assert r.exit_code == 3, r.output
-    assert "[E612]" in r.output and "cannot reach the Hub" in r.output and "--dry-run" in r.output
+    assert "[E612]" in r.output and "cannot reach the Hub" in r.output and "dry run" in r.output
     assert "Traceback" not in r.output and "hf_secret" not in r.output and len(r.output.splitlines()) <= 3
 
 

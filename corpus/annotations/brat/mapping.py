@@ -156,7 +156,10 @@ def load_mapping(
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as e:
-            raise UsageError(f"cannot read brat mapping file {path}: {e.strerror}", hint="pass --mapping PATH") from e
+            raise UsageError(
+                f"cannot read brat mapping file {path}: {e.strerror}",
+                hint="give the path of a brat mapping file (mapping)",
+            ) from e
         except yaml.YAMLError as e:
             raise UsageError(f"brat mapping file {path} is not valid YAML: {e}") from e
     else:
