@@ -611,7 +611,7 @@ class CorpusStore:
 
     def _write_side(self, name: str, payload: bytes) -> None:
         if _is_local(self.uri):
-            atomic_write_bytes(Path(self.uri) / name, payload)
+            atomic.write_bytes(Path(self.uri) / name, payload)
             return
         from deltalake.fs import DeltaStorageHandler  # object stores: a PUT is atomic
 
