@@ -17,7 +17,7 @@ PROJECT     ?= newscorpus-demo
 
 export CORPUS_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
-.PHONY: install install-labelstudio install-browser install-postgresql test demo bench labelstudio labelstudio-stop release clean
+.PHONY: install install-labelstudio install-browser install-postgresql test lint typecheck demo bench labelstudio labelstudio-stop release clean
 
 install: $(VENV)/.installed install-labelstudio
 
@@ -56,8 +56,18 @@ install-postgresql:
 	      || echo "postgresql could not be installed: the PostgreSQL test will skip (and fail under CI=true)"; \
 	  else echo "no apt-get or not root: postgresql not installed, the PostgreSQL test will skip"; fi; }
 
-test: install install-browser install-postgresql
+test: install install-browser install-postgresql lint
 	$(BIN)/pytest -q
+
+# Lint and format check of the Python sources; make test runs it before pytest.
+lint: install
+	$(BIN)/ruff check corpus tests bench
+	$(BIN)/ruff format --check corpus tests bench
+
+# Static types of the package (config in pyproject.toml). Not yet part of make test: it still
+# reports errors, mostly in corpus/annotations (lsformat, validate, adjudicate).
+typecheck: install
+	$(BIN)/mypy
 
 # The whole chain on seeds/: import, local Label Studio, push with rule pre-annotations, accept
 # them as (machine-made) annotations, pull, validate, build the release, load it back.

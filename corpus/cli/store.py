@@ -322,6 +322,7 @@ def export_cmd(version, out, fmt, annotations, mapping, store, as_json) -> Outco
         emit_json({"version": n, "out": out, "articles": count})
     else:
         click.echo(f"exported {count} articles of version {n} to {out}")
+    return None
 
 
 @command("tag")

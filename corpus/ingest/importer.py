@@ -634,7 +634,7 @@ def _plan(
     staging: _Staging,
     index: dedup.DedupIndex,
     report: ImportReport,
-    base: tuple[int, list[dict[str, Any]]],
+    base: tuple[int, list[Problem]],
     dup_seqs: list[int] | None = None,
 ) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
     """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids.

@@ -106,8 +106,7 @@ def _walk(root: Path, fmt: str) -> Iterator[tuple[Path, str, str, str] | Problem
             p = d / name
             rel = p.relative_to(root).as_posix()
             f = fmt if fmt != "auto" else format_of(p)
-            ext_ok = f is not None and (fmt == "auto" or p.suffix.lower() in FORMATS[f][1])
-            if not ext_ok:
+            if f is None or (fmt != "auto" and p.suffix.lower() not in FORMATS[f][1]):
                 continue
             if p.is_symlink():
                 target = _resolve(p)
