@@ -46,7 +46,7 @@ from corpus.core.errors import StoreError
 from corpus.core.model import Article, make_doc_id, sha256_text
 from corpus.core.normalize import normalize_text
 from corpus.core.problems import Problem
-from corpus.ingest import dedup
+from corpus.ingest import dedup, diskindex
 from corpus.ingest.fingerprints import Ledger, options_digest
 from corpus.ingest.readers import (
     DEFAULT_MAX_BYTES,
@@ -240,7 +240,48 @@ def _signature_matrix(col: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndar
     return data.reshape(n, num_perm)
 
 
-def _load_index(store: CorpusStore, version: int | None, threshold: float) -> dedup.DedupIndex:
+def _index_on_disk(store: CorpusStore, version: int | None, staged: int) -> bool:
+    """``$CORPUS_IMPORT_INDEX``: ``memory``, ``disk``, or (default) on disk when the stored
+    corpus and the staged rows together exceed one round (``diskindex.RUN``)."""
+    mode = os.environ.get("CORPUS_IMPORT_INDEX", "auto").strip().lower()
+    if mode in ("memory", "disk"):
+        return mode == "disk"
+    stored = store.count(version) if version is not None else 0
+    return stored + staged > diskindex.RUN
+
+
+def _load_index(
+    store: CorpusStore, version: int | None, threshold: float, staged: int = 0
+) -> dedup.DedupIndex | diskindex.TieredIndex:
+    """The dedup index of the stored corpus, in memory or (big imports) on disk."""
+    if _index_on_disk(store, version, staged):
+        tiered = _load_disk_index(store, version, threshold)
+        if tiered is not None:
+            return tiered
+    return _load_memory_index(store, version, threshold)
+
+
+def _load_disk_index(store: CorpusStore, version: int | None, threshold: float) -> diskindex.TieredIndex | None:
+    """Stored entries streamed into runs on disk (None: some rows lack a usable signature,
+    which only the in-memory index handles)."""
+    disk = diskindex.DiskIndex(dedup.DedupIndex(threshold=threshold))
+    if version is None:
+        return diskindex.TieredIndex(disk)
+    recompute = store.minhash_scheme(version) != dedup.SCHEME
+    for batch in store.read_index(version, with_text=recompute):
+        d = batch.select(["doc_id", "text_sha256", "near_dup_cluster"]).to_pydict()
+        if recompute:
+            sigs = dedup.signatures(batch.column("text").to_pylist())
+        else:
+            sigs = _signature_matrix(batch.column("minhash"), disk.t.num_perm)
+            if sigs is None:
+                disk.close()
+                return None
+        disk.add(d["doc_id"], d["text_sha256"], sigs, d["near_dup_cluster"])
+    return diskindex.TieredIndex(disk)
+
+
+def _load_memory_index(store: CorpusStore, version: int | None, threshold: float) -> dedup.DedupIndex:
     """Dedup index of the stored corpus: ids, text hashes, signatures, clusters (no texts).
 
     A store whose signatures use another MinHash scheme (``store.minhash_scheme``; stores made
@@ -332,7 +373,7 @@ def _run(
             report.files_skipped = len(ledger.skipped)
         dup_seqs: list[int] = []
         if staging.rows:  # else all unchanged or failed: the signatures are never loaded
-            index = _load_index(store, version, threshold)
+            index = _load_index(store, version, threshold, staging.rows)
             dup_seqs = _plan_and_commit(store, staging, index, version, report, threshold)
         if ledger is not None and report.version is not None:
             for seq in [s for s, _ in errors] + dup_seqs:
@@ -591,7 +632,7 @@ def _clean(v: str | None) -> str | None:
 def _plan_and_commit(
     store: CorpusStore,
     staging: _Staging,
-    index: dedup.DedupIndex,
+    index: dedup.DedupIndex | diskindex.TieredIndex,
     version: int | None,
     report: ImportReport,
     threshold: float,
@@ -603,9 +644,13 @@ def _plan_and_commit(
         report.attempts = attempt
         if attempt > 1:
             version = store.latest_version()
-            index = _load_index(store, version, threshold)
+            index = _load_index(store, version, threshold, staging.rows)
         dup_seqs: list[int] = []
-        plan = _plan(staging, index, report, base, dup_seqs)
+        try:
+            plan = _plan(staging, index, report, base, dup_seqs)
+        finally:
+            if isinstance(index, diskindex.TieredIndex):
+                index.close()
         report.version = version
         if plan is None:  # nothing to write: no empty version
             return dup_seqs
@@ -630,9 +675,25 @@ def _plan_and_commit(
     )
 
 
+def _rounds(staging: _Staging, tiered: bool) -> list[list[int]]:
+    """Staged files grouped into rounds of at most ``diskindex.RUN`` rows (one round in memory)."""
+    if not tiered:
+        return [list(range(len(staging.files)))]
+    rounds: list[list[int]] = [[]]
+    rows = 0
+    for i in range(len(staging.files)):
+        n = staging.read(i, ["doc_id"]).num_rows
+        if rounds[-1] and rows + n > diskindex.RUN:
+            rounds.append([])
+            rows = 0
+        rounds[-1].append(i)
+        rows += n
+    return rounds
+
+
 def _plan(
     staging: _Staging,
-    index: dedup.DedupIndex,
+    index: dedup.DedupIndex | diskindex.TieredIndex,
     report: ImportReport,
     base: tuple[int, list[Problem]],
     dup_seqs: list[int] | None = None,
@@ -649,66 +710,94 @@ def _plan(
     masks: list[np.ndarray] = []
     clusters: list[list[str | None]] = []
     updated: set[str] = set()
-    for i in range(len(staging.files)):
-        t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash", "_seq"])
-        sigs = _signature_matrix(t.column("minhash"), index.num_perm)
-        assert sigs is not None  # staged by this import
-        d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
-        doc_ids, keys, shas = d["doc_id"], d["source_key"], d["text_sha256"]
-        n = len(doc_ids)
-        mask = np.zeros(n, dtype=bool)
-        cl: list[str | None] = [None] * n
-        stored = index.candidates(sigs)
-        earlier = _earlier_in_batch(index, sigs)
-        for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
-            old = index.sha_of(doc_id)
-            if old == sha:
-                report.unchanged += 1
-                continue
-            if old is None:
-                dup = index.doc_with_sha(sha)
-                if dup is not None:
-                    report.duplicates += 1
-                    if dup_seqs is not None:
-                        dup_seqs.append(t.column("_seq")[j].as_py())
-                    report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
-                    report.doc_ids[key] = dup
-                    continue
-            report.doc_ids[key] = doc_id
-            near = None
-            if stored[j] is not None:
-                near = index.best_match(sigs[j], stored[j], exclude=doc_id)
-            for e in earlier.get(j, ()):
-                if mask[e]:
-                    sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
-                    if sim >= index.threshold and (near is None or sim > near.similarity):
-                        near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
-            if near is not None:
-                cl[j] = near.cluster
-                report.near_duplicates += 1
-                report.near_duplicate_of.append(
-                    {
-                        "doc_id": doc_id,
-                        "source_key": key,
-                        "cluster": near.cluster,
-                        "similar_to": near.doc_id,
-                        "similarity": round(near.similarity, 4),
-                    }
-                )
-            if old is None:
-                report.added += 1
-            else:
-                report.updated += 1
-                updated.add(doc_id)
-            mask[j] = True
-            index.set_sha(doc_id, sha)
-        kept = np.flatnonzero(mask)
-        index.add_signatures([doc_ids[j] for j in kept.tolist()], sigs[kept], [cl[j] for j in kept.tolist()])
-        masks.append(mask)
-        clusters.append(cl)
+    tiered = isinstance(index, diskindex.TieredIndex)
+    for files in _rounds(staging, tiered):
+        offset = 0
+        if tiered:  # the whole round looked up on disk at once
+            t = pa.concat_tables(staging.read(i, ["doc_id", "text_sha256", "minhash"]) for i in files)
+            sigs = _signature_matrix(t.column("minhash"), index.num_perm)
+            assert sigs is not None
+            index.begin_round(t.column("doc_id").to_pylist(), t.column("text_sha256").to_pylist(), sigs)
+            del t, sigs
+        for i in files:
+            offset += _plan_batch(staging, i, index, report, updated, masks, clusters, dup_seqs, offset, tiered)
+        if tiered:
+            index.end_round()
     if report.added + report.updated == 0:
         return None
     return masks, clusters, updated
+
+
+def _plan_batch(
+    staging: _Staging,
+    i: int,
+    index: Any,
+    report: ImportReport,
+    updated: set[str],
+    masks: list[np.ndarray],
+    clusters: list[list[str | None]],
+    dup_seqs: list[int] | None,
+    offset: int,
+    tiered: bool,
+) -> int:
+    """Decide the rows of staged file ``i`` (rows ``offset``... of the round); returns its row count."""
+    t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash", "_seq"])
+    sigs = _signature_matrix(t.column("minhash"), index.num_perm)
+    assert sigs is not None  # staged by this import
+    d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
+    doc_ids, keys, shas = d["doc_id"], d["source_key"], d["text_sha256"]
+    n = len(doc_ids)
+    mask = np.zeros(n, dtype=bool)
+    cl: list[str | None] = [None] * n
+    stored = index.candidates(sigs, np.arange(offset, offset + n)) if tiered else index.candidates(sigs)
+    earlier = _earlier_in_batch(index, sigs)
+    for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
+        old = index.sha_of(doc_id)
+        if old == sha:
+            report.unchanged += 1
+            continue
+        if old is None:
+            dup = index.doc_with_sha(sha)
+            if dup is not None:
+                report.duplicates += 1
+                if dup_seqs is not None:
+                    dup_seqs.append(t.column("_seq")[j].as_py())
+                report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
+                report.doc_ids[key] = dup
+                continue
+        report.doc_ids[key] = doc_id
+        near = None
+        if stored[j] is not None:
+            near = index.best_match(sigs[j], stored[j], exclude=doc_id)
+        for e in earlier.get(j, ()):
+            if mask[e]:
+                sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
+                if sim >= index.threshold and (near is None or sim > near.similarity):
+                    near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
+        if near is not None:
+            cl[j] = near.cluster
+            report.near_duplicates += 1
+            report.near_duplicate_of.append(
+                {
+                    "doc_id": doc_id,
+                    "source_key": key,
+                    "cluster": near.cluster,
+                    "similar_to": near.doc_id,
+                    "similarity": round(near.similarity, 4),
+                }
+            )
+        if old is None:
+            report.added += 1
+        else:
+            report.updated += 1
+            updated.add(doc_id)
+        mask[j] = True
+        index.set_sha(doc_id, sha)
+    kept = np.flatnonzero(mask)
+    index.add_signatures([doc_ids[j] for j in kept.tolist()], sigs[kept], [cl[j] for j in kept.tolist()])
+    masks.append(mask)
+    clusters.append(cl)
+    return n
 
 
 def _earlier_in_batch(index: dedup.DedupIndex, sigs: np.ndarray) -> dict[int, list[int]]:

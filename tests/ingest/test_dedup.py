@@ -167,3 +167,72 @@ def test_batched_word_hashing_lowercases_like_str_lower():
     for t in texts:
         assert dedup._lower_word_hashes(t.encode("utf-8", "surrogatepass"))[0].tolist() == reference(t), t
         assert word_hashes(t).tolist() == reference(t), t
+
+
+# ------------------------------------------------------------------ the index on disk
+
+
+def _planted(seed: int, n_base: int, prefix: str) -> list:
+    """Records with planted near-duplicates (one to four words edited, some of an edited copy:
+    chains), exact duplicates under other keys, and unrelated texts, shuffled."""
+    from corpus.ingest.readers import RawRecord
+
+    rng = random.Random(seed)
+    recs = []
+    bases = [text(10_000 + seed * 1000 + i) for i in range(n_base)]
+    for i, b in enumerate(bases):
+        recs.append(RawRecord(f"{prefix}b{i}", b))
+        words = b.split()
+        for v in range(rng.randrange(0, 4)):
+            w = list(words)
+            for _ in range(rng.randint(1, 4)):
+                w[rng.randrange(len(w))] = f"edit{rng.randrange(10**6)}"
+            recs.append(RawRecord(f"{prefix}b{i}v{v}", " ".join(w)))
+            words = w if rng.random() < 0.5 else words  # chains
+        if rng.random() < 0.15:
+            recs.append(RawRecord(f"{prefix}b{i}dup", b))
+    rng.shuffle(recs)
+    return recs
+
+
+def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch):
+    """Same outcomes, duplicate and near-duplicate decisions (cluster and match) and stored rows,
+    with many rounds and runs (small RUN and BATCH), an import into an existing store, updates."""
+    from corpus.ingest import diskindex
+    from corpus.ingest import importer as ingest
+    from corpus.ingest.importer import import_articles
+    from corpus.ingest.readers import RawRecord
+    from corpus.store.table import CorpusStore
+
+    monkeypatch.setattr(ingest, "BATCH", 37)
+    monkeypatch.setattr(diskindex, "RUN", 120)
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
+    first = _planted(1, 120, "")
+    second = _planted(2, 60, "n") + [
+        RawRecord("b3", text(10_000 + 1000 + 3) + " updated"),  # an update (near its old text)
+        RawRecord("b7", text(777)),  # an update to an unrelated text
+        RawRecord("x1", text(10_000 + 1000 + 5)),  # exact duplicate of a stored text
+    ]
+    rounds, write_run = [], diskindex.DiskIndex._write_run
+    monkeypatch.setattr(
+        diskindex.DiskIndex, "_write_run", lambda self, *a: rounds.append(len(a[0])) or write_run(self, *a)
+    )
+    results = {}
+    for mode in ("memory", "disk"):
+        monkeypatch.setenv("CORPUS_IMPORT_INDEX", mode)
+        store = CorpusStore(tmp_path / mode)
+        reports = [import_articles(store, recs).to_dict() for recs in (first, second)]
+        rows = sorted(
+            (r["doc_id"], r["text_sha256"], r["near_dup_cluster"])
+            for b in store.iter_batches(None, ["doc_id", "text_sha256", "near_dup_cluster"])
+            for r in b.to_pylist()
+        )
+        results[mode] = (reports, rows)
+    mem, disk = results["memory"], results["disk"]
+    assert len(rounds) >= 6 and max(rounds) <= 120  # the disk index did run, in several rounds
+    for a, b in zip(mem[0], disk[0]):
+        assert {k: v for k, v in a.items() if k != "message"} == {k: v for k, v in b.items() if k != "message"}
+    assert mem[1] == disk[1]
+    r1, r2 = mem[0]
+    assert r1["near_duplicates"] > 50 and r1["duplicates"] > 5 and r2["updated"] == 2
+    assert r2["near_duplicates"] > 20 and r2["duplicates"] >= 1

@@ -1,0 +1,310 @@
+"""The dedup index of a big import on disk: memory bounded by the round size, not the corpus.
+
+``DiskIndex`` keeps index entries (doc_id, text hash, MinHash signature, cluster) in runs of at
+most ``RUN`` entries in a temporary directory. Each run holds its keys sorted (doc-id hash,
+text-hash prefix, one column of band keys per band) next to the entry numbers, and the
+entries' signatures and ids in entry order (read back only for the few candidates).
+
+``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
+of one round (up to ``RUN`` staged rows) are looked up in every run at once, in one pass over
+the runs (a run is loaded, searched with ``searchsorted`` for all the round's keys, dropped);
+decisions inside the round use an in-memory ``DedupIndex`` of the round's rows, which becomes
+a run of its own when the round ends. The answers are the in-memory index's: disk entries are
+all older than the round's, so "earliest entry wins" ties and "first document with this text"
+keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-duplicates).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from corpus.ingest import dedup
+
+RUN = 100_000
+
+
+def doc_keys(doc_ids: list[str]) -> np.ndarray:
+    return np.fromiter((xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids), np.uint64)
+
+
+def _digests(shas: list[str]) -> np.ndarray:
+    """Hex SHA-256 strings -> (n, 32) uint8."""
+    if not shas:
+        return np.empty((0, 32), np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(shas)), np.uint8).reshape(len(shas), 32)
+
+
+def _sha_keys(dig: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(dig[:, :8]).view("<u8").reshape(-1).astype(np.uint64)
+
+
+@dataclass
+class _Run:
+    path: Path
+    first: int  # global number of its first entry
+    n: int
+
+
+@dataclass
+class Prefetched:
+    """Answers of the disk runs for the rows of one round."""
+
+    sha_by_doc: dict[str, str] = field(default_factory=dict)  # newest text hash of each queried doc
+    doc_by_sha: dict[str, str] = field(default_factory=dict)  # first document with each queried hash
+    cands: list[np.ndarray | None] = field(default_factory=list)  # global entry numbers per row
+
+
+class DiskIndex:
+    def __init__(self, template: dedup.DedupIndex) -> None:
+        self.t = template  # band layout, threshold, num_perm
+        self.dir = Path(tempfile.mkdtemp(prefix="corpus-index-"))
+        self.runs: list[_Run] = []
+        self.n = 0
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __len__(self) -> int:
+        return self.n
+
+    # -- writing
+    def add(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
+        """Entries in order, each with its signature (runs of at most ``RUN``)."""
+        for s in range(0, len(doc_ids), RUN):
+            self._write_run(doc_ids[s : s + RUN], shas[s : s + RUN], sigs[s : s + RUN], clusters[s : s + RUN])
+
+    def _write_run(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
+        n = len(doc_ids)
+        if n == 0:
+            return
+        p = self.dir / f"run-{len(self.runs):05d}"
+        p.mkdir()
+        dk = doc_keys(doc_ids)
+        dig = _digests(shas)
+        sk = _sha_keys(dig)
+        bk = self.t._band_keys(sigs)
+        local = np.arange(n, dtype=np.int32)
+        o = np.argsort(dk, kind="stable")
+        np.save(p / "dkeys.npy", dk[o])
+        np.save(p / "dpos.npy", local[o])
+        o = np.argsort(sk, kind="stable")
+        np.save(p / "skeys.npy", sk[o])
+        np.save(p / "spos.npy", local[o])
+        o = np.argsort(bk, axis=0, kind="stable")
+        np.save(p / "bkeys.npy", np.take_along_axis(bk, o, axis=0))
+        np.save(p / "bpos.npy", o.astype(np.int32))
+        np.save(p / "sha.npy", dig)
+        np.save(p / "sigs.npy", np.ascontiguousarray(sigs, np.uint32))
+        meta = pa.table({"doc_id": pa.array(doc_ids, pa.string()), "cluster": pa.array(clusters, pa.string())})
+        with pa.OSFile(str(p / "meta.arrow"), "wb") as f, pa.ipc.new_file(f, meta.schema) as w:
+            w.write_table(meta)
+        self.runs.append(_Run(p, self.n, n))
+        self.n += n
+
+    # -- reading
+    def _meta(self, run: _Run, pos: np.ndarray) -> tuple[list[str], list[str | None]]:
+        with pa.memory_map(str(run.path / "meta.arrow"), "r") as src:
+            t = pa.ipc.open_file(src).read_all().take(pa.array(pos))
+        return t.column("doc_id").to_pylist(), t.column("cluster").to_pylist()
+
+    def entries(self, ids: np.ndarray) -> tuple[np.ndarray, list[str], list[str | None]]:
+        """Signatures, doc ids and clusters of global entries ``ids`` (few: candidates)."""
+        sigs = np.empty((len(ids), self.t.num_perm), np.uint32)
+        docs: list[str] = [""] * len(ids)
+        clusters: list[str | None] = [None] * len(ids)
+        starts = np.array([r.first for r in self.runs], np.int64)
+        which = np.searchsorted(starts, ids, side="right") - 1
+        for r in np.unique(which).tolist():
+            run = self.runs[r]
+            sel = np.flatnonzero(which == r)
+            pos = (ids[sel] - run.first).astype(np.int64)
+            sigs[sel] = np.load(run.path / "sigs.npy", mmap_mode="r")[pos]
+            d, c = self._meta(run, pos)
+            for k, j in enumerate(sel.tolist()):
+                docs[j], clusters[j] = d[k], c[k]
+        return sigs, docs, clusters
+
+    def lookup(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray) -> Prefetched:
+        """One pass over the runs for a round's rows: stored text hash of each doc id (newest
+        run wins), first document holding each text hash, band candidates of each signature."""
+        out = Prefetched(cands=[None] * len(doc_ids))
+        if not self.runs or not doc_ids:
+            return out
+        dk = doc_keys(doc_ids)
+        dq_order = np.argsort(dk)
+        dq = dk[dq_order]
+        dig = _digests(shas)
+        sk = _sha_keys(dig)
+        sq_order = np.argsort(sk)
+        sq = sk[sq_order]
+        bk = self.t._band_keys(sigs)
+        border = np.argsort(bk, axis=0)
+        per_key = self.t._PER_KEY
+        newest_sha: dict[int, tuple[int, bytes]] = {}  # query row -> (run, digest)
+        sha_hits: dict[int, list[tuple[int, int]]] = {}  # query row -> [(run, local pos)] in run order
+        cand: list[list[np.ndarray]] = [[] for _ in doc_ids]
+        for r, run in enumerate(self.runs):
+            keys = np.load(run.path / "dkeys.npy")
+            lo = np.searchsorted(keys, dq, side="left")
+            hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == dq)
+            if len(hit):
+                pos = np.load(run.path / "dpos.npy")
+                digs = np.load(run.path / "sha.npy", mmap_mode="r")
+                meta_docs = None
+                for h in hit.tolist():
+                    q = int(dq_order[h])
+                    e = int(lo[h])
+                    while e < len(keys) and keys[e] == dq[h]:  # hash collisions: check the id
+                        if meta_docs is None:
+                            meta_docs = self._meta(run, np.arange(run.n))[0]
+                        p = int(pos[e])
+                        if meta_docs[p] == doc_ids[q]:
+                            newest_sha[q] = (r, bytes(digs[p]))
+                        e += 1
+            keys = np.load(run.path / "skeys.npy")
+            lo = np.searchsorted(keys, sq, side="left")
+            hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == sq)
+            if len(hit):
+                pos = np.load(run.path / "spos.npy")
+                digs = np.load(run.path / "sha.npy", mmap_mode="r")
+                for h in hit.tolist():
+                    q = int(sq_order[h])
+                    e = int(lo[h])
+                    while e < len(keys) and keys[e] == sq[h]:
+                        p = int(pos[e])
+                        if bytes(digs[p]) == dig[q].tobytes():
+                            sha_hits.setdefault(q, []).append((r, p))
+                        e += 1
+            keys = np.load(run.path / "bkeys.npy")
+            bpos = np.load(run.path / "bpos.npy")
+            for b in range(self.t.bands):
+                col = keys[:, b]
+                qo = border[:, b]
+                qs = bk[qo, b]
+                lo = np.searchsorted(col, qs, side="left")
+                hit = np.flatnonzero(col[np.minimum(lo, len(col) - 1)] == qs)
+                for h in hit.tolist():
+                    start = int(lo[h])
+                    end = start + 1
+                    while end < min(len(col), start + per_key) and col[end] == col[start]:
+                        end += 1
+                    cand[int(qo[h])].append(bpos[start:end, b].astype(np.int64) + run.first)
+            del keys, bpos
+        for q, (_, d) in newest_sha.items():
+            out.sha_by_doc[doc_ids[q]] = d.hex()
+        # first document holding each hash: in run order, an entry whose document still has it
+        for q, hits in sha_hits.items():
+            for r, p in hits:
+                doc = self._meta(self.runs[r], np.array([p]))[0][0]
+                now = self._newest_sha(doc)
+                if now == shas[q]:
+                    out.doc_by_sha.setdefault(shas[q], doc)
+                    break
+        out.cands = [np.unique(np.concatenate(c)) if c else None for c in cand]
+        return out
+
+    def _newest_sha(self, doc_id: str) -> str | None:
+        """Text hash in the newest run holding ``doc_id`` (rare: exact duplicates only)."""
+        k = doc_keys([doc_id])[0]
+        for run in reversed(self.runs):
+            keys = np.load(run.path / "dkeys.npy", mmap_mode="r")
+            lo = int(np.searchsorted(keys, k))
+            if lo < len(keys) and keys[lo] == k:
+                pos = np.load(run.path / "dpos.npy", mmap_mode="r")
+                docs = self._meta(run, np.asarray(pos[lo : lo + 8]))[0]
+                for j, d in enumerate(docs):
+                    if lo + j < len(keys) and keys[lo + j] == k and d == doc_id:
+                        return bytes(np.load(run.path / "sha.npy", mmap_mode="r")[int(pos[lo + j])]).hex()
+        return None
+
+
+class TieredIndex:
+    """The runs on disk plus the current round in memory, with ``DedupIndex``'s interface
+    (as ``_plan`` uses it): call ``begin_round`` with the round's rows, then per staged batch
+    ``candidates(sigs, rows)`` with the batch's row numbers in the round."""
+
+    def __init__(self, disk: DiskIndex) -> None:
+        self.disk = disk
+        t = disk.t
+        self.threshold, self.num_perm, self.bands, self.rows = t.threshold, t.num_perm, t.bands, t.rows
+        self._PER_KEY = t._PER_KEY
+        self._band_keys = t._band_keys
+        self.mem = self._new_mem()
+        self.pf = Prefetched()
+        self._disk_sig_cache: dict[int, tuple[np.ndarray, str, str | None]] = {}
+        self._entry_shas: list[str] = []  # text hash of each entry of the round
+
+    def _new_mem(self) -> dedup.DedupIndex:
+        return dedup.DedupIndex(threshold=self.threshold, num_perm=self.num_perm)
+
+    def close(self) -> None:
+        self.disk.close()
+
+    def begin_round(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray) -> None:
+        self.pf = self.disk.lookup(doc_ids, shas, sigs)
+        self._disk_sig_cache = {}
+
+    def end_round(self) -> None:
+        """The round's entries become a run (in entry order)."""
+        m = self.mem
+        n = len(m._ids)
+        if n:
+            sigs = m._sigs(np.arange(n, dtype=np.int64))
+            self.disk.add(list(m._ids), self._entry_shas, sigs, list(m._clusters))
+        self.mem = self._new_mem()
+        self._entry_shas = []
+
+    # -- exact
+    def sha_of(self, doc_id: str) -> str | None:
+        s = self.mem.sha_of(doc_id)
+        return s if s is not None else self.pf.sha_by_doc.get(doc_id)
+
+    def doc_with_sha(self, sha: str) -> str | None:
+        d = self.pf.doc_by_sha.get(sha)
+        if d is not None:
+            now = self.mem.sha_of(d)
+            if now is None or now == sha:  # not re-hashed in this round
+                return d
+        return self.mem.doc_with_sha(sha)
+
+    def set_sha(self, doc_id: str, sha: str) -> None:
+        self.mem.set_sha(doc_id, sha)
+
+    # -- near
+    def candidates(self, sigs: np.ndarray, rows: np.ndarray | None = None) -> list[tuple[np.ndarray | None, ...]]:
+        mem = self.mem.candidates(sigs)
+        disk = [self.pf.cands[int(r)] for r in rows] if rows is not None else [None] * len(sigs)
+        return [(d, m) if d is not None or m is not None else None for d, m in zip(disk, mem)]  # type: ignore[misc]
+
+    def best_match(self, sig: np.ndarray, cands: tuple, exclude: str | None = None) -> dedup.Match | None:
+        disk_c, mem_c = cands
+        best: dedup.Match | None = None
+        if disk_c is not None and len(disk_c):
+            need = [int(i) for i in disk_c.tolist() if int(i) not in self._disk_sig_cache]
+            if need:
+                s, d, c = self.disk.entries(np.array(need, np.int64))
+                for k, i in enumerate(need):
+                    self._disk_sig_cache[i] = (s[k], d[k], c[k])
+            ents = [self._disk_sig_cache[int(i)] for i in disk_c.tolist()]
+            ents = [e for e in ents if e[1] != exclude] if exclude is not None else ents
+            if ents:
+                sims = np.count_nonzero(np.stack([e[0] for e in ents]) == sig[None, :], axis=1) / self.num_perm
+                k = int(np.argmax(sims))  # ties: the earliest entry
+                if sims[k] >= self.threshold:
+                    best = dedup.Match(ents[k][1], ents[k][2] or ents[k][1], float(sims[k]))
+        if mem_c is not None:
+            m = self.mem.best_match(sig, mem_c, exclude=exclude)
+            if m is not None and (best is None or m.similarity > best.similarity):
+                best = m
+        return best
+
+    def add_signatures(self, doc_ids: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
+        self._entry_shas.extend(self.mem.sha_of(d) or "" for d in doc_ids)  # set just before
+        self.mem.add_signatures(doc_ids, sigs, clusters)
