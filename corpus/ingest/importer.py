@@ -23,6 +23,7 @@ are re-planned against the new version and the commit is retried (``store.Concur
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ from corpus.ingest.readers import (
 from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row
 
 BATCH = 5000
+DOC_IDS_KEPT = 100_000  # ImportReport.doc_ids is complete up to this many records (memory flat)
 MAX_ATTEMPTS = 30
 # staged rows also carry their record number (to tie duplicates back to their input file)
 _STAGE_SCHEMA = SCHEMA.append(pa.field("_seq", pa.int64()))
@@ -74,13 +77,20 @@ class ImportReport:
     duplicates: int = 0
     near_duplicates: int = 0
     errors: list[Problem] = field(default_factory=list)
-    doc_ids: dict[str, str] = field(default_factory=dict)  # source_key -> doc_id (duplicates: the original)
+    # source_key -> doc_id (duplicates: the original); complete up to DOC_IDS_KEPT records, beyond
+    # that only the keys whose id is not make_doc_id(key) (see doc_id_of)
+    doc_ids: dict[str, str] = field(default_factory=dict)
+    doc_ids_complete: bool = True
     created: bool = False  # did this import commit a new version?
     duplicate_of: list[dict[str, str]] = field(default_factory=list)
     near_duplicate_of: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     message: str | None = None
     files_skipped: int = 0  # input files known unchanged by their fingerprint (not read)
+
+    def doc_id_of(self, source_key: str) -> str:
+        """The doc_id a source key of this import went to (duplicates: the original's)."""
+        return self.doc_ids.get(source_key) or make_doc_id(source_key)
 
     @property
     def ok(self) -> bool:
@@ -309,6 +319,48 @@ def _load_memory_index(store: CorpusStore, version: int | None, threshold: float
     return index
 
 
+class _Seen:
+    """The doc ids admitted so far in this import, 8 bytes each: 64-bit doc ids (16 hex digits,
+    as ``make_doc_id`` makes them) go to a set, flushed into one sorted ``array('Q')`` searched
+    with ``bisect``; other ids (imported Articles) stay in a set of strings."""
+
+    _FLUSH = 1 << 16
+
+    def __init__(self) -> None:
+        self.recent: set[int] = set()
+        self.old = array("Q")
+        self.other: set[str] = set()
+
+    def add(self, doc_id: str) -> bool:
+        """Record ``doc_id``; False if it was already there."""
+        if len(doc_id) == 16:
+            try:
+                k = int(doc_id, 16)
+            except ValueError:
+                k = -1
+            if k >= 0 and doc_id == format(k, "016x"):
+                if k in self.recent:
+                    return False
+                i = bisect.bisect_left(self.old, k)
+                if i < len(self.old) and self.old[i] == k:
+                    return False
+                self.recent.add(k)
+                if len(self.recent) >= self._FLUSH:
+                    merged = np.sort(
+                        np.concatenate(
+                            (np.frombuffer(self.old, np.uint64), np.fromiter(self.recent, np.uint64, len(self.recent)))
+                        )
+                    )
+                    self.old = array("Q")
+                    self.old.frombytes(merged.tobytes())
+                    self.recent = set()
+                return True
+        if doc_id in self.other:
+            return False
+        self.other.add(doc_id)
+        return True
+
+
 class _RawHashes:
     """doc_id -> hash of the raw input last stored (recognizes unchanged records cheaply),
     loaded at the first lookup: an import whose files are all skipped never reads it."""
@@ -355,7 +407,7 @@ def _run(
     errors: list[tuple[int, Problem]] = []  # (record number, problem): kept in input order
     try:
         with _progress(progress, total) as tick:
-            seen: set[str] = set()
+            seen = _Seen()
             for seq, item in enumerate(make_items(tick)):
                 tick.record()
                 if isinstance(item, Problem):
@@ -396,7 +448,7 @@ def _admit(
     item: RawRecord | Article,
     report: ImportReport,
     errors: list[tuple[int, Problem]],
-    seen: set[str],
+    seen: _Seen,
     raw_by_doc: _RawHashes,
 ) -> _Job | None:
     """What must be decided in order: repeated keys, and "unchanged" from the raw hash alone
@@ -409,7 +461,7 @@ def _admit(
     else:
         key = item.source_key
         doc_id = make_doc_id(key)
-    if doc_id in seen:
+    if not seen.add(doc_id):
         errors.append(
             (
                 seq,
@@ -422,8 +474,10 @@ def _admit(
             )
         )
         return None
-    seen.add(doc_id)
-    report.doc_ids[key] = doc_id
+    if isinstance(item, Article) or len(report.doc_ids) < DOC_IDS_KEPT:
+        report.doc_ids[key] = doc_id
+    else:
+        report.doc_ids_complete = False
     raw_sha = None
     if isinstance(item, RawRecord):
         known = raw_by_doc.get(doc_id)
@@ -765,7 +819,8 @@ def _plan_batch(
                 report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
                 report.doc_ids[key] = dup
                 continue
-        report.doc_ids[key] = doc_id
+        if key in report.doc_ids:  # (beyond DOC_IDS_KEPT only the remapped keys are kept)
+            report.doc_ids[key] = doc_id
         near = None
         if stored[j] is not None:
             near = index.best_match(sigs[j], stored[j], exclude=doc_id)

@@ -291,3 +291,29 @@ def test_worker_processes_give_the_same_import(tmp_path, monkeypatch):
         for s in stores
     ]
     assert sigs[0] == sigs[1]
+
+
+def test_repeated_keys_are_found_past_the_in_memory_set(monkeypatch):
+    """The admitted ids move to a sorted 8-byte array as the import goes on: still exact."""
+    from corpus.ingest.importer import _Seen
+
+    seen = _Seen()
+    monkeypatch.setattr(_Seen, "_FLUSH", 100)
+    ids = [make_doc_id(f"k{i}") for i in range(1000)]
+    assert all(seen.add(d) for d in ids)
+    assert len(seen.old) >= 900
+    assert not any(seen.add(d) for d in ids[::3])
+    assert seen.add("brat-doc-1") and not seen.add("brat-doc-1")
+    assert seen.add("ABCDEF0123456789") and not seen.add("ABCDEF0123456789")  # not our hex: kept as text
+
+
+def test_doc_ids_beyond_the_kept_limit_are_derived(store, monkeypatch):
+    from corpus.ingest import importer as ingest
+
+    monkeypatch.setattr(ingest, "DOC_IDS_KEPT", 3)
+    recs = [RawRecord(f"k{i}", article_text(900 + i)) for i in range(6)] + [RawRecord("dup", article_text(901))]
+    r = import_articles(store, recs)
+    assert (r.added, r.duplicates, r.doc_ids_complete) == (6, 1, False)
+    assert len(r.doc_ids) == 4 and r.doc_ids["dup"] == make_doc_id("k1")  # 3 kept + the remapped one
+    assert [r.doc_id_of(f"k{i}") for i in range(6)] == [make_doc_id(f"k{i}") for i in range(6)]
+    assert r.doc_id_of("dup") == make_doc_id("k1")
