@@ -27,7 +27,7 @@ import xxhash
 
 from corpus.ingest import dedup
 
-RUN = 100_000
+RUN = 50_000
 
 
 def doc_keys(doc_ids: list[str]) -> np.ndarray:
