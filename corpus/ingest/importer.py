@@ -11,7 +11,11 @@ The outcome of each record is decided by its doc_id (from its source key) and te
   near-duplicate, stored with the cluster id (the first member's doc_id).
 
 Memory stays flat: records are normalized, MinHash-signed (a whole batch at once) and staged
-to temporary Arrow files in batches; only doc ids, hashes and signatures are held in memory.
+to temporary Arrow files in batches; the dedup index of a big import (stored corpus + staged
+rows beyond one round) lives on disk (``corpus.ingest.diskindex``), and the ids admitted so far
+take 8 bytes each. (Still in memory, per stored document: the raw-input hashes of the stored
+corpus, loaded when a record of a re-read file needs them.) Input files unchanged since they
+went in are not read at all (``corpus.ingest.fingerprints``).
 In a big import (more than one batch) the normalizing and hashing run in worker processes
 (``$CORPUS_IMPORT_WORKERS``, default one per CPU) while this process reads. A record whose
 raw bytes are the ones already stored is recognized as unchanged before any normalization,
