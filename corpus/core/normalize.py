@@ -85,7 +85,7 @@ def _isolated_triggers(pattern: re.Pattern[str]) -> str | None:
     try:
         import re._parser as sre  # the stdlib's own regex parser
     except ImportError:  # Python 3.10
-        import sre_parse as sre  # type: ignore[no-redef]
+        import sre_parse as sre
 
     def chars(item: tuple[Any, Any]) -> list[int] | None:
         op, av = item

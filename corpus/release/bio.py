@@ -160,7 +160,7 @@ def bio_encode(
         key=lambda t: (t[0], t[1], t[2]),
     )
     for _, _, label, frags in ordered:
-        runs = []
+        runs: list[tuple[int, int]] | None = []
         for s, e in frags:
             i = bisect.bisect_left(starts, s)
             j = bisect.bisect_left(ends, e)

@@ -230,7 +230,7 @@ class ProblemLog(list):
         super().__init__()
         self.counts: Counter = Counter()
 
-    def append(self, p: Problem) -> None:  # type: ignore[override]
+    def append(self, p: Problem) -> None:
         self.counts[p.code] += 1
         if p.is_error or self.counts[p.code] <= EXAMPLES_PER_KIND:
             super().append(p)
@@ -295,10 +295,10 @@ class _Spill:
             fh.close()
         for p in self.paths:
             items: list[Article] = []
-            with open(p, "rb") as fh:
+            with open(p, "rb") as run:
                 while True:
                     try:
-                        items.append(pickle.load(fh))  # our own temp file, written above
+                        items.append(pickle.load(run))  # our own temp file, written above
                     except EOFError:
                         break
             p.unlink()

@@ -134,7 +134,7 @@ def summarize(folder: str | Path) -> dict[str, Any]:
             f"{folder} is not a release folder (no README.md)", hint="build one with `corpus release build`"
         )
     out: dict[str, Any] = {"folder": str(folder), "configs": {}}
-    spans = Counter()
+    spans: Counter[str] = Counter()
     labels: dict[str, Counter] = {"entities": Counter(), "events": Counter(), "attributions": Counter()}
     for config in CONFIGS:
         try:

@@ -242,8 +242,8 @@ def select_gold(index: pa.Table, policy: str = "default") -> tuple[pa.Table, lis
             out[k].append(v)
         if len(out["doc_id"]) >= _INDEX_CHUNK:
             chunks.append(pa.RecordBatch.from_pydict(out, schema=CHOSEN_SCHEMA))
-            for v in out.values():
-                v.clear()
+            for column in out.values():
+                column.clear()
 
     current: str | None = None
     group: list[Candidate] = []

@@ -606,9 +606,9 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
         if k == "T":
             t_line(um["id"], um["type"], um["fragments"])
         elif k == "E" and um["id"] not in doc.events:
-            doc.events[um["id"]] = EventLine(um["id"], um["type"], um["trigger"], [tuple(x) for x in um["args"]], 0)  # type: ignore[misc]
+            doc.events[um["id"]] = EventLine(um["id"], um["type"], um["trigger"], [tuple(x) for x in um["args"]], 0)
         elif k == "R" and um["id"] not in doc.relations:
-            doc.relations[um["id"]] = RelationLine(um["id"], um["type"], [tuple(x) for x in um["args"]], 0)  # type: ignore[misc]
+            doc.relations[um["id"]] = RelationLine(um["id"], um["type"], [tuple(x) for x in um["args"]], 0)
         elif k == "A" and um["id"] not in doc.attributes:
             doc.attributes[um["id"]] = AttributeLine(um["id"], um["name"], um["target"], um.get("value"), 0)
         elif k == "raw":

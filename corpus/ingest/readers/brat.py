@@ -119,12 +119,12 @@ def parse_ann(content: str, path: str = "") -> BratDocument:
         if kind == "E" and (m := _E.match(line)):
             args = [tuple(a.split(":", 1)) for a in m.group(4).split()]
             item_id = m.group(1)
-            ev = EventLine(item_id, m.group(2), m.group(3), args, no, m.group(5))  # type: ignore[arg-type]
+            ev = EventLine(item_id, m.group(2), m.group(3), args, no, m.group(5))
             _add(doc, doc.events, ev, no)
         elif kind == "R" and (m := _R.match(line)):
             item_id = m.group(1)
             args = [(m.group(3), m.group(4)), (m.group(5), m.group(6))]
-            rel = RelationLine(item_id, m.group(2), args, no, m.group(7))  # type: ignore[arg-type]
+            rel = RelationLine(item_id, m.group(2), args, no, m.group(7))
             _add(doc, doc.relations, rel, no)
         elif kind in "AM" and line and (m := _A.match(line)):
             item_id = m.group(1)
