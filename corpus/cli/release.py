@@ -40,7 +40,27 @@ def release_group() -> None:
 )
 @click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, help="train,validation,test ratios.")
 @click.option("--agreement", type=click.Path(exists=True, dir_okay=False), help="Agreement JSON to quote in the card.")
-@click.option("--license", "license_", default="other", show_default=True, help="License id for the card header.")
+@click.option(
+    "--license", "license_", default="other", show_default=True, help="SPDX license id (e.g. CC-BY-4.0) for the card."
+)
+@click.option("--license-name", default=None, help="License name, for a license without an SPDX id.")
+@click.option("--license-link", default=None, help="URL of the license text.")
+@click.option("--author", "authors", multiple=True, help="Citation author (repeatable, in order).")
+@click.option("--year", type=int, default=None, help="Citation year (default: the year of the corpus version).")
+@click.option("--url", default=None, help="Citation URL (default: the Hub page of --repo).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML with license, license_name, license_link, authors, year, url, pretty_name (flags win).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, file_okay=False),
+    help="A previous release folder: the card lists the changes since it.",
+)
+@click.option("--show-emails", is_flag=True, help="Keep annotators' e-mail addresses (default: pseudonyms).")
+@click.option("--no-figures", is_flag=True, help="Do not draw the figures (figures/*.png) for the card.")
 @click.option("--language", default="en", show_default=True, help="Language code for the card header.")
 @click.option(
     "--include-origin",
@@ -61,6 +81,15 @@ def release_build(
     split_ratios: str,
     agreement: str | None,
     license_: str,
+    license_name: str | None,
+    license_link: str | None,
+    authors: tuple[str, ...],
+    year: int | None,
+    url: str | None,
+    config: str | None,
+    previous: str | None,
+    show_emails: bool,
+    no_figures: bool,
     language: str,
     include_origin: tuple[str, ...],
     force: bool,
@@ -87,6 +116,15 @@ def release_build(
         split_ratios=splits.parse_ratios(split_ratios),
         agreement=agreement,
         license=license_,
+        license_name=license_name,
+        license_link=license_link,
+        authors=authors,
+        year=year,
+        url=url,
+        config=config,
+        previous=previous,
+        show_emails=show_emails,
+        figures=not no_figures,
         language=language,
         exclude_origins=tuple(o for o in DEFAULT_EXCLUDED_ORIGINS if o not in include_origin),
         force=force,

@@ -63,6 +63,7 @@ PARQUET_SETTINGS = {
 MAX_ROW_GROUP_BYTES = 100 * 1024 * 1024  # uncompressed, per row group
 MAX_FILE_BYTES = 500 * 1024 * 1024  # per Parquet shard
 RELEASE_MANIFEST = "release.json"
+CROISSANT_FILE = "croissant.json"
 
 
 class ArticleSource(Protocol):
@@ -190,6 +191,17 @@ class BuildOptions:
     max_file_bytes: int = MAX_FILE_BYTES
     built_at: str | None = None  # fixed in tests; default: now (UTC)
     show_emails: bool = False  # annotators' e-mail addresses in rows and card (default: pseudonyms)
+    license_name: str | None = None  # for license "other" (the Hub's license_name)
+    license_link: str | None = None
+    authors: tuple[str, ...] = ()  # citation
+    year: int | None = None  # citation (default: the year of built_at)
+    url: str | None = None  # citation / homepage (default: the Hub page of repo)
+    config: str | None = (
+        None  # YAML file with any of: license, license_name, license_link, authors, year, url, pretty_name
+    )
+    previous: str | None = None  # a previous release folder: the card's "Changes since"
+    guidelines: str | None = None  # shipped as guidelines.md (default: the project's annotations/guidelines.md)
+    figures: bool = True  # figures/*.png in the folder, shown by the card
 
 
 @dataclass
@@ -306,6 +318,37 @@ class _Spill:
             yield items
 
 
+CONFIG_KEYS = ("license", "license_name", "license_link", "authors", "year", "url", "pretty_name")
+
+
+def apply_config(opts: BuildOptions) -> BuildOptions:
+    """Fill options left at their defaults from ``opts.config`` (a YAML mapping); explicit
+    options win. Unknown keys are a usage error (a typo must not pass silently)."""
+    if not opts.config:
+        return opts
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(opts.config).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read release config {opts.config}: {e}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"release config {opts.config} is not a mapping", hint=f"Keys: {', '.join(CONFIG_KEYS)}.")
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise UsageError(
+            f"release config {opts.config}: unknown key(s) {', '.join(unknown)}",
+            hint=f"Keys: {', '.join(CONFIG_KEYS)}.",
+        )
+    defaults = BuildOptions(version=opts.version, annotations=[])
+    for k, v in data.items():
+        if getattr(opts, k) == getattr(defaults, k):
+            if k == "authors":
+                v = tuple([v] if isinstance(v, str) else (v or ()))
+            setattr(opts, k, v)
+    return opts
+
+
 def build_release(
     opts: BuildOptions,
     source: ArticleSource,
@@ -313,6 +356,7 @@ def build_release(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReleaseReport:
     """Build ``<out>/<name>-<version>/``; see the module docstring for the steps."""
+    opts = apply_config(opts)
     _check_options(opts)
     ratios = parse_ratios(opts.split_ratios)
     labels = labels or label_set()
@@ -367,6 +411,8 @@ def build_release(
         counts: dict[str, Counter] = {s: Counter() for s in SPLITS}
         docs: Counter = Counter()
         policy_counts: Counter = Counter()
+        origin_counts: Counter = Counter()
+        annotator_counts: Counter = Counter()
         tax_versions: Counter = Counter()
         reanchored = 0
         done = 0
@@ -430,6 +476,8 @@ def build_release(
                     docs[split] += 1
                     counts[split].update(label_counts(ann, labels))
                     policy_counts[choice["policy"]] += 1
+                    origin_counts[extra["annotation_origin"]] += 1
+                    annotator_counts[extra["annotator"]] += 1
                     tax_versions[ann.taxonomy_version or "unknown"] += 1
                     reanchored += moved
                     done += 1
@@ -446,6 +494,7 @@ def build_release(
 
         left_out = problems.counts
         built_at = opts.built_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        extras = _card_extras(opts, source, corpus_version, files, labels, folder, rows, built_at)
         stats = {
             "name": opts.name,
             "version": opts.version,
@@ -458,27 +507,38 @@ def build_release(
                 s: {f"{layer}/{label}": n for (layer, label), n in sorted(c.items())} for s, c in counts.items()
             },
             "policy_counts": dict(policy_counts),
+            "origin_counts": dict(sorted(origin_counts.items())),
+            "annotator_counts": dict(annotator_counts.most_common()),
             "reanchored": reanchored,
             "unannotated": unannotated,
             "left_out": dict(left_out),
             "agreement": agreement,
+            **extras,
             "tagging": {
                 layer: {k: dict(sorted(getattr(rep, k).items())) for k in ("tagged", "misaligned", "overlapping")}
                 for layer, rep in builder.reports.items()
             },
             "provenance": {
                 "corpus_version": corpus_version,
-                "store": _safe_uri(getattr(source, "display_uri", None) or getattr(source, "uri", "")),
+                "store": _public_uri(getattr(source, "display_uri", None) or getattr(source, "uri", "")),
+                "table_id": _table_id(source, corpus_version),
                 "taxonomy_version": labels.version,
                 "annotation_taxonomy_versions": dict(tax_versions),
                 "toolkit_version": toolkit_version(),
                 "annotation_snapshots": [
-                    {"name": _display_path(s.path), "sha256": s.sha256, "records": s.records} for s in snapshots
+                    {"name": _public_name(s.path), "sha256": s.sha256, "records": s.records} for s in snapshots
                 ],
             },
         }
         meta = _card_meta(opts, labels, features, shards, rows, sum(docs.values()))
+        if stats.get("previous"):
+            stats["changes"] = compare_releases(stats["previous"]["folder"], folder, stats)
+            stats["previous"] = {k: v for k, v in stats["previous"].items() if k != "folder"}
         atomic.write_text(folder / "README.md", card.render_card(meta, stats, labels, built_at))
+        atomic.write_text(
+            folder / CROISSANT_FILE,
+            json.dumps(_croissant(meta, stats, features, opts), indent=2, ensure_ascii=False) + "\n",
+        )
         manifest = {**stats, "built_at": built_at, "problems": [p.to_dict() for p in problems]}
         atomic.write_text(
             folder / RELEASE_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
@@ -507,6 +567,166 @@ def _safe_uri(uri: Any) -> str:
     s = str(uri or "")
     s = re.sub(r"//[^/@]*@", "//", s)
     return s.split("?", 1)[0]
+
+
+def _public_uri(uri: Any) -> str | None:
+    """A store URI for a public card: only a remote one (a local path means nothing on the Hub),
+    without credentials or query strings."""
+    s = _safe_uri(uri)
+    return s if "://" in s and not s.startswith("file://") else None
+
+
+def _public_name(p: Path) -> str:
+    """A snapshot as ``<folder>/<file>``: enough to find it in the project, no local path."""
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
+def _croissant(meta: dict[str, Any], stats: dict[str, Any], features: dict[str, Features], opts: BuildOptions):
+    from corpus.release import croissant
+
+    spdx, _, _ = card.license_info(opts.license, opts.license_name)
+    url = f"https://spdx.org/licenses/{spdx}.html" if spdx in card.LICENSES else opts.license_link
+    bib = "\n".join(card._bibtex(stats, meta, opts.name, opts.version, stats["repo"]))
+    return croissant.croissant(meta, stats, features, card.CONFIG_DESCRIPTIONS, url, bib)
+
+
+def _version_year(store: Any, version: int) -> int | None:
+    """The year the pinned corpus version was committed (the citation's default year: the same
+    for every build of these inputs)."""
+    try:
+        ts = next(h.timestamp for h in store.history() if h.version == version)
+        return int(ts[:4])
+    except Exception:  # no history (a test source) or a vacuumed log
+        return None
+
+
+def _table_id(source: Any, version: int) -> str | None:
+    get = getattr(source, "table_id", None)
+    try:
+        return str(get(version)) if callable(get) else None
+    except Exception:  # provenance is best effort; the build does not fail on it
+        return None
+
+
+def _card_extras(
+    opts: BuildOptions,
+    source: Any,
+    corpus_version: int,
+    files: list[Path],
+    labels: LabelSet,
+    folder: Path,
+    rows: dict[str, dict[str, int]],
+    built_at: str,
+) -> dict[str, Any]:
+    """What the card says beyond the rows: annotators, agreement and figures (from the
+    snapshots and the store, ``corpus.release.report``), guidelines, license, citation, the
+    previous release."""
+    from corpus.core import taxonomy as taxmod
+    from corpus.release import report
+
+    store = source if hasattr(source, "history") else None
+    data = report.collect(
+        store,
+        [],
+        corpus_version,
+        labels=labels,
+        split_ratios=opts.split_ratios,
+        show_emails=opts.show_emails,
+        files=files,
+    )
+    figures = []
+    if opts.figures:
+        figs = report.render(data)
+        report.write_figures(figs, folder / report.FIGURES_DIR)
+        figures = [
+            {"path": f"{report.FIGURES_DIR}/{f.name}.png", "title": f.title, "caption": f.caption}
+            for f in figs
+            if f.png is not None
+        ]
+    guidelines = Path(opts.guidelines) if opts.guidelines else taxmod.GUIDELINES_PATH
+    shipped_guidelines = None
+    if guidelines.is_file():
+        shutil.copyfile(guidelines, folder / "guidelines.md")
+        m = re.search(r"Taxonomy \*\*([^*]+)\*\*", guidelines.read_text(encoding="utf-8"))
+        shipped_guidelines = {"file": "guidelines.md", "taxonomy": m.group(1) if m else None}
+    year = opts.year or _version_year(store, corpus_version) or int(built_at[:4])
+    ann = data["annotations"]
+    out: dict[str, Any] = {
+        "annotations": {
+            "records": ann["records"],
+            "origins": ann["origins"],
+            "annotators": ann["annotators"],
+            "acceptance": ann["acceptance"],
+        },
+        "computed_agreement": card.agreement_summary(data.get("agreement")),
+        "figures": figures,
+        "guidelines": shipped_guidelines,
+        "license": {"id": opts.license, "name": opts.license_name, "link": opts.license_link},
+        "citation": {"authors": list(opts.authors), "year": year, "url": opts.url},
+        "empty_splits": {c: [s for s in SPLITS if not rows[c][s]] for c in rows if any(not rows[c][s] for s in SPLITS)},
+    }
+    if opts.previous:
+        out["previous"] = read_previous(opts.previous)
+    return out
+
+
+# ---------------------------------------------------------------- changes since a previous release
+
+
+def read_previous(folder: str | Path) -> dict[str, Any]:
+    root = Path(folder)
+    try:
+        manifest = json.loads((root / RELEASE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UsageError(
+            f"--previous {root} is not a built release (no readable {RELEASE_MANIFEST})",
+            hint="Pass the folder of the previous release (corpus release build writes it).",
+        ) from None
+    return {"folder": str(root), "version": manifest.get("version"), "label_counts": manifest.get("label_counts", {})}
+
+
+def _doc_digests(folder: Path) -> dict[str, tuple[str, str]]:
+    """doc id -> (text hash, digest of its annotation layers), from a release's documents Parquet."""
+    out: dict[str, tuple[str, str]] = {}
+    cols = ["id", "text_sha256", "entities", "events", "attributions"]
+    import hashlib
+
+    for p in sorted((folder / "documents").glob("*.parquet")):
+        pf = pq.ParquetFile(p)
+        for batch in pf.iter_batches(columns=cols, batch_size=2000):
+            d = batch.to_pydict()
+            for i, doc_id in enumerate(d["id"]):
+                body = json.dumps([d["entities"][i], d["events"][i], d["attributions"][i]], sort_keys=True)
+                out[doc_id] = (d["text_sha256"][i], hashlib.sha256(body.encode("utf-8")).hexdigest())
+    return out
+
+
+def compare_releases(previous: str | Path, folder: Path, stats: dict[str, Any]) -> dict[str, Any]:
+    """Documents added and removed, texts and annotations changed, label counts moved."""
+    old, new = _doc_digests(Path(previous)), _doc_digests(folder)
+    both = old.keys() & new.keys()
+
+    def totals(per_split: dict[str, dict[str, int]]) -> Counter:
+        c: Counter = Counter()
+        for counts in per_split.values():
+            c.update(counts)
+        return c
+
+    before = totals(stats["previous"]["label_counts"])
+    after = totals(stats["label_counts"])
+    moved = {
+        k: [before.get(k, 0), after.get(k, 0)]
+        for k in sorted(before.keys() | after.keys())
+        if before.get(k, 0) != after.get(k, 0)
+    }
+    return {
+        "since": stats["previous"]["version"],
+        "documents_added": len(new.keys() - old.keys()),
+        "documents_removed": len(old.keys() - new.keys()),
+        "texts_changed": sum(1 for d in both if old[d][0] != new[d][0]),
+        "annotations_changed": sum(1 for d in both if old[d][1] != new[d][1]),
+        "label_counts_moved": moved,
+    }
 
 
 def _display_path(p: Path) -> str:
@@ -543,9 +763,15 @@ def _card_meta(
                 "dataset_size": sum(sizes.values()),
             }
         )
+    spdx, lic_name, hub_license = card.license_info(opts.license, opts.license_name)
+    lic: dict[str, Any] = {"license": hub_license}
+    if hub_license == "other":
+        lic["license_name"] = spdx if spdx != "other" else (opts.license_name or "unspecified")
+        if opts.license_link:
+            lic["license_link"] = opts.license_link
     return {
         "pretty_name": opts.pretty_name or f"{opts.name} {opts.version}",
-        "license": opts.license,
+        **lic,
         "language": [opts.language],
         "size_categories": [card.size_category(n_docs)],
         "task_categories": ["token-classification"],

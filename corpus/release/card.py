@@ -29,6 +29,56 @@ CONFIG_DESCRIPTIONS = {
 }
 
 
+# SPDX id -> (name, the Hub's license id). The card shows the id with its name; anything else
+# is "other" on the Hub with the SPDX id as license_name.
+LICENSES = {
+    "CC-BY-4.0": ("Creative Commons Attribution 4.0 International", "cc-by-4.0"),
+    "CC-BY-SA-4.0": ("Creative Commons Attribution Share Alike 4.0 International", "cc-by-sa-4.0"),
+    "CC-BY-NC-4.0": ("Creative Commons Attribution Non Commercial 4.0 International", "cc-by-nc-4.0"),
+    "CC-BY-NC-SA-4.0": ("Creative Commons Attribution Non Commercial Share Alike 4.0 International", "cc-by-nc-sa-4.0"),
+    "CC0-1.0": ("Creative Commons Zero v1.0 Universal", "cc0-1.0"),
+    "ODC-By-1.0": ("Open Data Commons Attribution License v1.0", "odc-by"),
+    "ODbL-1.0": ("Open Data Commons Open Database License v1.0", "odbl"),
+    "PDDL-1.0": ("Open Data Commons Public Domain Dedication & License 1.0", "pddl"),
+    "CDLA-Permissive-2.0": ("Community Data License Agreement Permissive 2.0", "cdla-permissive-2.0"),
+    "Apache-2.0": ("Apache License 2.0", "apache-2.0"),
+    "MIT": ("MIT License", "mit"),
+    "LDC-1.0": ("LDC User Agreement for Non-Members", "other"),
+}
+
+
+def license_info(spdx: str | None, name: str | None = None) -> tuple[str, str, str]:
+    """(SPDX id or 'other', its name, the Hub's license id) for ``--license`` (case-insensitive)."""
+    key = next((k for k in LICENSES if k.lower() == str(spdx or "").lower()), None)
+    if key:
+        return key, name or LICENSES[key][0], LICENSES[key][1]
+    if spdx and str(spdx).lower() != "other":
+        return str(spdx), name or str(spdx), "other"
+    return "other", name or "not specified", "other"
+
+
+def agreement_summary(ag: dict[str, Any] | None) -> dict[str, Any]:
+    """The card's agreement figures from ``corpus.annotations.agreement`` (computed from the
+    snapshots): documents, annotators, and per layer overlap / exact span F1 and token alpha."""
+    if not ag:
+        return {}
+    out: dict[str, Any] = {"documents": ag["documents"], "annotators": len(ag["annotators"]), "layers": {}}
+    for layer, v in ag["layers"].items():
+        if not v["spans"]:
+            continue
+        row = {"overlap_f1": v["overlap"]["f1"], "exact_f1": v["exact"]["f1"], "alpha": v["alpha"]}
+        agr = (v.get("attribution_agreement") or {}).get("cue") or {}
+        if agr.get("agr") is not None:
+            row["attribution_agr"] = agr["agr"]
+        row["by_label"] = {k: x.get("overlap_f1") for k, x in v["by_label"].items()}
+        out["layers"][layer] = row
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
 def size_category(n: int) -> str:
     for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if n < limit:
@@ -79,6 +129,212 @@ def _counts_table(stats: dict[str, Any]) -> str:
     return _table(["layer / label", *SPLITS, "total"], rows)
 
 
+def _present_splits(stats: dict[str, Any], config: str) -> list[str]:
+    return [s for s in SPLITS if stats["rows"].get(config, {}).get(s)]
+
+
+def _load_section(stats: dict[str, Any], repo: str, version: str) -> list[str]:
+    """The load example, on splits that exist (an empty split is not in the data files, so
+    ``ds["train"]`` would raise KeyError), one line per config the release has, and the empty
+    splits flagged."""
+    configs = [c for c in stats["rows"] if c != "documents"]
+    doc_split = (_present_splits(stats, "documents") or ["train"])[0]
+    lines = [
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'docs = load_dataset("{repo}")  # documents (default config)',
+        *[f'{c} = load_dataset("{repo}", "{c}")' for c in configs],
+        "",
+    ]
+    if "ner" in configs:
+        ner_split = (_present_splits(stats, "ner") or ["train"])[0]
+        lines.append(f'names = ner["{ner_split}"].features["ner_tags"].feature.names  # BIO tag names')
+    lines += [
+        f'first = docs["{doc_split}"][0]  # one article with its annotation',
+        "```",
+        "",
+        "Pinned to exactly this release (the Hub tag):",
+        "",
+        "```python",
+        f'docs = load_dataset("{repo}", revision="v{version}")',
+        "```",
+        "",
+    ]
+    empty = stats.get("empty_splits") or {}
+    if empty:
+        lines += [
+            "**Empty splits** (no document hashed into them; they are not in the data files, so loading them "
+            "raises `KeyError`): " + "; ".join(f"`{c}`: {', '.join(ss)}" for c, ss in empty.items()) + ".",
+            "",
+        ]
+    return lines
+
+
+def _annotations_section(stats: dict[str, Any]) -> list[str]:
+    ann = stats.get("annotations")
+    if ann is None:
+        return []
+    origins = stats.get("origin_counts", {})
+    shipped = sum(origins.values())
+    machine = origins.get("machine_accepted", 0)
+    lines = ["## Annotations", ""]
+    people = stats.get("annotator_counts", {})
+    lines += [
+        f"Shipped documents by annotator ({len(people)} annotator{'s' if len(people) != 1 else ''}; e-mail "
+        "addresses are shown as stable "
+        "pseudonyms unless the build was asked to show them):",
+        "",
+        _table(
+            ["annotator", "shipped documents", "records in the snapshots"],
+            [[f"`{w}`", n, ann["annotators"].get(w, 0)] for w, n in people.items()] or [["-", 0, 0]],
+        ),
+        "",
+        "Shipped documents by origin of their annotation (`annotation_origin`): "
+        + (", ".join(f"`{k}` {v}" for k, v in origins.items()) or "none")
+        + ".",
+        "",
+    ]
+    if machine:
+        lines += [
+            f"**{machine} of {shipped} shipped documents carry machine predictions accepted without human "
+            "review** (`annotation_origin` = `machine_accepted`, `annotation_policy` = `machine_accepted`): a "
+            "pre-annotator's output that the machine annotator submitted. Treat them as silver, not gold; "
+            "filter them out with `ds.filter(lambda r: r['annotation_origin'] != 'machine_accepted')`.",
+            "",
+        ]
+    human_pred = origins.get("human_from_prediction", 0)
+    if human_pred:
+        lines += [
+            f"{human_pred} shipped documents were submitted by a person who started from a prediction "
+            "(`human_from_prediction`).",
+            "",
+        ]
+    acc = ann.get("acceptance") or {}
+    if acc:
+        lines += [
+            "Annotations that started from a prediction, per model version of the prediction:",
+            "",
+            _table(
+                ["model version", *sorted({k for c in acc.values() for k in c})],
+                [[mv, *[c.get(k, 0) for k in sorted({k for c in acc.values() for k in c})]] for mv, c in acc.items()],
+            ),
+            "",
+        ]
+    g = stats.get("guidelines")
+    tax = stats["provenance"].get("taxonomy_version")
+    lines += [
+        "Guidelines: "
+        + (
+            f"[`{g['file']}`]({g['file']}) (ships with this release; tables generated from taxonomy "
+            f"{g['taxonomy'] or tax})"
+            if g
+            else "not shipped with this release"
+        )
+        + f". Taxonomy of this release: {tax}; annotations were made with taxonomy versions "
+        + (
+            ", ".join(f"{k} ({v})" for k, v in sorted(stats["provenance"]["annotation_taxonomy_versions"].items()))
+            or "-"
+        )
+        + ".",
+        "",
+        "### Agreement",
+        "",
+    ]
+    ag = stats.get("computed_agreement") or {}
+    if not ag:
+        lines += [
+            "Not measured: no document of the snapshots was annotated by two or more people (predictions, "
+            "machine-accepted and adjudicated records are not annotators).",
+            "",
+        ]
+        return lines
+    lines += [
+        f"Computed from the annotation snapshots (`corpus.annotations.agreement`) on the {ag['documents']} "
+        f"documents that two or more of the {ag['annotators']} annotators annotated; the shipped gold is one "
+        "annotation per document, chosen as described below.",
+        "",
+        _table(
+            ["layer", "span F1 (overlap)", "span F1 (exact)", "token α (Krippendorff)", "attribution agr (cue)"],
+            [
+                [layer, _pct(v["overlap_f1"]), _pct(v["exact_f1"]), _pct(v["alpha"]), _pct(v.get("attribution_agr"))]
+                for layer, v in ag["layers"].items()
+            ],
+        ),
+        "",
+        "Per label (span F1, overlap): "
+        + "; ".join(
+            f"{layer}: " + ", ".join(f"{k} {_pct(x)}" for k, x in v["by_label"].items())
+            for layer, v in ag["layers"].items()
+        )
+        + ".",
+        "",
+    ]
+    return lines
+
+
+def _figures_section(stats: dict[str, Any]) -> list[str]:
+    figs = stats.get("figures") or []
+    if not figs:
+        return []
+    lines = ["## Figures", ""]
+    for f in figs:
+        lines += [f"**{f['title']}**", "", f"![{f['title']}]({f['path']})", "", f"_{f['caption']}_", ""]
+    return lines
+
+
+def _changes_section(stats: dict[str, Any]) -> list[str]:
+    ch = stats.get("changes")
+    if not ch:
+        return []
+    moved = ch["label_counts_moved"]
+    return [
+        f"## Changes since v{ch['since']}",
+        "",
+        f"- Documents added: {ch['documents_added']}; removed: {ch['documents_removed']}",
+        f"- Documents whose text changed: {ch['texts_changed']}; whose annotation changed: {ch['annotations_changed']}",
+        "",
+        _table(
+            ["layer / label", f"v{ch['since']}", "this release", "change"],
+            [[k, a, b, f"{b - a:+d}"] for k, (a, b) in moved.items()],
+        )
+        if moved
+        else "Label counts: unchanged.",
+        "",
+    ]
+
+
+def _license_section(stats: dict[str, Any]) -> list[str]:
+    lic = stats.get("license") or {}
+    spdx, name, _ = license_info(lic.get("id"), lic.get("name"))
+    if spdx == "other":
+        text = f"License: {name} (`other`)." + (
+            "" if lic.get("name") else " No license was chosen for this release: ask the maintainers before reuse."
+        )
+    else:
+        text = f"License: `{spdx}` ({name})."
+    if lic.get("link"):
+        text += f" See {lic['link']}."
+    return ["## License", "", text + " Article texts remain under their publishers' terms.", ""]
+
+
+def _bibtex(stats: dict[str, Any], meta: dict[str, Any], name: str, version: str, repo: str) -> list[str]:
+    cit = stats.get("citation") or {}
+    url = cit.get("url") or f"https://huggingface.co/datasets/{repo}"
+    lines = [f"@misc{{{name.replace('-', '_')}_{version.replace('.', '_')},"]
+    if cit.get("authors"):
+        lines.append(f"  author       = {{{' and '.join(cit['authors'])}}},")
+    lines += [f"  title        = {{{meta['pretty_name']}}},"]
+    if cit.get("year"):
+        lines.append(f"  year         = {{{cit['year']}}},")
+    lines += [
+        f"  note         = {{Version {version}}},",
+        f"  howpublished = {{\\url{{{url}}}}},",
+        "}",
+    ]
+    return lines
+
+
 def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, built_at: str) -> str:
     """The README.md text: YAML header ``meta`` plus the body built from ``stats``."""
     repo = stats["repo"]
@@ -119,7 +375,6 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
             "attribution (who said what: cue, source, content)" if labels.has_attribution else "",
         ]
         layers = "in these layers: " + ", ".join(p for p in present if p)
-    loads = [f'{c} = load_dataset("{repo}", "{c}")' for c in stats["rows"] if c != "documents"]
     body = [
         f"# {meta['pretty_name']}",
         "",
@@ -134,16 +389,7 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "",
         "## How to load",
         "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        f'docs = load_dataset("{repo}")                       # documents (default config)',
-        *loads,
-        f'pinned = load_dataset("{repo}", "ner", revision="v{version}")  # exactly this release',
-        "",
-        'names = ner["train"].features["ner_tags"].feature.names  # BIO tag names',
-        "```",
-        "",
+        *_load_section(stats, repo, version),
         "Class-label columns hold integer ids; `features[...].names` (or `.int2str`) gives the label names.",
         "",
         f"## Labels (taxonomy {labels.version})",
@@ -160,7 +406,8 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "",
         f"Policy `{stats['policy']}`: one annotation per document — the reviewed (`ground_truth`) one if any; "
         "else, when all annotations come from one annotator, that annotator's; else the adjudicated one; "
-        "else the most recent (`updated_at`, then `created_at`). The rule used is in the `annotation_policy` "
+        "else the most recent (`updated_at`, then `created_at`). Predictions accepted by the machine annotator "
+        "(`machine_accepted`) count only when no person annotated the document. The rule used is in the `annotation_policy` "
         "column, the annotator in `annotator`, the origin in `annotation_origin`. Annotations made on an "
         "older text of an article (`text_sha256` changed) are re-anchored only when every fragment's text "
         "occurs exactly once in the current text (`reanchored` = true); otherwise they are left out.",
@@ -194,8 +441,16 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         ),
         "",
     ]
+    body += _annotations_section(stats)
     if stats.get("agreement"):
-        body += ["## Agreement", "", _table(["measure", "value"], [[k, v] for k, v in stats["agreement"].items()]), ""]
+        body += [
+            "Further agreement figures given to the build (`--agreement`):",
+            "",
+            _table(["measure", "value"], [[k, v] for k, v in stats["agreement"].items()]),
+            "",
+        ]
+    body += _figures_section(stats)
+    body += _changes_section(stats)
     body += [
         "## Left out",
         "",
@@ -205,7 +460,9 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "",
         "## Provenance",
         "",
-        f"- Corpus version: {stats['provenance']['corpus_version']} (store `{stats['provenance']['store']}`)",
+        f"- Corpus version: {stats['provenance']['corpus_version']}"
+        + (f" of Delta table `{stats['provenance']['table_id']}`" if stats["provenance"].get("table_id") else "")
+        + (f" (store `{stats['provenance']['store']}`)" if stats["provenance"].get("store") else ""),
         f"- Taxonomy version: {labels.version}; annotations made with taxonomy versions: "
         + (
             ", ".join(f"{k} ({v})" for k, v in sorted(stats["provenance"]["annotation_taxonomy_versions"].items()))
@@ -229,14 +486,11 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
         "the complete annotation.",
         "- Article texts are as published by their sources; check the source's terms before redistribution.",
         "",
+        *_license_section(stats),
         "## Citation",
         "",
         "```bibtex",
-        f"@misc{{{name.replace('-', '_')}_{version.replace('.', '_')},",
-        f"  title        = {{{meta['pretty_name']}}},",
-        f"  note         = {{Version {version}}},",
-        f"  howpublished = {{\\url{{https://huggingface.co/datasets/{repo}}}}},",
-        "}",
+        *_bibtex(stats, meta, name, version, repo),
         "```",
         "",
     ]

@@ -240,6 +240,10 @@ class CorpusStore:
                 ) from e
             raise UnknownVersion(f"cannot load version {version} of {self.display_uri}: {reason}") from e
 
+    def table_id(self, version: int | str | None = None) -> str:
+        """The Delta table's id (``metaData.id``): names this table whatever its location."""
+        return str(self.table(self.resolve_version(version)).metadata().id)
+
     def latest_version(self) -> int | None:
         """Latest version number, or None when the store does not exist yet."""
         if not self.exists():
