@@ -85,6 +85,7 @@ demo: install
 	$(BIN)/corpus release build --version $(VERSION) --store $(DEMO_STORE) --annotations $(DEMO)/annotations \
 	  --out $(DEMO)/dist --name $(PROJECT) --force
 	$(BIN)/corpus release summary $(DEMO)/dist/$(PROJECT)-$(VERSION)
+	$(BIN)/corpus report --store $(DEMO_STORE) --annotations $(DEMO)/annotations --out $(DEMO)/report
 	@echo
 	@echo "Label Studio: http://127.0.0.1:$(LS_PORT)/projects/  (log in: see the 'Log in as' line above;"
 	@echo "  stop it with: make labelstudio-stop)"
