@@ -214,7 +214,7 @@ def gold_label_data(files: Sequence[Path], labels: LabelSet, ratios: Sequence[fl
                 s = assign_split(r["doc_id"], ratios)
                 docs[s] += 1
                 rules[r["policy"]] += 1
-                per_split[s].update(label_counts(ann, labels.attribution_spans))
+                per_split[s].update(label_counts(ann, labels))
     return {
         "gold_documents": dict(docs),
         "gold_rules": dict(sorted(rules.items())),
