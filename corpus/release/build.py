@@ -679,7 +679,7 @@ def read_previous(folder: str | Path) -> dict[str, Any]:
         manifest = json.loads((root / RELEASE_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise UsageError(
-            f"--previous {root} is not a built release (no readable {RELEASE_MANIFEST})",
+            f"previous release {root} is not a built release (no readable {RELEASE_MANIFEST})",
             hint="Pass the folder of the previous release (corpus release build writes it).",
         ) from None
     return {"folder": str(root), "version": manifest.get("version"), "label_counts": manifest.get("label_counts", {})}

@@ -444,7 +444,7 @@ def render_card(meta: dict[str, Any], stats: dict[str, Any], labels: LabelSet, b
     body += _annotations_section(stats)
     if stats.get("agreement"):
         body += [
-            "Further agreement figures given to the build (`--agreement`):",
+            "Further agreement figures given to the build (an agreement JSON file):",
             "",
             _table(["measure", "value"], [[k, v] for k, v in stats["agreement"].items()]),
             "",
