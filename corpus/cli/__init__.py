@@ -5,5 +5,8 @@ One module per command family; each registers its commands on :data:`corpus.cli.
 
 from corpus.cli import annotations, labelstudio, release, report, store  # noqa: F401  (they register their commands)
 from corpus.cli.app import main
+from corpus.cli.options import add_to_every_command, taxonomy_option
+
+add_to_every_command(main, taxonomy_option)
 
 __all__ = ["main"]

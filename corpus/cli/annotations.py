@@ -18,17 +18,39 @@ from corpus.core.taxonomy import LAYERS
 
 @main.group("taxonomy")
 def taxonomy_group() -> None:
-    """Generate or check the files derived from schemas/taxonomy.yaml."""
+    """Check a taxonomy, and generate or check the files derived from it."""
+
+
+root_option = click.option(
+    "--root",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="A source checkout: its schemas/, annotations/guidelines.md and packaged copies "
+    "(default: the checkout this package runs from, if any).",
+)
+out_option = click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="A folder of your own: the Label Studio config, JSON Schemas and guidelines of the selected taxonomy.",
+)
 
 
 @taxonomy_group.command("generate")
-@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@root_option
+@out_option
 @json_option
-def taxonomy_generate(root: str | None, as_json: bool) -> None:
-    """Write the Label Studio config, JSON Schemas and guideline tables (only files that changed)."""
+def taxonomy_generate(root: str | None, out: str | None, as_json: bool) -> None:
+    """Write the Label Studio config, JSON Schemas and guideline tables (only files that changed).
+
+    With --out DIR: for the selected taxonomy (--taxonomy, CORPUS_TAXONOMY, else the packaged
+    one) into DIR. Without: in the source checkout, from schemas/taxonomy.yaml.
+    """
     from corpus import generate
 
-    written = [str(p) for p in generate.generate(root)]
+    if root is not None and out is not None:
+        raise UsageError("--root and --out exclude each other")
+    written = [str(p) for p in generate.generate(root, out=out)]
     if as_json:
         emit_json({"written": written})
     else:
@@ -36,20 +58,41 @@ def taxonomy_generate(root: str | None, as_json: bool) -> None:
 
 
 @taxonomy_group.command("check")
-@click.option("--root", default=None, help="Repository root (default: the one holding this package).")
+@root_option
+@out_option
 @json_option
-def taxonomy_check(root: str | None, as_json: bool) -> Outcome:
-    """Exit 1 when a generated file is missing or stale."""
+def taxonomy_check(root: str | None, out: str | None, as_json: bool) -> Outcome:
+    """Check the taxonomy; exit 1 when a generated file is missing or stale.
+
+    Compares the files of --out DIR, else of the source checkout, else the packaged copies; with a
+    taxonomy of your own and no --out, only the taxonomy itself is checked.
+    """
     from corpus import generate
 
-    stale = [str(p) for p in generate.stale(root)]
+    if root is not None and out is not None:
+        raise UsageError("--root and --out exclude each other")
+    t = generate.target(root, out)
+    stale = [str(p) for p in generate.stale_files(t)]
+    folder = str(t.folder) if t.folder is not None else None
     problems = [Problem("stale_generated_file", "missing, or not what the taxonomy generates", file=p) for p in stale]
     if as_json:
-        emit_json({"ok": not stale, "stale": stale, "problems": [p.to_dict() for p in problems]})
+        emit_json(
+            {
+                "ok": not stale,
+                "taxonomy": str(t.taxonomy_path),
+                "folder": folder,
+                "stale": stale,
+                "problems": [p.to_dict() for p in problems],
+            }
+        )
     elif stale:
         echo_problems(problems, limit=None)
+        if out is not None:
+            click.echo(f"  (here: `corpus taxonomy generate --out {out}`)", err=True)
+    elif folder is None:
+        click.echo(f"taxonomy {t.taxonomy_path} is valid (pass --out DIR to check files generated from it)")
     else:
-        click.echo("all generated files are up to date")
+        click.echo(f"taxonomy {t.taxonomy_path} is valid; the generated files in {folder} are up to date")
     return Outcome(problems)
 
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from corpus.cli.options import emit_json, json_wanted
+from corpus.core import taxonomy
 from corpus.core.errors import EXIT_PROBLEMS, CorpusError, environment_error
 from corpus.core.problems import Problem
 
@@ -43,6 +44,8 @@ class CorpusGroup(click.Group):
             _fail(ctx, e)
         except OSError as e:  # a full disk, a folder that cannot be written, ...
             _fail(ctx, environment_error(e, str(e.filename) if e.filename else "a file operation"))
+        finally:
+            taxonomy.select(None)  # --taxonomy holds for one command (CliRunner runs many in one process)
         if isinstance(rv, Outcome) and not rv.ok:
             ctx.exit(EXIT_PROBLEMS)
         return rv

@@ -46,8 +46,17 @@ def labelstudio_group() -> None:
     help="sqlite for trials; postgresql (a cluster under the data dir, system PostgreSQL) for a team. "
     "Env: CORPUS_LS_DATABASE.",
 )
+@click.option(
+    "--label-studio-bin",
+    "label_studio_bin",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The label-studio executable (default: CORPUS_LABEL_STUDIO_BIN, else label-studio on PATH).",
+)
 @json_option
-def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, database: str, as_json: bool) -> None:
+def labelstudio_start(
+    port: int, data_dir: str, timeout: float, reuse: bool, database: str, label_studio_bin: str | None, as_json: bool
+) -> None:
     """Start Label Studio and wait until it answers; print the URL and how to log in."""
     from corpus.labelstudio import server as lsserver
 
@@ -59,7 +68,7 @@ def labelstudio_start(port: int, data_dir: str, timeout: float, reuse: bool, dat
         else:
             click.echo(f"Label Studio is already running at {running['url']} (pid {running['pid']})")
         return
-    binary = lsserver.find_binary()
+    binary = lsserver.find_binary(label_studio_bin)
     creds = lsserver.load_credentials()
     notify = None if as_json else (lambda msg: click.echo(msg, err=True))
     info = lsserver.start(data_dir, port, creds=creds, binary=binary, timeout=timeout, notify=notify, database=database)

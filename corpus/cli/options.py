@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
@@ -35,6 +35,44 @@ version_option = click.option(
 
 def json_wanted(ctx: click.Context) -> bool:
     return bool(ctx.meta.get("corpus.json"))
+
+
+def _select_taxonomy(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from corpus.core import taxonomy
+
+    if value is not None:
+        taxonomy.select(value)  # undone when the command ends (corpus.cli.app.CorpusGroup)
+
+
+# Every command takes it (added by :func:`add_to_every_command`): the taxonomy of the process,
+# selected before any other option is read.
+taxonomy_option = click.option(
+    "--taxonomy",
+    envvar="CORPUS_TAXONOMY",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_select_taxonomy,
+    help="Taxonomy YAML file (default: the one shipped with the package). Env: CORPUS_TAXONOMY.",
+)
+
+
+def commands(group: click.Group) -> list[click.Command]:
+    """Every command under ``group`` (groups themselves excluded), depth first."""
+    out: list[click.Command] = []
+    for cmd in group.commands.values():
+        out += commands(cmd) if isinstance(cmd, click.Group) else [cmd]
+    return out
+
+
+def add_to_every_command(group: click.Group, *options: Callable[[click.Command], click.Command]) -> None:
+    """Give every command under ``group`` the ``options`` (a command declaring one itself keeps its own)."""
+    for option in options:
+        name = option(click.Command("probe")).params[0].name
+        for cmd in commands(group):
+            if name not in {p.name for p in cmd.params}:
+                option(cmd)
 
 
 def emit_json(obj: Any) -> None:

@@ -59,12 +59,14 @@ from xml.sax.saxutils import quoteattr
 
 import yaml
 
+from corpus.core import resources
 from corpus.core.errors import TaxonomyError
 from corpus.core.model import ATTRIBUTION_KEYS, ENTITY_KEYS, EVENT_KEYS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PATH = REPO_ROOT / "schemas" / "taxonomy.yaml"
-GUIDELINES_PATH = REPO_ROOT / "annotations" / "guidelines.md"
+# The packaged copies (corpus/resources/, refreshed from schemas/ by ``corpus taxonomy generate``).
+DEFAULT_PATH = resources.path(resources.TAXONOMY)
+GUIDELINES_PATH = resources.path(resources.GUIDELINES)
+_READ_HINT = "pass the path of a readable taxonomy YAML file (taxonomy=FILE) or set CORPUS_TAXONOMY"
 
 # ---------------------------------------------------------------- layers, roles, defaults
 
@@ -816,8 +818,19 @@ def parse(data: Any, path: str = "<taxonomy>") -> Taxonomy:
     return tax
 
 
+_selected: Path | None = None
+
+
+def select(path: str | os.PathLike[str] | None) -> None:
+    """Make ``path`` the taxonomy of this process (the CLI's ``--taxonomy``); None undoes it."""
+    global _selected
+    _selected = Path(path) if path is not None else None
+
+
 def default_path() -> Path:
-    return Path(os.environ.get("CORPUS_TAXONOMY") or DEFAULT_PATH)
+    """The taxonomy used when none is passed: the selected one, else ``$CORPUS_TAXONOMY``, else
+    the packaged default (a copy of ``schemas/taxonomy.yaml``)."""
+    return _selected or Path(os.environ.get("CORPUS_TAXONOMY") or DEFAULT_PATH)
 
 
 @lru_cache(maxsize=8)
@@ -825,9 +838,7 @@ def _load_cached(path: str, mtime_ns: int) -> Taxonomy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
-        raise TaxonomyError(
-            f"cannot read taxonomy {path}: {e.strerror}", hint="set CORPUS_TAXONOMY or run from the repository"
-        ) from e
+        raise TaxonomyError(f"cannot read taxonomy {path}: {e.strerror}", hint=_READ_HINT) from e
     except UnicodeDecodeError as e:
         raise TaxonomyError(f"taxonomy {path} is not UTF-8: {e}") from e
     try:
@@ -838,14 +849,12 @@ def _load_cached(path: str, mtime_ns: int) -> Taxonomy:
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Taxonomy:
-    """The taxonomy at ``path`` (default ``$CORPUS_TAXONOMY`` or ``schemas/taxonomy.yaml``), checked."""
+    """The taxonomy at ``path`` (default: :func:`default_path`), checked."""
     p = Path(path) if path is not None else default_path()
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as e:
-        raise TaxonomyError(
-            f"cannot read taxonomy {p}: {e.strerror}", hint="set CORPUS_TAXONOMY or run from the repository"
-        ) from e
+        raise TaxonomyError(f"cannot read taxonomy {p}: {e.strerror}", hint=_READ_HINT) from e
     return _load_cached(str(p), mtime)
 
 
@@ -1079,7 +1088,7 @@ def markdown_to_html(md: str) -> str:
 
 
 def expert_instruction(tax: Taxonomy | None = None, guidelines: str | os.PathLike[str] | None = None) -> str:
-    """The project's instructions (``expert_instruction``): annotations/guidelines.md as HTML."""
+    """The project's instructions (``expert_instruction``): the packaged guidelines as HTML."""
     path = Path(guidelines) if guidelines is not None else GUIDELINES_PATH
     try:
         md = path.read_text(encoding="utf-8")

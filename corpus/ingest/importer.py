@@ -574,6 +574,19 @@ def _unpack(packed: list[tuple[Any, ...]]) -> list[_Job]:
     ]
 
 
+def _worker_env() -> dict[str, str]:
+    """The workers' environment: they must import this same ``corpus``. An installed package is
+    found by the interpreter as it is; one imported from elsewhere (a checkout on ``sys.path``)
+    gets its folder put first on ``PYTHONPATH``."""
+    import site
+
+    home = Path(__file__).resolve().parents[2]  # the folder holding the corpus package
+    installed = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if home in installed:
+        return dict(os.environ)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(home), os.environ.get("PYTHONPATH")]))}
+
+
 def _workers() -> int:
     """Worker processes for normalizing and hashing: ``$CORPUS_IMPORT_WORKERS``, else one
     per CPU (at most 4); 0 or 1 = all in this process."""
@@ -609,8 +622,7 @@ class _Builder:
             self._submit()
 
     def _start(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = _worker_env()
         for _ in range(self.n_workers):
             self.procs.append(
                 subprocess.Popen(

@@ -40,11 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.core import atomic
+from corpus.core import atomic, resources
 from corpus.core.errors import LabelStudioError, ProgramMissing, UsageError
 from corpus.labelstudio import postgres
 
-REPO = Path(__file__).resolve().parents[2]
+LS_VERSION = "1.23.2"  # the server version the toolkit is tested with (Makefile: LS_VERSION)
+BINARY_NAME = "label-studio"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = Path("data/labelstudio")
@@ -104,17 +105,40 @@ def config_file() -> Path:
     return config_dir() / "labelstudio.json"
 
 
-def find_binary() -> Path:
-    """The ``label-studio`` executable: $CORPUS_LABEL_STUDIO_BIN or ``<repo>/.venv-labelstudio``."""
-    env = os.environ.get("CORPUS_LABEL_STUDIO_BIN")
-    path = Path(env) if env else REPO / ".venv-labelstudio" / "bin" / "label-studio"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise ProgramMissing(
-            f"Label Studio is not installed: {path} is missing",
-            hint="run `make install-labelstudio` (it creates .venv-labelstudio), "
-            "or point CORPUS_LABEL_STUDIO_BIN at a label-studio executable",
-        )
-    return path
+INSTALL_HINT = (
+    "install the server in an environment of its own (its pinned dependencies clash with the "
+    f"toolkit's): `python -m venv ~/.venvs/labelstudio && ~/.venvs/labelstudio/bin/pip install "
+    f"label-studio=={LS_VERSION}`, then set CORPUS_LABEL_STUDIO_BIN=~/.venvs/labelstudio/bin/label-studio"
+)
+
+
+def find_binary(binary: str | os.PathLike[str] | None = None) -> Path:
+    """The ``label-studio`` executable: ``binary``, else ``$CORPUS_LABEL_STUDIO_BIN``, else
+    ``label-studio`` on PATH, else (in a source checkout) its ``.venv-labelstudio``.
+
+    A location given explicitly (``binary`` or the environment variable) that is not an
+    executable is an error, not a reason to look elsewhere.
+    """
+    given = binary if binary is not None else os.environ.get("CORPUS_LABEL_STUDIO_BIN") or None
+    root = resources.checkout_root()
+    hint = INSTALL_HINT + (" (in this checkout: `make install-labelstudio`)" if root is not None else "")
+    if given is not None:
+        path = Path(given).expanduser()
+        if not _executable(path):
+            raise ProgramMissing(f"Label Studio is not installed: {path} is not an executable file", hint=hint)
+        return path
+    on_path = shutil.which(BINARY_NAME)
+    if on_path:
+        return Path(on_path)
+    if root is not None and _executable(root / ".venv-labelstudio" / "bin" / BINARY_NAME):
+        return root / ".venv-labelstudio" / "bin" / BINARY_NAME
+    raise ProgramMissing(
+        f"Label Studio is not installed: no {BINARY_NAME} on PATH and CORPUS_LABEL_STUDIO_BIN is not set", hint=hint
+    )
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
 
 
 def label_studio_version(binary: Path) -> str:

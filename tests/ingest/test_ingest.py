@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import unicodedata
@@ -317,3 +318,17 @@ def test_doc_ids_beyond_the_kept_limit_are_derived(store, monkeypatch):
     assert len(r.doc_ids) == 4 and r.doc_ids["dup"] == make_doc_id("k1")  # 3 kept + the remapped one
     assert [r.doc_id_of(f"k{i}") for i in range(6)] == [make_doc_id(f"k{i}") for i in range(6)]
     assert r.doc_id_of("dup") == make_doc_id("k1")
+
+
+def test_workers_import_the_same_corpus_package(tmp_path, monkeypatch):
+    """From a checkout the workers get its folder on PYTHONPATH; an installed package needs nothing
+    (tests/test_wheel.py runs workers from a wheel)."""
+    import site
+
+    from corpus.ingest import importer as ingest
+
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    home = str(Path(ingest.__file__).resolve().parents[2])
+    assert ingest._worker_env()["PYTHONPATH"] == os.pathsep.join([home, "/elsewhere"])
+    monkeypatch.setattr(site, "getsitepackages", lambda: [home])
+    assert ingest._worker_env()["PYTHONPATH"] == "/elsewhere"

@@ -8,12 +8,13 @@ import socket
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from corpus.cli import main
-from corpus.core.errors import LabelStudioError, ProgramMissing
+from corpus.core.errors import EnvironmentProblem, LabelStudioError, ProgramMissing
 from corpus.labelstudio import server as lsserver
 
 
@@ -32,14 +33,52 @@ def config_home(tmp_path, monkeypatch):
     return tmp_path / "config"
 
 
-def test_missing_binary_says_how_to_install(monkeypatch, tmp_path, config_home):
+def _fake_binary(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / "label-studio"
+    p.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    p.chmod(0o755)
+    return p
+
+
+def test_missing_binary_says_how_to_install_with_pip(monkeypatch, tmp_path, config_home):
     monkeypatch.setenv("CORPUS_LABEL_STUDIO_BIN", str(tmp_path / "nope" / "label-studio"))
     with pytest.raises(ProgramMissing) as e:
         lsserver.find_binary()
-    assert "make install-labelstudio" in str(e.value)
+    assert isinstance(e.value, EnvironmentProblem) and e.value.code == "E903"
+    assert "pip install label-studio==1.23.2" in str(e.value) and "CORPUS_LABEL_STUDIO_BIN" in str(e.value)
+    assert "make install-labelstudio" in str(e.value)  # this test runs from a checkout
     r = CliRunner().invoke(main, ["labelstudio", "start", "--data-dir", str(tmp_path / "ls")])
-    assert r.exit_code == 3  # the environment: a program is missing
-    assert "make install-labelstudio" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 3
+    assert "python -m venv ~/.venvs/labelstudio" in r.output and "Traceback" not in r.output
+    # not from a checkout, with nothing on PATH: the pip hint alone
+    monkeypatch.delenv("CORPUS_LABEL_STUDIO_BIN")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(lsserver.resources, "checkout_root", lambda: None)
+    with pytest.raises(EnvironmentProblem, match="no label-studio on PATH") as e:
+        lsserver.find_binary()
+    assert "make" not in str(e.value) and "pip install label-studio" in str(e.value)
+
+
+def test_binary_order_option_env_path_checkout(monkeypatch, tmp_path):
+    opt, env, on_path = (_fake_binary(tmp_path / d) for d in ("opt", "env", "path"))
+    checkout = tmp_path / "repo"
+    in_checkout = _fake_binary(checkout / ".venv-labelstudio" / "bin")
+    monkeypatch.setattr(lsserver.resources, "checkout_root", lambda: checkout)
+    monkeypatch.setenv("CORPUS_LABEL_STUDIO_BIN", str(env))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert lsserver.find_binary(str(opt)) == opt
+    assert lsserver.find_binary() == env
+    monkeypatch.delenv("CORPUS_LABEL_STUDIO_BIN")
+    assert lsserver.find_binary() == on_path
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert lsserver.find_binary() == in_checkout
+    monkeypatch.setattr(lsserver.resources, "checkout_root", lambda: None)  # an installed wheel
+    with pytest.raises(EnvironmentProblem):
+        lsserver.find_binary()
+    with pytest.raises(EnvironmentProblem, match="not an executable"):  # given explicitly: no fallback
+        monkeypatch.setenv("PATH", str(on_path.parent))
+        lsserver.find_binary(str(tmp_path / "opt"))
 
 
 def test_demo_credentials_generated_once_in_private_file(config_home):

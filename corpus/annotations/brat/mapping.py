@@ -1,4 +1,4 @@
-"""The brat-to-taxonomy mapping (``schemas/brat-polnear.yaml`` by default)."""
+"""The brat-to-taxonomy mapping (by default the packaged copy of ``schemas/brat-polnear.yaml``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.core import resources
 from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MAPPING = REPO_ROOT / "schemas" / "brat-polnear.yaml"
+DEFAULT_MAPPING = resources.path(resources.BRAT_MAPPING)
 DEFAULT_ANNOTATOR = "brat"
 
 
