@@ -115,6 +115,7 @@ def test_check_with_ones_own_taxonomy_checks_the_taxonomy(tmp_path):
         "taxonomy": str(own),
         "folder": None,
         "stale": [],
+        "problems": [],
     }
     bad = tmp_path / "bad.yaml"
     bad.write_text("entities: [1, 2]\n", encoding="utf-8")
