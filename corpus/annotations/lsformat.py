@@ -32,6 +32,7 @@ control name, label and relation label below comes from the loaded taxonomy):
 from __future__ import annotations
 
 import hashlib
+import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -116,6 +117,22 @@ def check_offsets(
     if conv:
         return ("utf16", *conv)
     return "mismatch", start, end
+
+
+def _unescaped(x: str) -> str:
+    x = x.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\r", "\n").replace("\\t", "\t")
+    x = x.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\u202f", " ")
+    return _SPACES.sub(" ", x)
+
+
+_SPACES = re.compile(r"[ \t]+")
+
+
+def ls_escaped(seen: str, actual: str) -> bool:
+    """True when a region's ``text`` differs from the task text at its offsets only by Label
+    Studio's own escaping: line breaks stored as ``\\n``, non-breaking spaces as plain (collapsed)
+    spaces. The offsets are right; only the copy of the text is not."""
+    return seen != actual and _unescaped(seen) == _unescaped(actual)
 
 
 def _utf16(text: str, start: int, end: int, seen: str, umap: Utf16Map | None) -> tuple[int, int] | None:
@@ -245,7 +262,19 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
         labels = pairs.setdefault((str(r.from_id), str(r.to_id)), [])
         if r.label not in labels:
             labels.append(r.label)
-    relations += [_rel(fr, to, labels) for (fr, to), labels in pairs.items()]
+    unlabelled = tax.relation_layer.unlabelled if tax.relation_layer else ""
+    relations += [_rel(fr, to, [x for x in labels if x != unlabelled]) for (fr, to), labels in pairs.items()]
+    for name, value in (ann.meta.get("choices") or {}).items() if isinstance(ann.meta.get("choices"), dict) else ():
+        if any(a.name == name for a in tax.document_attributes):
+            regions.append(
+                {
+                    "id": new_id(f"doc-{name}"),
+                    "from_name": name,
+                    "to_name": tax.text,
+                    "type": "choices",
+                    "value": {"choices": list(value) if isinstance(value, list) else [value]},
+                }
+            )
     return regions + relations
 
 
@@ -316,6 +345,7 @@ def from_labelstudio(
     controls = set(tax.label_controls())
     att = tax.attribution_layer
     attr_names = {a.name for a in tax.attributes()}
+    doc_attrs = {a.name: a for a in tax.document_attributes}
 
     for i, item in enumerate(result):
         ptr = f"{pointer}/{i}"
@@ -331,10 +361,27 @@ def from_labelstudio(
             continue
         rid = item.get("id")
         value = item.get("value")
+        if rid is None and isinstance(value, dict):
+            rid = region_id_for(i)  # hosted exports: a region without an id
         if not isinstance(rid, (str, int)) or isinstance(rid, bool) or not isinstance(value, dict):
             add("schema", "region needs an id and a value object", None, ptr)
             continue
         rid = str(rid)
+        if typ == "choices" and item.get("from_name") in doc_attrs:
+            vals = value.get("choices")
+            if not isinstance(vals, list) or not all(isinstance(x, str) for x in vals):
+                add("invalid_choice", f"{item.get('from_name')} needs a list of choices", rid, ptr + "/value/choices")
+            else:
+                bad = [x for x in vals if x not in doc_attrs[item["from_name"]].values]
+                if bad:
+                    add(
+                        "invalid_choice",
+                        f"{item['from_name']} {bad[0]!r} is not one of {', '.join(doc_attrs[item['from_name']].values)}",
+                        rid,
+                        ptr + "/value/choices",
+                    )
+                ann.meta.setdefault("choices", {})[item["from_name"]] = vals if len(vals) != 1 else vals[0]
+            continue
         if typ == "choices":
             choice_items.append((i, item))
             continue
@@ -374,6 +421,16 @@ def from_labelstudio(
             if fixed is None:
                 fixed = [dict(x) if isinstance(x, dict) else x for x in result]
             fixed[i] = {**item, "value": {**value, "start": s, "end": e}}
+        if verdict == "mismatch" and seen is not None and ls_escaped(seen, text[s:e]):
+            add(
+                "ls_escaped_text",
+                f"region text differs from the task text at {s}..{e} only by Label Studio's escaping "
+                "(line breaks stored as \\n, non-breaking spaces as collapsed spaces); the offsets are "
+                "right and the task text is used",
+                rid,
+                ptr + "/value/text",
+            )
+            seen = text[s:e]
         if rid in regions or rid in bad_regions:
             add("duplicate_region_id", f"region id {rid} is used by more than one region", rid, ptr + "/id")
             bad_regions.add(rid)
@@ -429,11 +486,14 @@ def from_labelstudio(
         ptr = f"{pointer}/{i}"
         fr, to = item.get("from_id"), item.get("to_id")
         labels = item.get("labels")
+        unlabelled = tax.relation_layer.unlabelled if tax.relation_layer else ""
+        if unlabelled and (labels is None or labels == []):
+            labels = [unlabelled]
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
             add(
                 "unknown_label",
                 f"relation {fr}->{to} has no label (choose one of {', '.join(tax.relation_labels())})",
-                None,
+                None if fr is None else str(fr),
                 ptr + "/labels",
             )
             continue
@@ -664,7 +724,7 @@ def ls_annotation_record(
     data = task.get("data") if isinstance(task.get("data"), dict) else {}
     tmeta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
     tax = tax or taxmod.load()
-    text = data.get(tax.text) if isinstance(data.get(tax.text), str) else ""
+    text = data.get(tax.data_key) if isinstance(data.get(tax.data_key), str) else ""
     lead = annotation.get("lead_time")
     fields = dict(
         doc_id=str(data.get("doc_id") or tmeta.get("doc_id") or ""),
@@ -734,3 +794,97 @@ def result_digest(result: Iterable[dict[str, Any]]) -> str:
     import json
 
     return hashlib.sha256(json.dumps(list(result), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- other export shapes
+
+JSON_MIN_KEYS = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
+
+
+def is_json_min(records: Any, tax: Taxonomy) -> bool:
+    """True for a JSON-MIN export: flat records (task data + one annotation's values per control)."""
+    if not isinstance(records, list) or not records:
+        return False
+    first = records[0]
+    return (
+        isinstance(first, dict)
+        and "data" not in first
+        and "annotations" not in first
+        and tax.data_key in first
+        and any(k in first for k in (*JSON_MIN_KEYS, *tax.label_controls()))
+    )
+
+
+def json_min_to_task(rec: dict[str, Any], tax: Taxonomy) -> dict[str, Any]:
+    """One JSON-MIN record -> a task of the JSON format with one annotation (regions get ids
+    ``<annotation>-<k>``; JSON-MIN has no region ids and no relations)."""
+    controls = set(tax.label_controls())
+    doc_choices = {a.name for a in tax.document_attributes} | {a.name for a in tax.attributes()}
+    aid = rec.get("annotation_id")
+    result: list[dict[str, Any]] = []
+    data: dict[str, Any] = {}
+    for k, v in rec.items():
+        if k in controls and isinstance(v, list):
+            for n, r in enumerate(v):
+                if isinstance(r, dict):
+                    value = {x: r[x] for x in ("start", "end", "text", "labels") if x in r}
+                    result.append(
+                        {"id": f"{aid}-{n}", "from_name": k, "to_name": tax.text, "type": "labels", "value": value}
+                    )
+        elif k in doc_choices and (isinstance(v, str) or isinstance(v, dict)):
+            choices = [v] if isinstance(v, str) else v.get("choices")
+            result.append(
+                {
+                    "id": f"{aid}-{k}",
+                    "from_name": k,
+                    "to_name": tax.text,
+                    "type": "choices",
+                    "value": {"choices": choices},
+                }
+            )
+        elif k not in JSON_MIN_KEYS and k != "id":
+            data[k] = v
+    ann = {"id": aid, "completed_by": rec.get("annotator"), "result": result}
+    for k in ("created_at", "updated_at", "lead_time"):
+        if k in rec:
+            ann[k] = rec[k]
+    return {"id": rec.get("id"), "data": data, "annotations": [ann] if result or aid is not None else []}
+
+
+def old_format_task(task: Any) -> dict[str, Any] | None:
+    """A Label Studio 0.x task (``completions``) as today's shape, or None when it is not one."""
+    if isinstance(task, dict) and "annotations" not in task and isinstance(task.get("completions"), list):
+        return {**{k: v for k, v in task.items() if k != "completions"}, "annotations": task["completions"]}
+    return None
+
+
+def region_id_for(index: int) -> str:
+    """The id given to a region exported without one (its position in the result)."""
+    return f"region-{index}"
+
+
+def with_region_ids(task: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``task`` with an id on every region that has none (a copy when one was added), and how many."""
+    n = 0
+    out = task
+    for key in ("annotations", "predictions", "drafts"):
+        items = task.get(key)
+        if not isinstance(items, list):
+            continue
+        new_items = []
+        for a in items:
+            res = a.get("result") if isinstance(a, dict) else None
+            if isinstance(res, list) and any(
+                isinstance(r, dict) and r.get("type") != "relation" and "id" not in r for r in res
+            ):
+                fixed = []
+                for i, r in enumerate(res):
+                    if isinstance(r, dict) and r.get("type") != "relation" and "id" not in r:
+                        r = {**r, "id": region_id_for(i)}
+                        n += 1
+                    fixed.append(r)
+                a = {**a, "result": fixed}
+            new_items.append(a)
+        if n:
+            out = {**out, key: new_items}
+    return out, n

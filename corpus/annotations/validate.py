@@ -76,9 +76,69 @@ class Validator:
         out = []
         for e in validator.iter_errors(instance):
             ptr = prefix + "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in e.absolute_path)
-            msg = e.message if len(e.message) < 300 else e.message[:300] + "..."
-            out.append(Problem("schema", msg, pointer=ptr, **where))
+            out.append(Problem("schema", schema_message(e), pointer=ptr, **where))
         return sorted(out, key=lambda f: f.pointer)
+
+
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def _kind(x: Any) -> str:
+    if isinstance(x, bool):
+        return "a boolean"
+    if isinstance(x, (int, float)):
+        return "a number"
+    return _JSON_TYPES.get(type(x), type(x).__name__)
+
+
+def _short(x: Any) -> str:
+    """A value worth quoting in a message: short scalars only (never a record, a text body, a user)."""
+    if isinstance(x, str) and len(x) <= 40 and "@" not in x:
+        return repr(x)
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return str(x)
+    return _kind(x)
+
+
+def _shape(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return "?"
+    t = schema.get("type")
+    if t is not None:
+        return " or ".join(t) if isinstance(t, list) else str(t)
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1].replace("_", " ")
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    return "a value of another shape"
+
+
+def schema_message(e: Any) -> str:
+    """The reason of one JSON Schema error in full, without dumping the instance."""
+    kind, want, x = e.validator, e.validator_value, e.instance
+    field_ = str(e.path[-1]) if e.path else "the record"
+    if kind == "required":
+        missing = e.message.split("'")[1] if e.message.count("'") >= 2 else "a property"
+        return f"{missing!r} is a required property (of {field_})"
+    if kind == "type":
+        types = " or ".join(want) if isinstance(want, list) else str(want)
+        return f"{field_} is {_kind(x)}, expected {types}"
+    if kind == "enum":
+        return f"{field_} {_short(x)} is not one of {', '.join(map(str, want))}"
+    if kind == "const":
+        return f"{field_} {_short(x)} must be {want!r}"
+    if kind in ("anyOf", "oneOf"):
+        shapes = ", ".join(_shape(s) for s in want)
+        return f"{field_} is {_kind(x)}, which fits none of the allowed shapes ({shapes})"
+    if kind == "minItems":
+        return f"{field_} must have at least {want} item(s), has {len(x) if isinstance(x, list) else 0}"
+    if kind == "minLength":
+        return f"{field_} must not be empty" if want == 1 else f"{field_} must be at least {want} characters"
+    if kind == "minimum":
+        return f"{field_} is {_short(x)}, must be at least {want}"
+    if kind == "additionalProperties":
+        return f"{field_} has properties the schema does not allow"
+    return f"{field_} fails the schema's {kind} rule"
 
 
 _VALIDATORS: dict[int, Validator] = {}
@@ -93,6 +153,13 @@ def validator_for(tax: Taxonomy | None = None) -> Validator:
 
 
 # ---------------------------------------------------------------- canonical semantics
+
+
+def _clip(s: Any, n: int = 60) -> str:
+    """A span text quoted in a message: at most ``n`` characters (never a text body)."""
+    if not isinstance(s, str):
+        return repr(s)
+    return repr(s) if len(s) <= n else f"{s[:n]!r}... ({len(s)} characters)"
 
 
 def _where(ann: Annotation) -> dict[str, Any]:
@@ -196,7 +263,7 @@ def validate_annotation(
         elif not bad:
             add(
                 "text_mismatch",
-                f"{what} text {span.text!r} is not the text at its offsets {expected!r}",
+                f"{what} text {_clip(span.text)} is not the text at its offsets {_clip(expected)}",
                 region,
                 f"{ptr}/text",
             )
@@ -406,8 +473,10 @@ def check_ls_task(
     counts: Counter | None = None,
     fixes: list[tuple[int, list[dict[str, Any]]]] | None = None,
     validator: Validator | None = None,
+    check_predictions: bool = False,
 ) -> list[Problem]:
-    """Findings of one exported task; ``counts`` collects the tallies, ``fixes`` repaired results."""
+    """Findings of one exported task; ``counts`` collects the tallies, ``fixes`` repaired results;
+    ``check_predictions`` checks predictions too (``corpus validate``; pull reads annotations only)."""
     v = validator or validator_for(tax)
     tax = v.tax
     counts = counts if counts is not None else Counter()
@@ -415,17 +484,36 @@ def check_ls_task(
     if not isinstance(task, dict):
         return [Problem("schema", f"a task must be an object, not {type(task).__name__}", pointer=prefix or "/")]
     tid = task.get("id")
+    old = lsformat.old_format_task(task)
+    pre: list[Problem] = []
+    if old is not None:
+        task = old
+        counts["old_format_tasks"] += 1
+        pre.append(
+            Problem(
+                "old_format",
+                "this task is in the Label Studio 0.x export format (`completions` instead of "
+                "`annotations`); its completions are checked as annotations (re-export from a current "
+                "Label Studio to silence this)",
+                task_id=tid,
+                pointer=f"{prefix}/completions",
+            )
+        )
+    task, added = lsformat.with_region_ids(task)
+    counts["regions_without_id"] += added
     out = v.errors(v.task, task, prefix, task_id=tid)
+    for f in out:
+        _fill_ids(f, task, prefix)
     schema_ptrs = {f.pointer for f in out}
     data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    text = data.get(tax.text)
+    text = data.get(tax.data_key)
     anns = task.get("annotations") if isinstance(task.get("annotations"), list) else []
     for key in ("drafts", "predictions"):
         if isinstance(task.get(key), list):
             counts[key] += len(task[key])
     if not isinstance(text, str):
         counts["annotations"] += len(anns)
-        return out
+        return pre + _old_pointers(out, old is not None, prefix)
     meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
     stored = data.get("text_sha256") or meta.get("text_sha256")
     if isinstance(stored, str) and stored and stored != sha256_text(text):
@@ -443,7 +531,6 @@ def check_ls_task(
         counts["annotations"] += 1
         if not isinstance(a, dict):
             continue
-        aid = a.get("id")
         if a.get("was_cancelled"):
             counts["cancelled"] += 1
             continue
@@ -452,37 +539,94 @@ def check_ls_task(
             counts["empty_results"] += 1
             continue
         live += 1
-        aprefix = f"{prefix}/annotations/{j}"
-        try:
-            conv = lsformat.ls_annotation_record(task, a, tax)
-            sem = list(conv.findings)
-            for f in sem:
-                f.pointer = aprefix + f.pointer if f.pointer.startswith("/result") else aprefix
-            regions = _region_index(result)
-            for f in validate_annotation(conv.annotation, text, tax, check_hash=False):
-                f.pointer = f"{aprefix}/result/{regions[f.region_id]}" if f.region_id in regions else aprefix
-                sem.append(f)
-            counts["regions"] += len(regions)
-            counts["utf16_repairs"] += conv.repairs
-            if conv.fixed_result is not None and fixes is not None:
-                fixes.append((j, conv.fixed_result))
-        except Exception as e:  # noqa: BLE001 - hostile input must give a finding, never a traceback
-            sem = [
-                Problem(
-                    "schema",
-                    f"cannot read this annotation: {type(e).__name__}: {e}",
-                    task_id=tid,
-                    annotation_id=aid,
-                    pointer=aprefix,
-                )
-            ]
-        for f in sem:
-            f.task_id, f.annotation_id = tid, aid
-            if _said(f.pointer, schema_ptrs):  # the schema already said it (e.g. an unknown control)
+        out += _check_result(task, a, text, tax, f"{prefix}/annotations/{j}", schema_ptrs, counts, fixes, j)
+    if check_predictions:
+        for k, pred in enumerate(task.get("predictions") or []):
+            if not isinstance(pred, dict) or not pred.get("result"):
                 continue
-            out.append(f)
+            counts["predictions_checked"] += 1
+            pprefix = f"{prefix}/predictions/{k}"
+            as_ann = {**pred, "completed_by": pred.get("model_version") or "prediction"}
+            out += _check_result(task, as_ann, text, tax, pprefix, schema_ptrs, counts, None, k)
     if live > 1:
         counts["multi_annotated_tasks"] += 1
+    return pre + _old_pointers(out, old is not None, prefix)
+
+
+def _old_pointers(out: list[Problem], old: bool, prefix: str) -> list[Problem]:
+    """Pointers into a 0.x task name its ``completions``, as the file has them."""
+    if old:
+        for f in out:
+            if f.pointer.startswith(f"{prefix}/annotations"):
+                f.pointer = f"{prefix}/completions" + f.pointer[len(f"{prefix}/annotations") :]
+    return out
+
+
+def _fill_ids(f: Problem, task: dict[str, Any], prefix: str) -> None:
+    """Annotation and region ids of a schema finding, read from the record its pointer names."""
+    rel = f.pointer[len(prefix) :] if f.pointer.startswith(prefix) else f.pointer
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in rel.split("/")[1:]]
+    if len(parts) < 2 or parts[0] not in ("annotations", "predictions", "drafts") or not parts[1].isdigit():
+        return
+    lst = task.get(parts[0])
+    a = lst[int(parts[1])] if isinstance(lst, list) and int(parts[1]) < len(lst) else None
+    if not isinstance(a, dict):
+        return
+    if f.annotation_id is None and isinstance(a.get("id"), (int, str)):
+        f.annotation_id = a.get("id")
+    res = a.get("result")
+    if len(parts) >= 4 and parts[2] == "result" and parts[3].isdigit() and isinstance(res, list):
+        i = int(parts[3])
+        r = res[i] if i < len(res) else None
+        if isinstance(r, dict):
+            rid = r.get("id") if r.get("type") != "relation" else r.get("from_id")
+            if isinstance(rid, (int, str)) and not isinstance(rid, bool):
+                f.region_id = str(rid)
+
+
+def _check_result(
+    task: dict[str, Any],
+    a: dict[str, Any],
+    text: str,
+    tax: Taxonomy,
+    aprefix: str,
+    schema_ptrs: set[str],
+    counts: Counter,
+    fixes: list[tuple[int, list[dict[str, Any]]]] | None,
+    j: int,
+) -> list[Problem]:
+    """Semantic findings of one annotation (or prediction) ``a`` of ``task``."""
+    tid, aid = task.get("id"), a.get("id")
+    result = a.get("result")
+    try:
+        conv = lsformat.ls_annotation_record(task, a, tax)
+        sem = list(conv.findings)
+        for f in sem:
+            f.pointer = aprefix + f.pointer if f.pointer.startswith("/result") else aprefix
+        regions = _region_index(result)
+        for f in validate_annotation(conv.annotation, text, tax, check_hash=False):
+            f.pointer = f"{aprefix}/result/{regions[f.region_id]}" if f.region_id in regions else aprefix
+            sem.append(f)
+        counts["regions"] += len(regions)
+        counts["utf16_repairs"] += conv.repairs
+        if conv.fixed_result is not None and fixes is not None:
+            fixes.append((j, conv.fixed_result))
+    except Exception as e:  # noqa: BLE001 - hostile input must give a finding, never a traceback
+        sem = [
+            Problem(
+                "schema",
+                f"cannot read this annotation: {type(e).__name__}",
+                task_id=tid,
+                annotation_id=aid,
+                pointer=aprefix,
+            )
+        ]
+    out = []
+    for f in sem:
+        f.task_id, f.annotation_id = tid, aid
+        if _said(f.pointer, schema_ptrs):  # the schema already said it (e.g. an unknown control)
+            continue
+        out.append(f)
     return out
 
 
@@ -513,6 +657,14 @@ def validate_record(
         "doc_id": rec.get("doc_id") if isinstance(rec.get("doc_id"), str) else None,
     }
     schema = v.errors(v.annotation, rec, prefix, **where)
+    for f in schema:  # the region a schema finding is about: /entities/3/... -> that entity's id
+        parts = f.pointer[len(prefix) :].split("/")[1:]
+        if len(parts) >= 2 and parts[1].isdigit() and isinstance(rec.get(parts[0]), list):
+            items = rec[parts[0]]
+            item = items[int(parts[1])] if int(parts[1]) < len(items) else None
+            rid = item.get("id", item.get("from_id")) if isinstance(item, dict) else None
+            if isinstance(rid, (str, int)) and not isinstance(rid, bool):
+                f.region_id = str(rid)
     try:
         ann = Annotation.from_dict(rec)
         sem = validate_annotation(ann, text, v.tax)
@@ -721,12 +873,28 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
         )
         return
     rep.counts["format_labelstudio"] = 1
+    json_min = lsformat.is_json_min(doc, v.tax)
+    if json_min:
+        rep.counts["format_json_min"] = 1
+        fix_offsets = False  # a JSON-MIN file is not rewritten
     any_fix = False
     for t, task in enumerate(doc):
         fixes: list[tuple[int, list[dict[str, Any]]]] = []
-        rep.findings += check_ls_task(
-            task, v.tax, prefix="" if single else f"/{t}", counts=rep.counts, fixes=fixes, validator=v
+        if json_min and isinstance(task, dict):
+            task = lsformat.json_min_to_task(task, v.tax)
+        found = check_ls_task(
+            task,
+            v.tax,
+            prefix="" if single else f"/{t}",
+            counts=rep.counts,
+            fixes=fixes,
+            validator=v,
+            check_predictions=True,
         )
+        if json_min:  # a JSON-MIN record is flat: point at the record and its control
+            for f in found:
+                f.pointer = _json_min_pointer(f.pointer, f"/{t}", task)
+        rep.findings += found
         if fix_offsets and fixes:
             for j, result in fixes:
                 task["annotations"][j]["result"] = result
@@ -736,6 +904,22 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
         with atomic.atomic_open(out, newline="\n") as f:
             json.dump(doc[0] if single else doc, f, ensure_ascii=False, indent=1)
         rep.fixed.append(str(out))
+
+
+def _json_min_pointer(ptr: str, prefix: str, task: dict[str, Any]) -> str:
+    """``/3/annotations/0/result/2/value`` of the converted task -> ``/3/label/1/...`` of the record."""
+    head = f"{prefix}/annotations/0/result/"
+    if not ptr.startswith(head):
+        return prefix if ptr.startswith(f"{prefix}/annotations") else ptr
+    rest = ptr[len(head) :].split("/", 1)
+    try:
+        item = task["annotations"][0]["result"][int(rest[0])]
+        ctrl, k = item["from_name"], str(item["id"]).rsplit("-", 1)[-1]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return prefix
+    tail = rest[1] if len(rest) > 1 else ""
+    tail = tail[len("value") :] if tail.startswith("value") else ("/" + tail if tail else "")
+    return f"{prefix}/{ctrl}" + (f"/{k}" if k.isdigit() else "") + tail
 
 
 def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None, fix_offsets: bool) -> None:
@@ -765,7 +949,9 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
             for line, rec, raw in batch:
                 if isinstance(rec, dict) and "data" in rec and "annotations" in rec:
                     fixes: list[tuple[int, list[dict[str, Any]]]] = []
-                    fs = check_ls_task(rec, v.tax, prefix="", counts=rep.counts, fixes=fixes, validator=v)
+                    fs = check_ls_task(
+                        rec, v.tax, prefix="", counts=rep.counts, fixes=fixes, validator=v, check_predictions=True
+                    )
                     for j, result in fixes:
                         rec["annotations"][j]["result"] = result
                     if fixes:

@@ -110,16 +110,36 @@ def taxonomy_check(root: str | None, out: str | None, as_json: bool) -> Outcome:
     is_flag=True,
     help="Write a copy with UTF-16 offsets converted to code points next to each input (NAME.fixed.EXT).",
 )
+@click.option(
+    "--label-config",
+    "label_config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Check the export against this Label Studio labeling config (XML) instead of the taxonomy.",
+)
+@click.option(
+    "--project", default=None, help="Check against the labeling config of this Label Studio project (by title)."
+)
 @json_option
 def validate_cmd(
-    files: tuple[str, ...], store: str | None, version: str | None, fix_offsets: bool, as_json: bool
+    files: tuple[str, ...],
+    store: str | None,
+    version: str | None,
+    fix_offsets: bool,
+    label_config: str | None,
+    project: str | None,
+    as_json: bool,
 ) -> Outcome:
-    """Validate Label Studio JSON exports or canonical annotation JSONL (schema + semantics).
+    """Validate Label Studio JSON / JSON-MIN exports or canonical annotation JSONL (schema + semantics).
 
     A folder stands for its latest complete snapshot per sub-folder (what a release would read).
+    With --label-config / --project an export of any text project is checked against that
+    project's own controls, labels, relations and choices.
     """
     from corpus.annotations import validate
     from corpus.store.snapshot import snapshot_files
+
+    tax = scheme_tax(label_config, project)
 
     if any(Path(f).is_dir() for f in files):
         files = tuple(str(f) for f in snapshot_files(files))
@@ -141,7 +161,7 @@ def validate_cmd(
             s, v = opened[0]
             return {k: a.text for k, a in s.get_many(ids, v).items()}
 
-    rep = validate.validate_files(files, texts=texts, fix_offsets=fix_offsets)
+    rep = validate.validate_files(files, tax, texts=texts, fix_offsets=fix_offsets)
     if as_json:
         emit_json(rep.to_dict())
     else:
@@ -152,6 +172,27 @@ def validate_cmd(
         for p in rep.fixed:
             click.echo(f"wrote {p}", err=True)
     return Outcome(failed=not rep.ok)
+
+
+def scheme_tax(label_config: str | None, project: str | None) -> Any:
+    """The taxonomy of a Label Studio project's own config (--label-config FILE or --project NAME)."""
+    if label_config is None and project is None:
+        return None
+    if label_config is not None and project is not None:
+        raise UsageError("give --label-config or --project, not both")
+    from corpus.core.scheme import scheme_taxonomy
+    from corpus.labelstudio import client as lsclient
+
+    if label_config is not None:
+        try:
+            xml = Path(label_config).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read the label config {label_config}: {e}") from e
+        title = Path(label_config).stem
+    else:
+        assert project is not None
+        xml, title = lsclient.project_label_config(lsclient.LSClient(), project), project
+    return scheme_taxonomy(lsclient.parse_label_config(xml, title))
 
 
 # ================================================================ brat, agreement, adjudicate

@@ -97,6 +97,17 @@ CODES: dict[str, Code] = {
         "a Label Studio result item this config does not produce; ignored",
         "check the project's labeling config matches the taxonomy",
     ),
+    "ls_escaped_text": Code(
+        WARNING,
+        "a region text differs from the task text only by Label Studio's escaping (\\n, collapsed non-breaking "
+        "spaces); the offsets are right",
+        "nothing to do: the task text is used",
+    ),
+    "old_format": Code(
+        WARNING,
+        "a Label Studio 0.x export (`completions` instead of `annotations`); read as annotations",
+        "re-export the project from a current Label Studio",
+    ),
     "stale_generated_file": Code(
         ERROR,
         "a file generated from the taxonomy is missing or out of date",

@@ -294,6 +294,7 @@ class AttributionLayer:
 @dataclass(frozen=True)
 class RelationLayer:
     types: tuple[EntityRelation, ...]
+    unlabelled: str = ""  # the type a relation drawn without a label means (configs without <Relation>s)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,14 @@ class Taxonomy:
     fragment_relation: RelationType
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    text_key: str = ""  # the task data key of the text when it differs from ``text`` (value="$KEY")
+    document_attributes: tuple[Attribute, ...] = ()  # choices on the whole task (kept in record meta)
+    foreign: bool = False  # derived from another project's label config (corpus.core.scheme)
+
+    @property
+    def data_key(self) -> str:
+        """The task data key holding the article text."""
+        return self.text_key or self.text
 
     # -- layers
     def has(self, layer: str) -> bool:

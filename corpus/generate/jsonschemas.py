@@ -89,8 +89,8 @@ def annotation_schema(tax: Taxonomy) -> dict[str, Any]:
             "annotator": {"type": "string"},
             "origin": {"enum": ORIGINS},
             "taxonomy_version": {"type": ["string", "null"]},
-            "task_id": {"type": ["integer", "null"]},
-            "annotation_id": {"type": ["integer", "null"]},
+            "task_id": {"type": ["integer", "string", "null"]},
+            "annotation_id": {"type": ["integer", "string", "null"]},
             "ground_truth": {"type": "boolean"},
             "created_at": {"type": ["string", "null"]},
             "updated_at": {"type": ["string", "null"]},
@@ -195,13 +195,13 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
     }
     user = {
         "anyOf": [
-            {"type": "integer"},
+            {"type": ["integer", "string"]},
             {"type": "null"},
             {
                 "type": "object",
                 "required": ["id"],
                 "properties": {
-                    "id": {"type": "integer"},
+                    "id": {"type": ["integer", "string"]},
                     "email": {"type": "string"},
                     "first_name": {"type": "string"},
                     "last_name": {"type": "string"},
@@ -223,12 +223,12 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "type": "object",
                 "required": ["id", "data", "annotations"],
                 "properties": {
-                    "id": {"type": "integer"},
+                    "id": {"type": ["integer", "string"]},
                     "data": {
                         "type": "object",
-                        "required": [tax.text],
+                        "required": [tax.data_key],
                         "properties": {
-                            tax.text: {"type": "string"},
+                            tax.data_key: {"type": "string"},
                             "doc_id": {"type": "string"},
                             "text_sha256": {"type": "string"},
                             "title": {"type": ["string", "null"]},
@@ -257,7 +257,7 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "type": "object",
                 "required": ["id", "result"],
                 "properties": {
-                    "id": {"type": "integer"},
+                    "id": {"type": ["integer", "string"]},
                     "result": {"$ref": "#/$defs/result"},
                     "completed_by": user,
                     "was_cancelled": {"type": "boolean"},
@@ -279,7 +279,7 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "type": "object",
                 "required": ["id", "result"],
                 "properties": {
-                    "id": {"type": "integer"},
+                    "id": {"type": ["integer", "string"]},
                     "result": {"$ref": "#/$defs/result"},
                     "user": user,
                     "lead_time": {"type": ["number", "null"]},
@@ -293,7 +293,7 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "type": "object",
                 "required": ["result"],
                 "properties": {
-                    "id": {"type": "integer"},
+                    "id": {"type": ["integer", "string"]},
                     "result": {"$ref": "#/$defs/result"},
                     "model_version": {"type": ["string", "null"]},
                     "score": {"type": ["number", "null"]},
@@ -334,7 +334,7 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
                 "required": ["id", "from_name", "to_name", "value"],
                 "properties": {
                     "id": {"type": "string", "minLength": 1},
-                    "from_name": {"enum": [a.name for a in tax.attributes()]},
+                    "from_name": {"enum": [a.name for a in (*tax.attributes(), *tax.document_attributes)]},
                     "to_name": {"const": tax.text},
                     "value": {
                         "type": "object",
@@ -348,7 +348,9 @@ def labelstudio_export_schema(tax: Taxonomy) -> dict[str, Any]:
             },
             "relation_item": {
                 "type": "object",
-                "required": ["from_id", "to_id", "labels"],
+                "required": ["from_id", "to_id"]
+                if tax.relation_layer is not None and tax.relation_layer.unlabelled
+                else ["from_id", "to_id", "labels"],
                 "properties": {
                     "from_id": {"type": "string", "minLength": 1},
                     "to_id": {"type": "string", "minLength": 1},

@@ -448,3 +448,73 @@ def iter_export(path: Path, *, chunk_size: int = 1 << 20) -> Iterator[dict[str, 
 def read_export(path: Path) -> list[dict[str, Any]]:
     """All tasks of a downloaded JSON export (small exports; pull streams with iter_export)."""
     return list(iter_export(path))
+
+
+# ---------------------------------------------------------------- another project's labeling config
+
+
+def parse_label_config(xml: str, title: str = "labelstudio") -> Any:
+    """A labeling config -> :class:`corpus.core.scheme.LabelScheme`, read by Label Studio's own
+    parser (``LabelInterface``). Raises ``UsageError`` when it is not a config of a text project."""
+    from label_studio_sdk.label_interface import LabelInterface
+
+    from corpus.core.errors import UsageError
+    from corpus.core.scheme import ChoicesControl, LabelScheme, LabelsControl
+
+    try:
+        li = LabelInterface(xml)
+    except Exception as e:  # noqa: BLE001 - lxml / SDK errors of a bad config
+        raise UsageError(
+            f"the label config cannot be parsed: {type(e).__name__}: {str(e)[:200]}",
+            hint="give the project's labeling config XML (Settings > Labeling Interface > Code)",
+        ) from e
+    texts = [o for o in li.objects if o.tag == "Text"]
+    if not texts:
+        raise UsageError("the label config has no <Text> object: only text projects can be read")
+    labels_ctrls = [c for c in li.controls if c.tag == "Labels"]
+    target = next((t for t in texts if any(t.name in (c.to_name or []) for c in labels_ctrls)), texts[0])
+    value = str(target.value or "")
+    key = value[1:] if value.startswith("$") else target.name
+
+    def on_text(c: Any) -> bool:
+        return target.name in (c.to_name or [])
+
+    labels = tuple(LabelsControl(c.name, target.name, tuple(c.labels or ())) for c in labels_ctrls if on_text(c))
+    choices = []
+    for c in li.controls:
+        if c.tag != "Choices" or not on_text(c):
+            continue
+        when = c.attr.get("whenLabelValue")
+        choices.append(
+            ChoicesControl(
+                c.name,
+                target.name,
+                tuple(c.labels or ()),
+                str(c.attr.get("perRegion", "")).lower() == "true",
+                when if when and "," not in when else None,
+                str(c.attr.get("required", "")).lower() == "true",
+            )
+        )
+    known = {c.name for c in labels_ctrls} | {c.name for c in li.controls if c.tag == "Choices"}
+    relations = tuple(str(e.get("value")) for e in li._tree.iter("Relation") if e.get("value"))
+    has_tag = any(True for _ in li._tree.iter("Relations"))
+    return LabelScheme(
+        text_name=target.name,
+        text_key=key,
+        labels=labels,
+        choices=tuple(choices),
+        relations=relations,
+        has_relations_tag=has_tag,
+        other_controls=tuple(c.name for c in li.controls if c.name not in known),
+        title=title,
+    )
+
+
+def project_label_config(client: LSClient, title: str) -> str:
+    """The labeling config XML of the project called ``title`` (``corpus validate --project``)."""
+    from corpus.core.errors import UsageError
+
+    proj = client.find_project(title, fields=("id", "title", "label_config"))
+    if proj is None:
+        raise UsageError(f"no Label Studio project called {title!r}", hint="check the title (corpus status lists them)")
+    return str(proj.get("label_config") or "")

@@ -379,6 +379,29 @@ def test_unsupported_result_type_is_reported(tmp_path):
     COVERED.add("unsupported_result")
 
 
+def test_old_format_and_escaped_region_text():
+    """0.x `completions` are read as annotations (one old_format warning, not a schema error); a
+    region text that differs only by Label Studio's escaping is its own code."""
+    task, _ = seed_task()
+    old = {k: v for k, v in task.items() if k != "annotations"}
+    old["completions"] = task["annotations"]
+    found = validate.validate_ls_task(old, TAX)
+    assert [(f.code, f.pointer) for f in found] == [("old_format", "/completions")]
+    COVERED.add("old_format")
+    text = task["data"]["text"]
+    region = task["annotations"][0]["result"][0]
+    s, e = region["value"]["start"], region["value"]["end"]
+    task["data"]["text"] = text[:s] + text[s : s + 2] + "\n" + text[s + 3 :]  # a line break inside the region
+    task["data"].pop("text_sha256", None)
+    for r in task["annotations"][0]["result"]:
+        if r.get("id") == region["id"] and "value" in r:
+            r["value"]["text"] = task["data"]["text"][s:e].replace("\n", "\\n")
+    found = validate.validate_ls_task(task, TAX)
+    assert ("ls_escaped_text", region["id"]) in [(f.code, f.region_id) for f in found]
+    assert "text_mismatch" not in {f.code for f in found if f.region_id == region["id"]}
+    COVERED.add("ls_escaped_text")
+
+
 def test_cli_exit_codes_and_json(tmp_path):
     task, _ = seed_task()
     ok = write(tmp_path, "ok.json", [task])
