@@ -1,4 +1,4 @@
-"""Store commands: import, log, diff, show, ls, export, tag, vacuum."""
+"""Store commands: import, import-labelstudio, log, diff, show, ls, export, tag, vacuum."""
 
 from __future__ import annotations
 
@@ -370,3 +370,54 @@ def vacuum_cmd(retain_hours, dry_run, store, as_json) -> None:
         emit_json({"dry_run": dry_run, "files": files, "count": len(files), "kept_tags": st.tags()})
     else:
         click.echo(f"{'would delete' if dry_run else 'deleted'} {len(files)} files")
+
+
+@command("import-labelstudio")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--label-config",
+    "label_config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The project's labeling config (XML) the export was made with.",
+)
+@click.option("--project", default=None, help="Read the labeling config from this Label Studio project (by title).")
+@click.option(
+    "--mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="Labels -> taxonomy (YAML)."
+)
+@click.option("--out", "out", required=True, type=click.Path(), help="Snapshot folder (or FILE.jsonl) to write.")
+@click.option("--source", default="labelstudio", show_default=True, help="Source name of the imported texts.")
+@store_option
+@json_option
+def import_labelstudio_cmd(
+    export: str,
+    label_config: str | None,
+    project: str | None,
+    mapping: str | None,
+    out: str,
+    source: str,
+    store: str,
+    as_json: bool,
+) -> Outcome:
+    """Import an existing Label Studio project's export (JSON, JSON-MIN, 0.x): task texts into the
+    store (matched by text hash to stored articles), annotations into one canonical snapshot with
+    their original annotators, ids and timestamps. What the mapping does not carry is kept in each
+    record's meta and reported."""
+    from corpus.cli.annotations import scheme_tax
+    from corpus.labelstudio.foreign import import_labelstudio
+    from corpus.store.table import CorpusStore
+
+    if label_config is None and project is None:
+        raise UsageError("give the project's labeling config: --label-config FILE.xml or --project NAME")
+    src_tax = scheme_tax(label_config, project)
+    rep = import_labelstudio(export, src_tax, CorpusStore(store), out, mapping=mapping, source=source)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        click.echo(
+            f"{rep.tasks} tasks, {rep.articles} articles (version {rep.version}); {rep.annotations_in} annotations: "
+            f"{rep.records_out} imported, {rep.rejected} rejected, {rep.skipped} skipped; {rep.unmapped} unmapped items kept in meta"
+            + (f" -> {rep.snapshot}" if rep.snapshot else "")
+        )
+        echo_problems(rep.problems)
+    return Outcome(rep.problems)

@@ -103,6 +103,9 @@ CODES: dict[str, Code] = {
         "spaces); the offsets are right",
         "nothing to do: the task text is used",
     ),
+    "not_imported": Code(
+        INFO, "an annotation with nothing to import (cancelled or empty)", "nothing to do: it is counted"
+    ),
     "old_format": Code(
         WARNING,
         "a Label Studio 0.x export (`completions` instead of `annotations`); read as annotations",
