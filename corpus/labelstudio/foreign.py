@@ -318,9 +318,8 @@ def import_labelstudio(
                 rep.skipped += 1
                 rep.problems.append(
                     Problem(
-                        "no_records",
+                        "not_imported",
                         "cancelled or empty annotation: nothing to import",
-                        "info",
                         pointer=ptr,
                         file=str(export),
                         **where,
