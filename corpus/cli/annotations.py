@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +11,13 @@ from corpus.cli.options import echo_problems, emit_json, json_option, store_opti
 from corpus.core.errors import CorpusError, UsageError
 from corpus.core.problems import Problem
 from corpus.core.taxonomy import LAYERS
+
+
+def _warn(warnings: list[str]) -> None:
+    """Warnings of the library (e.g. an incomplete snapshot skipped) on stderr."""
+    for w in warnings:
+        click.echo(f"Warning: {w}", err=True)
+
 
 # ================================================================ taxonomy and validate
 
@@ -137,14 +143,18 @@ def validate_cmd(
     project's own controls, labels, relations and choices.
     """
     from corpus.annotations import validate
+    from corpus.core.problems import Problem
     from corpus.store.snapshot import snapshot_files
 
     tax = scheme_tax(label_config, project)
 
-    if any(Path(f).is_dir() for f in files):
-        files = tuple(str(f) for f in snapshot_files(files))
-        if not files:
-            raise UsageError("no annotation snapshot (*.jsonl) in the given folders")
+    skipped: list[str] = []
+    files = tuple(str(f) for f in snapshot_files(files, skipped))
+    if not files:
+        raise UsageError(
+            "no complete annotation snapshot (*.jsonl) in the given files and folders"
+            + "".join(f"; {w}" for w in skipped)
+        )
 
     texts = None
     if store:
@@ -162,6 +172,7 @@ def validate_cmd(
             return {k: a.text for k, a in s.get_many(ids, v).items()}
 
     rep = validate.validate_files(files, tax, texts=texts, fix_offsets=fix_offsets)
+    rep.findings[:0] = [Problem("incomplete_snapshot", w) for w in skipped]
     if as_json:
         emit_json(rep.to_dict())
     else:
@@ -274,7 +285,8 @@ def agreement_cmd(
     from corpus.annotations import agreement as ag
     from corpus.store.snapshot import load_annotations
 
-    anns = load_annotations(list(snapshots))
+    anns = load_annotations(list(snapshots), warnings := [])
+    _warn(warnings)
     docs, _ = ag.group_by_document(a for a in anns if a.origin not in ("prediction", "adjudicated"))
     multi = [d for d, per in docs.items() if len(per) >= 2]
     if not multi:
@@ -327,7 +339,8 @@ def adjudicate_cmd(
     from corpus.annotations.adjudicate import adjudicate, write_adjudication
     from corpus.store.snapshot import load_annotations
 
-    anns = load_annotations(list(snapshots))
+    anns = load_annotations(list(snapshots), warnings := [])
+    _warn(warnings)
     gold, conflicts, rep = adjudicate(anns, min_votes=min_votes, reviewer=reviewer)
     paths = (
         write_adjudication(gold, conflicts, out, inputs=list(snapshots), min_votes=min_votes, reviewer=reviewer)

@@ -296,6 +296,8 @@ def _push_annotation_snapshots(
             f"{rep.invalid} invalid, {rep.stale} not matching the corpus text"
             + (f"; {rep.conflicts_attached} conflicts shown on regions" if rep.conflicts_listed else "")
         )
+        for w in rep.warnings:
+            click.echo(f"Warning: {w}", err=True)
         echo_problems(rep.errors)
     return Outcome(rep.errors)
 

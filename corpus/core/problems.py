@@ -92,6 +92,11 @@ CODES: dict[str, Code] = {
         "a snapshot with no annotation records (e.g. a pull before anyone annotated)",
         "annotate, then pull again",
     ),
+    "incomplete_snapshot": Code(
+        WARNING,
+        "a snapshot without its manifest (an interrupted pull or import); not read",
+        "pull again (a pull removes such leftovers); the newest complete snapshot is used",
+    ),
     "unsupported_result": Code(
         WARNING,
         "a Label Studio result item this config does not produce; ignored",

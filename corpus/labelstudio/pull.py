@@ -42,6 +42,7 @@ class PullReport:
     manifest: str | None = None
     errors_file: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    leftovers_removed: list[str] = field(default_factory=list)  # of killed pulls (see clean_leftovers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,7 +51,53 @@ class PullReport:
             "manifest": self.manifest,
             "errors_file": self.errors_file,
             **self.counts,
+            "leftovers_removed": self.leftovers_removed,
         }
+
+
+_LEFTOVER_PATTERNS = (".*.export.json", ".*.jsonl.tmp", ".*.manifest.json.*.tmp")
+
+
+def clean_leftovers(out_dir: Path) -> list[str]:
+    """Remove what killed pulls left in their own output folder: hidden export files, temporary
+    snapshot / errors / manifest files, and snapshots (``<ts>.jsonl``, with their errors file)
+    that never got their manifest. Call it only while holding ``_folder_lock``: then no other
+    pull is writing there. Other writers' snapshots (``gold-<ts>``, hand-made names) are left alone.
+    """
+    removed: list[str] = []
+    for pattern in _LEFTOVER_PATTERNS:
+        for f in sorted(out_dir.glob(pattern)):
+            f.unlink(missing_ok=True)
+            removed.append(f.name)
+    for f in sorted(out_dir.glob("*.jsonl")):
+        if f.name[:1].isdigit() and snapshot.is_incomplete(f):
+            for g in (f, snapshot.side_path(f, "errors")):
+                if g.exists():
+                    g.unlink(missing_ok=True)
+                    removed.append(g.name)
+    return removed
+
+
+class _folder_lock:
+    """An exclusive, non-blocking ``flock`` on the output folder itself (no lock file to leave
+    behind) for the time of one pull; ``held`` is False when another pull holds it."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.fd, self.held = folder, -1, False
+
+    def __enter__(self) -> _folder_lock:
+        import fcntl
+
+        self.fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.held = True
+        except OSError:
+            self.held = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self.fd)  # releases the lock
 
 
 def safe_name(project: str) -> str:
@@ -128,6 +175,16 @@ def pull(
     tax = taxonomy.load()
     out_dir = Path(out) if out else Path("annotations") / safe_name(project)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out_dir) as lock:
+        removed = clean_leftovers(out_dir) if lock.held else []  # held by another pull: it is live
+        report = _pull(client, proj, project, tax, out_dir, include_drafts, now)
+    report.leftovers_removed = removed
+    return report
+
+
+def _pull(
+    client: LSClient, proj: dict[str, Any], project: str, tax: Any, out_dir: Path, include_drafts: bool, now: Any
+) -> PullReport:
     jsonl = snapshot.new_snapshot_path(out_dir, now=now)
     name = jsonl.name[: -len(".jsonl")]
     report = PullReport(project_id=int(proj["id"]))

@@ -63,6 +63,7 @@ class AnnotationPushReport:
     conflicts_attached: int = 0  # conflicts that became notes on a region
     conflicts_listed: int = 0  # conflicts written to task meta
     errors: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. an incomplete snapshot skipped
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "errors": [e.to_dict() for e in self.errors]}
@@ -208,11 +209,12 @@ def push_annotations(
 
     # 1. the documents, pushed first (one pass over the records for their ids)
     doc_ids: set[str] = set()
-    for _f, _no, d in iter_snapshot_records(snapshots):
+    skipped: list[str] = []
+    for _f, _no, d in iter_snapshot_records(snapshots, skipped):
         if isinstance(d, dict) and isinstance(d.get("doc_id"), str):
             doc_ids.add(d["doc_id"])
     docs = push(client, store, project, version=version, doc_ids=doc_ids, update_changed=update_changed)
-    report = AnnotationPushReport(project_id=docs.project_id, mode=mode, documents=docs.to_dict())
+    report = AnnotationPushReport(project_id=docs.project_id, mode=mode, documents=docs.to_dict(), warnings=skipped)
     corpus_version = store.resolve_version(version)
     tasks: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for tid, meta in client.task_meta(report.project_id):

@@ -366,12 +366,18 @@ def build_release(
         raise ReleaseError(f"{final} already exists", hint="A built release is not overwritten; rebuild it with force.")
     corpus_version = source.resolve_version(opts.corpus_version)
 
-    files = snapshot_files(opts.annotations)
+    skipped: list[str] = []
+    files = snapshot_files(opts.annotations, skipped)
     if not files:
-        raise UsageError(f"no .jsonl annotation snapshot found in {', '.join(opts.annotations)}")
+        raise UsageError(
+            f"no complete .jsonl annotation snapshot found in {', '.join(opts.annotations)}"
+            + "".join(f"; {w}" for w in skipped)
+        )
     index, snapshots, found = gold.index_snapshots(files, opts.exclude_origins)
     chosen, more = gold.select_gold(index, opts.policy)  # sorted by doc_id, columnar
     problems = ProblemLog()
+    for w in skipped:
+        problems.append(Problem("incomplete_snapshot", w))
     for p in found + more:
         problems.append(p)
     del index

@@ -13,11 +13,13 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from corpus.core import atomic
+from corpus.core.display import printable
 from corpus.core.errors import InputError, UsageError
 from corpus.core.model import Annotation
 
@@ -118,30 +120,66 @@ def check_manifest(path: str | Path, sha256: str) -> None:
         )
 
 
-def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
+_SNAPSHOT_NAME = re.compile(r"^[A-Za-z_-]*\d{8}T\d{6}Z(?:-\d+)?\.jsonl$")
+
+
+def is_snapshot_name(path: str | Path) -> bool:
+    """Is this file named like a snapshot (``[prefix]<UTC timestamp>[-n].jsonl``)? Such a file is
+    complete only with its manifest."""
+    return bool(_SNAPSHOT_NAME.match(Path(path).name))
+
+
+def is_incomplete(path: str | Path) -> bool:
+    """A snapshot-named file without its manifest: a pull or import was interrupted (or is still
+    writing); it is never read."""
+    return is_snapshot_name(path) and not manifest_path(path).is_file()
+
+
+def _incomplete_warning(f: Path) -> str:
+    return (
+        f"skipped incomplete snapshot {printable(f)}: it has no manifest "
+        f"({manifest_path(f).name}), so the pull or import that wrote it did not finish"
+    )
+
+
+def snapshot_files(paths: Iterable[str | Path], warnings: list[str] | None = None) -> list[Path]:
     """The JSONL files to read: files as given; for a directory, the latest complete snapshot in
     each folder below it.
 
     ``corpus pull`` writes full snapshots, so the newest snapshot with a manifest supersedes the
-    older ones; reading them all would only add stale copies. Folders of hand-made JSONL files
-    without manifests use their newest file.
+    older ones; reading them all would only add stale copies. Completeness is the manifest: a
+    snapshot-named file without one (``is_incomplete``) is never read, whether given as a file or
+    found in a folder; each one skipped is named in ``warnings`` (when a list is given). Folders
+    of hand-made JSONL files (other names) without manifests use their newest file.
     """
     out: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
-            out.append(p)
+            if is_incomplete(p):
+                skipped.append(p)
+            else:
+                out.append(p)
         elif p.is_dir():
             by_dir: dict[Path, list[Path]] = {}
             for f in p.rglob("*.jsonl"):
-                if not f.name.endswith(SIDE_FILES):
+                if not f.name.endswith(SIDE_FILES) and not f.name.startswith("."):
                     by_dir.setdefault(f.parent, []).append(f)
             for _, files in sorted(by_dir.items()):
                 complete = [f for f in files if manifest_path(f).is_file()]
-                out.append(max(complete or files, key=lambda f: f.name))
+                incomplete = sorted(f for f in files if is_incomplete(f))
+                handmade = [f for f in files if not is_snapshot_name(f)]
+                usable = complete or handmade
+                if usable:
+                    out.append(max(usable, key=lambda f: f.name))
+                skipped.extend(incomplete)
         else:
             raise UsageError(
-                f"annotation snapshot {p} does not exist", hint="Pass a .jsonl snapshot or a folder of them."
+                f"annotation snapshot {printable(p)} does not exist",
+                hint="Pass a .jsonl snapshot or a folder of them.",
             )
+    if warnings is not None:
+        warnings.extend(_incomplete_warning(f) for f in skipped)
     seen: set[Path] = set()
     unique = []
     for f in out:
@@ -151,10 +189,13 @@ def snapshot_files(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterator[tuple[Path, int, dict[str, Any]]]:
-    """(file, line, record dict) for every record of snapshot files or folders of them."""
+def iter_snapshot_records(
+    paths: str | Path | Sequence[str | Path], warnings: list[str] | None = None
+) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    """(file, line, record dict) for every record of snapshot files or folders of them
+    (incomplete snapshots skipped, named in ``warnings``: see ``snapshot_files``)."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    for f in snapshot_files(items):
+    for f in snapshot_files(items, warnings):
         with f.open(encoding="utf-8") as fh:
             for no, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -165,10 +206,11 @@ def iter_snapshot_records(paths: str | Path | Sequence[str | Path]) -> Iterator[
                     raise InputError(f"{f}:{no}: not valid JSON ({e.msg})", hint="is this a snapshot file?") from e
 
 
-def load_annotations(paths: str | Path | Sequence[str | Path]) -> list[Annotation]:
-    """Every record of snapshot files or folders, as ``Annotation`` (errors name file and line)."""
+def load_annotations(paths: str | Path | Sequence[str | Path], warnings: list[str] | None = None) -> list[Annotation]:
+    """Every record of snapshot files or folders, as ``Annotation`` (errors name file and line;
+    incomplete snapshots skipped, named in ``warnings``)."""
     out = []
-    for f, no, d in iter_snapshot_records(paths):
+    for f, no, d in iter_snapshot_records(paths, warnings):
         try:
             out.append(Annotation.from_dict(d))
         except (KeyError, TypeError, ValueError) as e:

@@ -441,11 +441,13 @@ def test_cli_validates_the_latest_complete_snapshot_of_a_folder(tmp_path):
     (snap / "20270101T000000Z.jsonl").write_text(json.dumps(bad) + "\n", encoding="utf-8")  # no manifest
     r = CliRunner().invoke(main, ["validate", str(tmp_path / "annotations")])
     assert r.exit_code == 0, r.output
+    assert "[incomplete_snapshot]" in r.output and "20270101T000000Z.jsonl" in r.output  # skipped, and named
     (snap / "20270101T000000Z.manifest.json").write_text("{}", encoding="utf-8")
     r = CliRunner().invoke(main, ["validate", str(tmp_path / "annotations")])
     assert r.exit_code == 1 and "20270101T000000Z.jsonl" in r.output
     (tmp_path / "none").mkdir()
     (tmp_path / "none" / "20260101T000000Z.jsonl").write_text("", encoding="utf-8")  # a pull of nothing
+    (tmp_path / "none" / "20260101T000000Z.manifest.json").write_text("{}", encoding="utf-8")
     r = CliRunner().invoke(main, ["validate", str(tmp_path / "none")])
     assert r.exit_code == 0 and "no_records" in r.output
     COVERED.add("no_records")

@@ -324,3 +324,26 @@ def test_iter_export_streams_across_chunk_boundaries(tmp_path):
     path.write_text('{"not": "a list"}', encoding="utf-8")
     with pytest.raises(LabelStudioError, match="expected a JSON list"):
         list(iter_export(path))
+
+
+def test_pull_cleans_the_leftovers_of_a_killed_pull(labelstudio, annotated, tmp_path):
+    """What kill -9 leaves at each moment of a pull: the hidden export, the temporary snapshot and
+    errors files, a snapshot renamed into place whose manifest was never written."""
+    killed = "20250101T000000Z"
+    leftovers = [
+        f".{killed}.export.json",
+        f".{killed}.jsonl.tmp",
+        f".{killed}.errors.jsonl.tmp",
+        f".{killed}.manifest.json.abc123.tmp",
+        f"{killed}.jsonl",
+        f"{killed}.errors.jsonl",
+    ]
+    for name in leftovers:
+        (tmp_path / name).write_text("{}\n")
+    (tmp_path / f"gold-{killed}.jsonl").write_text("{}\n")  # not a pull's: left alone
+    out = pull(labelstudio.client, PROJECT, out=tmp_path)
+    assert sorted(out.leftovers_removed) == sorted(leftovers)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(
+        [f"gold-{killed}.jsonl", *(Path(x).name for x in (out.snapshot, out.manifest, out.errors_file))]
+    )

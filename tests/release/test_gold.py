@@ -62,12 +62,13 @@ def test_snapshot_folder_uses_latest_file_and_reports_bad_lines(tmp_path):
     )
     (d / "20250101T000000Z.errors.jsonl").write_text("{}\n")
     (tmp_path / "annotations" / "guidelines.md").write_text("#")
-    files = snapshot_files([tmp_path / "annotations"])
-    assert [f.name for f in files] == ["20250101T000000Z.jsonl"]
-    # a snapshot without its manifest is incomplete: the latest one WITH a manifest wins
+    # a snapshot without its manifest is incomplete: never read (see tests/store/test_snapshot_complete.py)
+    assert snapshot_files([tmp_path / "annotations"]) == []
     (d / "20240101T000000Z.manifest.json").write_text("{}")
     assert [f.name for f in snapshot_files([tmp_path / "annotations"])] == ["20240101T000000Z.jsonl"]
-    (d / "20240101T000000Z.manifest.json").unlink()
+    (d / "20250101T000000Z.manifest.json").write_text("{}")  # the latest one WITH a manifest wins
+    files = snapshot_files([tmp_path / "annotations"])
+    assert [f.name for f in files] == ["20250101T000000Z.jsonl"]
     by_doc, infos, problems = index_snapshots(files)
     assert [(p.code, p.line) for p in problems] == [("excluded_origin", 1), ("not_an_annotation", 3)]
     assert by_doc.column("origin").to_pylist() == ["brat"] and infos[0].records == 2

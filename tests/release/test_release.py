@@ -23,6 +23,7 @@ from corpus.release.bio import bio_decode
 from corpus.release.card import BUILD_TIME_PREFIX
 from corpus.release.rows import CONFIGS
 from corpus.release.splits import SPLITS, assign_split
+from corpus.store import snapshot
 from corpus.store.table import CorpusStore
 
 PEOPLE = ["Sean Parnell", "Maria Lopez", "John Kirby", "Anna Weber", "Omar Haddad", "Lena Fischer", "Paul Martin"]
@@ -125,9 +126,12 @@ def write_store(uri: str, articles: list[Article]) -> CorpusStore:
     return st
 
 
-def write_snapshot(path: Path, anns: list[dict[str, Any]], extra_lines: list[str] = ()) -> Path:
+def write_snapshot(path: Path, anns: list[dict[str, Any]], extra_lines: list[str] = (), complete: bool = True) -> Path:
+    """A snapshot file; ``complete``: with its manifest (as a pull that ran to the end leaves it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(a) + "\n" for a in anns) + "".join(x + "\n" for x in extra_lines))
+    if complete:
+        snapshot.write_manifest(path, {})
     return path
 
 
@@ -708,3 +712,14 @@ def test_large_release_is_sharded_with_bounded_row_groups_and_a_page_index(tmp_p
     assert sorted(i for d in docs.values() for i in d["id"]) == sorted(a.doc_id for a, _ in pairs)
     card = (folder / "README.md").read_text()
     assert "path: documents/train-*.parquet" in card
+
+
+def test_incomplete_snapshot_is_skipped_with_a_problem_and_not_in_the_card(tmp_path, fixture_release):
+    """kill -9 between a pull's snapshot and its manifest: the release uses the complete one."""
+    newer = fixture_release["annotations"] / "proj" / "20260101T000000Z.jsonl"
+    write_snapshot(newer, [], ["garbage"], complete=False)
+    rep = build(tmp_path, fixture_release["store"], [str(fixture_release["annotations"])])
+    (p,) = [p for p in rep.problems if p.code == "incomplete_snapshot"]
+    assert str(newer) in p.message
+    card = (Path(rep.folder) / "README.md").read_text()
+    assert fixture_release["snapshot"].name in card and newer.name not in card

@@ -327,13 +327,17 @@ def export_brat(
     out.mkdir(parents=True, exist_ok=True)
     report = BratExportReport(str(out))
     by_doc: dict[str, list[tuple[Path, int, Annotation]]] = {}
-    for f, no, d in iter_snapshot_records(snapshot):
+    skipped: list[str] = []
+    for f, no, d in iter_snapshot_records(snapshot, skipped):
         try:
             by_doc.setdefault(d["doc_id"], []).append((f, no, Annotation.from_dict(d)))
         except (KeyError, TypeError, ValueError) as e:
             report.issues.append(
                 Problem("not_an_annotation", f"not a canonical annotation record ({e})", file=str(f), line=no)
             )
+
+    for w in skipped:
+        report.issues.append(Problem("incomplete_snapshot", w))
 
     ids = list(by_doc)
     for start in range(0, len(ids), 500):
