@@ -17,6 +17,7 @@ import click
 
 from corpus.cli.options import emit_json, json_wanted
 from corpus.core import taxonomy
+from corpus.core.display import redact_text
 from corpus.core.errors import EXIT_PROBLEMS, CorpusError, environment_error
 from corpus.core.problems import Problem
 
@@ -54,8 +55,10 @@ class CorpusGroup(click.Group):
 def _fail(ctx: click.Context, e: CorpusError) -> NoReturn:
     """Print the error as a problem (stderr; with --json also as JSON on stdout), and exit."""
     p = e.problem()
-    if json_wanted(ctx):
-        emit_json({"ok": False, "problems": [p.to_dict()]})
+    p.message = redact_text(p.message)  # no user:password@ of a URL, ever
+    p.hint = redact_text(p.hint) if p.hint else p.hint
+    if json_wanted(ctx):  # a command that stopped early (retry budget) adds its report
+        emit_json({"ok": False, "problems": [p.to_dict()], **(getattr(e, "report", None) or {})})
     click.echo(str(p), err=True)
     click.echo(f"  fix: {p.fix}", err=True)
     ctx.exit(e.exit_code)

@@ -17,6 +17,48 @@ from corpus.core.errors import UsageError
 
 # ================================================================ Label Studio: labelstudio, push, pull, status
 
+retry_budget_option = click.option(
+    "--retry-budget",
+    "retry_budget",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Total time to wait for a Label Studio that does not answer, over all requests; then stop, "
+    "report what was done and exit 3 (a rerun resumes).",
+)
+
+
+class _reporting_stop:
+    """Around a library call: when it stops on ``exc`` (the retry budget), print its report, then
+    let the error go on to the exit ladder (exit 3)."""
+
+    def __init__(self, exc: type[BaseException], as_json: bool):
+        self.exc, self.as_json = exc, as_json
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et, e, tb) -> bool:
+        if e is not None and isinstance(e, self.exc):
+            _stopped(e, self.as_json)
+        return False
+
+
+def _stopped(e, as_json: bool) -> None:
+    """A command stopped by its retry budget: say what was done and what is left (with --json
+    the report goes into the one JSON object ``cli.app`` prints for the error)."""
+    if e.report is None:
+        e.report = {"complete": False, "stopped": e.message}
+    rep = e.report
+    if not as_json:
+        done = {k: rep[k] for k in ("pushed", "skipped", "sent", "written") if k in rep}
+        click.echo(
+            "Stopped early: " + ", ".join(f"{k} {v}" for k, v in done.items()) + f"; left {rep.get('left', '?')}",
+            err=True,
+        )
+
+
 ls_data_dir_option = click.option(
     "--data-dir",
     envvar="CORPUS_LS_DATA_DIR",
@@ -190,6 +232,7 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
     help="With --annotations: adjudication conflicts JSONL to show the reviewer (default: the "
     ".conflicts.jsonl beside each gold snapshot).",
 )
+@retry_budget_option
 @json_option
 def push_cmd(
     project,
@@ -205,10 +248,11 @@ def push_cmd(
     annotation_snapshots,
     push_as,
     conflicts,
+    retry_budget,
     as_json,
 ) -> Outcome:
     """Push corpus articles to Label Studio as tasks (idempotent), optionally with pre-annotations."""
-    from corpus.labelstudio.client import LSClient
+    from corpus.labelstudio.client import LSClient, RetryBudgetSpent
     from corpus.labelstudio.push import push
     from corpus.predict.preannotate import load_preannotator
     from corpus.store.table import CorpusStore
@@ -226,15 +270,16 @@ def push_cmd(
             update_changed,
             bool(where or limit is not None or predictions or overlap is not None or annotators_per_task is not None),
             as_json,
+            retry_budget,
         )
     st = CorpusStore(store)
     pre = load_preannotator(predictions)
-    client = LSClient()
+    client = LSClient(retry_budget=retry_budget)
     total = None
     if progress_enabled(as_json) and not where:
         total = st.count(version)
         total = min(total, limit) if limit is not None else total
-    with _ls_progress(as_json, total, f"push -> {project}") as advance:
+    with _ls_progress(as_json, total, f"push -> {project}") as advance, _reporting_stop(RetryBudgetSpent, as_json):
         report = push(
             client,
             st,
@@ -263,10 +308,10 @@ def push_cmd(
 
 
 def _push_annotation_snapshots(
-    project, store, version, snapshots, push_as, conflicts, update_changed, other_flags, as_json
+    project, store, version, snapshots, push_as, conflicts, update_changed, other_flags, as_json, retry_budget
 ) -> Outcome:
     """`corpus push --annotations`: canonical records -> annotations or predictions (corpus.labelstudio.push_annotations)."""
-    from corpus.labelstudio.client import LSClient
+    from corpus.labelstudio.client import LSClient, RetryBudgetSpent
     from corpus.labelstudio.push_annotations import push_annotations
     from corpus.store.table import CorpusStore
 
@@ -275,9 +320,12 @@ def _push_annotation_snapshots(
             "--annotations pushes the documents its records need; --where, --limit, --predictions, "
             "--overlap and --annotators-per-task do not apply to it"
         )
-    with _ls_progress(as_json, None, f"push annotations -> {project}") as advance:
+    with (
+        _ls_progress(as_json, None, f"push annotations -> {project}") as advance,
+        _reporting_stop(RetryBudgetSpent, as_json),
+    ):
         rep = push_annotations(
-            LSClient(),
+            LSClient(retry_budget=retry_budget),
             CorpusStore(store),
             project,
             list(snapshots),
@@ -308,13 +356,15 @@ def _push_annotation_snapshots(
     "--out", default=None, type=click.Path(file_okay=False), help="Snapshot directory (default annotations/PROJECT)."
 )
 @click.option("--include-drafts", is_flag=True, help="Also write drafts (meta.draft = true).")
+@retry_budget_option
 @json_option
-def pull_cmd(project, out, include_drafts, as_json) -> Outcome:
+def pull_cmd(project, out, include_drafts, retry_budget, as_json) -> Outcome:
     """Export annotations, validate them, write an immutable snapshot + manifest (+ errors report)."""
-    from corpus.labelstudio.client import LSClient
+    from corpus.labelstudio.client import LSClient, RetryBudgetSpent
     from corpus.labelstudio.pull import pull
 
-    report = pull(LSClient(), project, out=out, include_drafts=include_drafts)
+    with _reporting_stop(RetryBudgetSpent, as_json):
+        report = pull(LSClient(retry_budget=retry_budget), project, out=out, include_drafts=include_drafts)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -332,13 +382,14 @@ def pull_cmd(project, out, include_drafts, as_json) -> Outcome:
 
 @command("status")
 @click.option("--project", required=True, help="Label Studio project title.")
+@retry_budget_option
 @json_option
-def status_cmd(project, as_json) -> None:
+def status_cmd(project, retry_budget, as_json) -> None:
     """Annotation progress: tasks, annotated, double-annotated, per annotator."""
     from corpus.labelstudio.client import LSClient
     from corpus.labelstudio.pull import project_status
 
-    st = project_status(LSClient(), project)
+    st = project_status(LSClient(retry_budget=retry_budget), project)
     if as_json:
         emit_json(st)
         return

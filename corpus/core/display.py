@@ -40,8 +40,8 @@ _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password: ``http://user:***@host:8080/path`` (userinfo kept only as
-    the user name). Used for every message that shows a server URL."""
+    """``url`` without its password: ``http://user:***@host:8080/path`` (``http://***@host`` when
+    the userinfo has no password: it may be a token). Used for every message showing a server URL."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -49,7 +49,8 @@ def redact_url(url: str) -> str:
     if parts.password is None and "@" not in parts.netloc:
         return url
     host = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
+    # user:password@ keeps the user; a lone user@ may itself be a secret (a token): all of it goes
+    user = parts.username if parts.password is not None else None
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}" if user else f"***@{host}"))
 
 

@@ -270,6 +270,11 @@ CODES: dict[str, Code] = {
         "start it (corpus labelstudio start) or check its URL, then run the command again",
     ),
     "E502": Code(ERROR, "Label Studio refused the request", "see the message: retrying will not help"),
+    "E503": Code(
+        ERROR,
+        "Label Studio did not answer within the retry budget; the command stopped and reported what it did",
+        "start Label Studio again and run the same command: it resumes (a longer wait: --retry-budget SECONDS)",
+    ),
     "E600": Code(ERROR, "a release could not be built or published", "see the message"),
     "E610": Code(ERROR, "the Hugging Face Hub cannot be used from here", "fix the environment, then publish again"),
     "E611": Code(ERROR, "no Hugging Face token", "set HF_TOKEN (or log in with huggingface-cli login)"),

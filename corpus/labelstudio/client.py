@@ -11,6 +11,14 @@ Two SDK defaults are overridden on purpose:
   looks at what landed;
 * the HTTP client ignores proxy variables: the server is local (127.0.0.1) by design.
 
+Waiting is bounded: a client has one ``RetryBudget`` (default ``DEFAULT_RETRY_BUDGET`` seconds) for
+the whole command. A call that can be repeated safely (reads, PATCHes, export downloads) is
+retried with backoff while the budget lasts; a call that must not be repeated blindly (imports,
+creating annotations / predictions / users / projects) is not retried here, its caller decides
+(``push`` first looks at what landed). Time spent in failed calls and in waiting is charged to
+the budget; once it is spent, ``RetryBudgetSpent`` (an ``EnvironmentProblem``, exit 3) ends the
+command, which reports what it did; a rerun resumes.
+
 The token is handed to the SDK and never appears in messages or logs.
 """
 
@@ -27,10 +35,54 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
 from corpus.core import atomic
+from corpus.core.display import redact_url
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable
 from corpus.labelstudio.server import connection_settings
 
 NO_RETRY = {"max_retries": 0}
+DEFAULT_RETRY_BUDGET = 60.0  # seconds a command may spend waiting for a server that does not answer
+
+
+class RetryBudgetSpent(LabelStudioUnavailable):
+    """Label Studio did not answer within the retry budget. ``report`` (set by the command that
+    stopped) says what was done and what is left."""
+
+    code = "E503"
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.report: dict[str, Any] | None = None
+
+
+class RetryBudget:
+    """Seconds one command may spend on a Label Studio that fails, in total, across all calls."""
+
+    def __init__(self, seconds: float = DEFAULT_RETRY_BUDGET):
+        if seconds < 0:
+            raise ValueError("retry_budget must be >= 0 seconds")
+        self.seconds = float(seconds)
+        self.spent = 0.0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.seconds - self.spent)
+
+    def charge(self, seconds: float) -> None:
+        self.spent += max(0.0, seconds)
+
+    def wait(self, delay: float, error: LabelStudioUnavailable) -> None:
+        """Sleep ``delay`` (at most what is left) before a retry; once the budget is spent, raise
+        ``RetryBudgetSpent`` carrying the last error."""
+        if self.left <= 0:
+            raise RetryBudgetSpent(
+                f"gave up after {self.seconds:g} s of retries (the retry budget): {error.message}",
+                hint="start Label Studio again (corpus labelstudio start) and run the same command: it "
+                "resumes where it stopped; the retry budget (retry_budget, --retry-budget SECONDS) sets how "
+                "long to wait",
+            ) from None
+        d = min(delay, self.left)
+        time.sleep(d)
+        self.charge(d)
 
 
 def _detail(e: ApiError) -> str:
@@ -49,30 +101,54 @@ class LSClient:
     ``sdk`` is the underlying ``label_studio_sdk.LabelStudio`` client, for tests and one-off calls.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 300):
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 300,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+    ):
+        self.budget = RetryBudget(retry_budget)
         if url is None or token is None:
             env_url, env_token = connection_settings()
             url, token = url or env_url, token or env_token
         self.url = url.rstrip("/")
+        self.display_url = redact_url(self.url)  # for messages: never the password of a user:pass@ URL
         self._http = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=True)
         self.sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http, timeout=timeout)
 
     def __repr__(self) -> str:
-        return f"LSClient({self.url!r})"
+        return f"LSClient({self.display_url!r})"
 
     def close(self) -> None:
         self._http.close()
 
     # ------------------------------------------------------------ plumbing
 
-    def _call(self, what: str, fn, *args, **kwargs):
-        """Run one SDK call, translating its failures into LabelStudioError."""
+    def _call(self, what: str, fn, *args, _retry: bool = True, **kwargs):
+        """Run one SDK call, translating its failures into LabelStudioError; a call that may be
+        repeated (``_retry``; not one sent with ``NO_RETRY``) is retried within the budget."""
+        retry = _retry and kwargs.get("request_options") is not NO_RETRY
+        attempt = 0
+        while True:
+            t0 = time.monotonic()
+            try:
+                return self._call_once(what, fn, *args, **kwargs)
+            except LabelStudioUnavailable as e:
+                self.budget.charge(time.monotonic() - t0)
+                if not retry:
+                    raise
+                attempt += 1
+                self.budget.wait(min(0.25 * 2**attempt, 5.0), e)
+
+    def _call_once(self, what: str, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except ApiError as e:
             if e.status_code == 401:
                 raise LabelStudioError(
-                    f"Label Studio at {self.url} rejected the API token ({what})",
+                    f"Label Studio at {self.display_url} rejected the API token ({what})",
                     hint="check LABEL_STUDIO_API_KEY (or the token in the newscorpus config file); a data dir "
                     "keeps the token it was first started with",
                 ) from None
@@ -85,13 +161,14 @@ class LSClient:
             ) from None
         except httpx.TransportError as e:
             raise LabelStudioUnavailable(
-                f"cannot reach Label Studio at {self.url} ({what}): {type(e).__name__}",
+                f"cannot reach Label Studio at {self.display_url} ({what}): {type(e).__name__}",
                 hint="start it with `corpus labelstudio start` (or `make labelstudio`), or set LABEL_STUDIO_URL",
             ) from None
 
     def _raw(self, method: str, path: str, *, what: str, retries: bool = True, **kwargs) -> Any:
         """A plain API request for endpoints the SDK does not wrap (drafts, task listing by fields)."""
         opts = None if retries else NO_RETRY
+        idempotent = retries and method in ("GET", "PATCH", "PUT", "DELETE")
 
         def go():
             r = self.sdk._client_wrapper.httpx_client.request(path, method=method, request_options=opts, **kwargs)
@@ -103,7 +180,7 @@ class LSClient:
                 raise ApiError(status_code=r.status_code, headers=dict(r.headers), body=body)
             return r.json() if r.content else None
 
-        return self._call(what, go)
+        return self._call(what, go, _retry=idempotent)
 
     @staticmethod
     def _dump(obj: Any) -> dict[str, Any]:
@@ -130,6 +207,7 @@ class LSClient:
             password=password,
             first_name=first_name,
             last_name=last_name,
+            _retry=False,
         )
         return self._dump(u)
 
@@ -338,7 +416,7 @@ class LSClient:
             kwargs["completed_by"] = completed_by
         if lead_time is not None:
             kwargs["lead_time"] = lead_time
-        a = self._call(f"annotate task {task_id}", self.sdk.annotations.create, task_id, **kwargs)
+        a = self._call(f"annotate task {task_id}", self.sdk.annotations.create, task_id, _retry=False, **kwargs)
         return self._dump(a)
 
     def create_draft(

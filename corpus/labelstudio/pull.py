@@ -31,7 +31,7 @@ from corpus.core import atomic, taxonomy
 from corpus.core.errors import LabelStudioError, UsageError
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
-from corpus.labelstudio.client import LSClient, iter_export
+from corpus.labelstudio.client import LSClient, RetryBudgetSpent, iter_export
 from corpus.store import snapshot
 
 
@@ -177,7 +177,15 @@ def pull(
     out_dir.mkdir(parents=True, exist_ok=True)
     with _folder_lock(out_dir) as lock:
         removed = clean_leftovers(out_dir) if lock.held else []  # held by another pull: it is live
-        report = _pull(client, proj, project, tax, out_dir, include_drafts, now)
+        try:
+            report = _pull(client, proj, project, tax, out_dir, include_drafts, now)
+        except RetryBudgetSpent as e:  # nothing was written (temporary files are removed)
+            e.report = {
+                **PullReport(project_id=int(proj["id"]), leftovers_removed=removed).to_dict(),
+                "complete": False,
+                "stopped": e.message,
+            }
+            raise
     report.leftovers_removed = removed
     return report
 
@@ -213,7 +221,7 @@ def _pull(
     manifest = {
         "project": project,
         "project_id": report.project_id,
-        "label_studio_url": client.url,
+        "label_studio_url": client.display_url,
         "export_id": exported.get("id"),
         "exported_at": _iso(exported.get("finished_at") or exported.get("created_at")),
         "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

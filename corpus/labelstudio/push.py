@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import signal
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +30,7 @@ from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudi
 from corpus.core.model import MACHINE_ANNOTATOR as _MACHINE_ANNOTATOR
 from corpus.core.model import Article
 from corpus.core.problems import Problem
-from corpus.labelstudio.client import LSClient
+from corpus.labelstudio.client import LSClient, RetryBudgetSpent
 from corpus.predict.preannotate import JsonlPredictions, PreAnnotator
 
 CRASH_ENV = "CORPUS_TEST_CRASH_AFTER_BATCHES"  # test hook: SIGKILL ourselves after N imported batches
@@ -57,6 +56,9 @@ class PushReport:
     retries: int = 0
     corpus_version: int | None = None
     taxonomy_version: str | None = None
+    complete: bool = True  # False: stopped early (retry budget spent); a rerun resumes
+    left: int = 0  # documents planned for this push and not (yet) in the project when it stopped
+    stopped: str | None = None  # why it stopped early
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,9 @@ class PushReport:
             "retries": self.retries,
             "corpus_version": self.corpus_version,
             "taxonomy_version": self.taxonomy_version,
+            "complete": self.complete,
+            "left": self.left,
+            "stopped": self.stopped,
         }
 
 
@@ -343,19 +348,21 @@ class Importer:
         index: ProjectIndex,
         report: PushReport,
         *,
-        attempts: int = 5,
         backoff: float = 1.0,
     ):
         self.client, self.project_id, self.index, self.report = client, project_id, index, report
-        self.attempts, self.backoff = attempts, backoff
+        self.backoff = backoff
         self.batches_done = 0
         self.uncertain = False
         crash = os.environ.get(CRASH_ENV)
         self.crash_after = int(crash) if crash and crash.isdigit() else None
 
     def send(self, tasks: list[dict[str, Any]]) -> None:
+        """Import ``tasks``, retrying what did not land while the client's retry budget lasts
+        (``RetryBudgetSpent`` when it is spent: the caller reports what is done and left)."""
         pending = tasks
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while pending:
             try:
                 ids = self.client.import_tasks(self.project_id, pending)
                 self._landed(pending, ids)
@@ -365,15 +372,10 @@ class Importer:
                 break
             except LabelStudioUnavailable as e:
                 self.report.retries += 1
-                if attempt == self.attempts:
-                    for t in pending:
-                        self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
-                    break
-                time.sleep(self.backoff * attempt)
+                attempt += 1
                 self.uncertain = True
+                self.client.budget.wait(min(self.backoff * attempt, 5.0), e)
                 pending = self._not_landed(pending)
-                if not pending:
-                    break
         self.batches_done += 1
         if self.crash_after is not None and self.batches_done >= self.crash_after:
             os.kill(os.getpid(), signal.SIGKILL)  # a hard kill mid-push, for the resume test
@@ -388,15 +390,9 @@ class Importer:
             self.report.pushed += 1
 
     def _not_landed(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Re-read the project; count what landed from the failed request, return the rest."""
-        for _ in range(self.attempts):
-            try:
-                fresh = project_index(self.client, self.project_id)
-                break
-            except LabelStudioUnavailable:
-                time.sleep(self.backoff)
-        else:
-            return tasks  # cannot even list: try sending again, the next failure checks again
+        """Re-read the project; count what landed from the failed request, return the rest.
+        (Listing is retried by the client within the retry budget.)"""
+        fresh = project_index(self.client, self.project_id)
         rest = []
         for t in tasks:
             m = t["meta"]
@@ -419,9 +415,10 @@ class Importer:
                 self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
             except LabelStudioUnavailable as e:
                 self.uncertain = True
-                if not self._not_landed([t]):
-                    continue
-                self.report.errors.append(Problem(e.code, e.message, doc_id=t["meta"]["doc_id"]))
+                self.client.budget.wait(self.backoff, e)
+                rest = self._not_landed([t])
+                if rest:
+                    self.send(rest)
 
 
 # ---------------------------------------------------------------- the workflow
@@ -494,6 +491,39 @@ def push(
         corpus_version=corpus_version,
         taxonomy_version=str(tax.version),
     )
+    planned = [0]  # documents to push (counted as they are planned)
+    try:
+        _push_planned(
+            client, store, report, proj, action, corpus_version, tax, keep, limit, preannotator, update_changed,
+            batch_size, progress, planned,
+        )  # fmt: skip
+    except RetryBudgetSpent as e:
+        report.complete = False
+        report.left = max(
+            0, planned[0] - report.pushed - sum(1 for x in report.errors if x.doc_id and "prediction" not in x.code)
+        )
+        report.stopped = e.message
+        e.report = report.to_dict()
+        raise
+    return report
+
+
+def _push_planned(
+    client: LSClient,
+    store: Any,
+    report: PushReport,
+    proj: dict[str, Any],
+    action: str,
+    corpus_version: int,
+    tax: Any,
+    keep: Callable[[Any], bool],
+    limit: int | None,
+    preannotator: PreAnnotator | None,
+    update_changed: bool,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    planned: list[int],
+) -> None:
     cache = IndexCache(client, proj)
     index = cache.load(new_project=action == "created")
     importer = Importer(client, report.project_id, index, report)
@@ -527,6 +557,7 @@ def push(
             if doc_id in index.hashes:
                 report.changed += 1
                 report.changed_doc_ids.append(doc_id)
+            planned[0] += 1
             if isinstance(doc, Article):
                 to_push.append(doc)
                 if len(to_push) >= batch_size:
@@ -560,7 +591,6 @@ def push(
     cache.save(index, changed=importer.batches_done > 0, certain=not importer.uncertain)
     if isinstance(preannotator, JsonlPredictions):
         report.errors.extend(preannotator.errors)
-    return report
 
 
 # ---------------------------------------------------------------- demo: accept predictions
