@@ -367,9 +367,11 @@ def vacuum_cmd(retain_hours, dry_run, store, as_json) -> None:
     st = CorpusStore(store)
     files = st.vacuum(retain_hours=retain_hours, dry_run=dry_run)
     if as_json:
-        emit_json({"dry_run": dry_run, "files": files, "count": len(files), "kept_tags": st.tags()})
+        emit_json(
+            {"dry_run": dry_run, "files": files, "count": len(files), "bytes": files.bytes, "kept_tags": st.tags()}
+        )
     else:
-        click.echo(f"{'would delete' if dry_run else 'deleted'} {len(files)} files")
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {len(files)} files ({files.bytes} bytes)")
 
 
 @command("import-labelstudio")

@@ -195,15 +195,77 @@ def import_articles(
 # ---------------------------------------------------------------------------- the workflow
 
 
+STAGING_DIR = "newscorpus-import-staging"  # under $TMPDIR: the only place imports stage, and clean
+STAGING_LOCK = ".lock"  # flock'd by the live import that owns a staging folder
+
+
+def staging_root() -> Path:
+    return Path(tempfile.gettempdir()) / STAGING_DIR
+
+
+def remove_stale_staging(root: Path | None = None) -> list[str]:
+    """Remove the staging folders of killed imports: those in our own staging location whose
+    lock no live import holds (a kill releases it). Returns the folders removed."""
+    import fcntl
+
+    root = root or staging_root()
+    removed: list[str] = []
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return removed
+    for d in entries:
+        lock = d / STAGING_LOCK
+        if not d.is_dir() or d.is_symlink():
+            continue
+        if d.name.startswith(".new-"):  # killed between creating and locking it (microseconds)
+            try:
+                if time.time() - d.stat().st_mtime > 3600:
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed.append(str(d))
+            except OSError:
+                pass
+            continue
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:  # being created right now (lock not there yet), or not ours
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live import holds it
+        try:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(str(d))
+        finally:
+            os.close(fd)
+    return removed
+
+
 class _Staging:
     """Rows waiting for the commit, in temporary Arrow IPC files of BATCH rows (memory flat).
 
     Arrow IPC rather than Parquet: planning and the commit read the files back memory-mapped,
-    without decoding.
+    without decoding. The folder lives in ``staging_root()`` and holds a lock (``STAGING_LOCK``)
+    for as long as this import lives, so the next import can tell a killed import's leftovers
+    (lock free: removed) from a running one's (lock held: left alone).
     """
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="corpus-import-"))
+        import fcntl
+
+        root = staging_root()
+        root.mkdir(parents=True, exist_ok=True)
+        self.removed_stale = remove_stale_staging(root)
+        # locked under a hidden name, then renamed: no other import ever sees it unlocked
+        new = Path(tempfile.mkdtemp(prefix=f".new-{os.getpid()}-", dir=root))
+        self._lock = os.open(new / STAGING_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self.dir = root / new.name[len(".new-") :]
+        os.rename(new, self.dir)
         self.files: list[Path] = []
         self.rows = 0
 
@@ -224,6 +286,9 @@ class _Staging:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
 
 def _write_ipc(table: pa.Table, path: str | Path) -> None:

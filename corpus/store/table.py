@@ -51,6 +51,7 @@ MINHASH_SCHEME = "oph-splitmix64-w3-v1"
 N_BUCKETS = 16
 TAGS_FILE = "_corpus_tags.json"
 FINGERPRINTS_DIR = "_corpus_fingerprints"  # one JSON file per version (see read_fingerprints)
+WRITERS_LOCK = "_corpus_writers.lock"  # flock: commits shared, vacuum exclusive
 _FOREVER = "interval 36500 days"
 TARGET_FILE_SIZE = 16 * 1024 * 1024
 
@@ -91,6 +92,12 @@ INDEX_COLUMNS = ["doc_id", "text_sha256", "minhash", "near_dup_cluster"]
 # Stores created before the scheme was recorded hold datasketch MinHash (affine32, 128 permutations).
 LEGACY_MINHASH_SCHEME = "datasketch-affine32-128"
 _TAG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+
+
+class VacuumResult(list):
+    """The files vacuum deleted (or would delete), relative to the table folder; ``bytes`` freed."""
+
+    bytes: int = 0
 
 
 class ConcurrentCommit(StoreError):
@@ -409,7 +416,35 @@ class CorpusStore:
 
     # ------------------------------------------------------------------ writing
 
-    def commit(
+    def commit(self, batches: Iterable[pa.RecordBatch], **kwargs: Any) -> int:
+        """``_commit`` (below) under the writers' shared lock: vacuum waits for commits in flight,
+        so the files a commit has written but not yet logged are never taken for orphans."""
+        with self._writers_lock(exclusive=False):
+            return self._commit(batches, **kwargs)
+
+    def _writers_lock(self, *, exclusive: bool) -> Any:
+        """``flock`` on ``WRITERS_LOCK`` in a local table folder (shared: commits; exclusive:
+        vacuum); a no-op for remote stores. A killed process releases its lock."""
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def held() -> Iterator[None]:
+            if not _is_local(self.uri):
+                yield
+                return
+            root = _local_path(self.uri)
+            root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(root / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                yield
+            finally:
+                os.close(fd)
+
+        return held()
+
+    def _commit(
         self,
         batches: Iterable[pa.RecordBatch],
         *,
@@ -625,20 +660,80 @@ class CorpusStore:
 
     # ------------------------------------------------------------------ maintenance
 
-    def vacuum(self, retain_hours: float | None = None, dry_run: bool = False) -> list[str]:
-        """Delete data files no version needs any more. By default nothing goes (retention is
-        100 years); ``retain_hours`` shortens it, and tagged versions stay readable regardless."""
-        dt = self.table()
-        keep = sorted(set(self.tags().values()) | {dt.version()})
-        kwargs: dict[str, Any] = {"dry_run": dry_run, "keep_versions": keep}
-        if retain_hours is not None:
-            if retain_hours < 0:
-                raise UsageError("retain_hours must be >= 0")
-            kwargs.update(retention_hours=int(retain_hours), enforce_retention_duration=False)
+    def vacuum(self, retain_hours: float | None = None, dry_run: bool = False) -> VacuumResult:
+        """Delete data files no version needs any more: files in the table folder that no version
+        references (written by a commit that was killed before its log entry), whatever their
+        age; and, with ``retain_hours``, files of old versions removed longer ago than that
+        (by default those stay: retention is 100 years). Tagged versions stay readable.
+
+        Returns the files (relative paths) with ``bytes`` freed. Runs under the writers' lock
+        (exclusive), so a commit in flight is waited for, never mistaken for orphans."""
+        if retain_hours is not None and retain_hours < 0:
+            raise UsageError("retain_hours must be >= 0")
+        with self._writers_lock(exclusive=True):
+            dt = self.table()
+            keep = sorted(set(self.tags().values()) | {dt.version()})
+            kwargs: dict[str, Any] = {"keep_versions": keep}
+            if retain_hours is not None:
+                kwargs.update(retention_hours=int(retain_hours), enforce_retention_duration=False)
+            try:
+                old = list(dt.vacuum(dry_run=True, **kwargs)) if retain_hours is not None else []
+                orphans = self._orphans()
+                result = VacuumResult(sorted(set(old) | set(orphans)))
+                result.bytes = sum(self._size(f) for f in result)
+                if not dry_run:
+                    if old:
+                        dt.vacuum(dry_run=False, **kwargs)
+                    root = _local_path(self.uri)
+                    for f in orphans:
+                        (root / f).unlink(missing_ok=True)
+            except DeltaError as e:
+                raise StoreError(f"vacuum failed: {e}") from e
+        return result
+
+    def _size(self, rel: str) -> int:
+        if not _is_local(self.uri):
+            return 0
         try:
-            return list(dt.vacuum(**kwargs))
-        except DeltaError as e:
-            raise StoreError(f"vacuum failed: {e}") from e
+            return (_local_path(self.uri) / rel).stat().st_size
+        except OSError:
+            return 0
+
+    def _orphans(self) -> list[str]:
+        """Data files of a local table folder that no version mentions (in any log entry or
+        checkpoint), like Delta's own rule: names starting with ``_`` or ``.`` are not data."""
+        if not _is_local(self.uri):
+            return []
+        from urllib.parse import unquote
+
+        root = _local_path(self.uri)
+        log = root / "_delta_log"
+        refs: set[str] = set()
+        for f in sorted(log.glob("*.json")):
+            with open(f, encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.strip():
+                        continue
+                    d = json.loads(line)
+                    for kind in ("add", "remove"):
+                        if isinstance(d.get(kind), dict) and d[kind].get("path"):
+                            refs.add(unquote(d[kind]["path"]))
+        for cp in sorted(log.glob("*.checkpoint*.parquet")):
+            t = pq.read_table(cp)
+            for kind in ("add", "remove"):
+                if kind in t.column_names:
+                    col = t.column(kind).combine_chunks()
+                    refs.update(unquote(p) for p in col.field("path").to_pylist() if p)
+        out: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+            for name in filenames:
+                if name.startswith(("_", ".")):
+                    continue
+                rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                if rel not in refs:
+                    out.append(rel)
+        return sorted(out)
 
     # ------------------------------------------------------------------ export
 
