@@ -4,6 +4,7 @@ brat`` and ``corpus export --format brat`` (they touch the store, imported lazil
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -339,6 +340,7 @@ def export_brat(
     for w in skipped:
         report.issues.append(Problem("incomplete_snapshot", w))
 
+    taken: dict[str, str] = {}  # file name (without extension) -> the doc_id it belongs to
     ids = list(by_doc)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -360,7 +362,7 @@ def export_brat(
             written: set[str] = set()
             used: set[str] = set()
             for f, no, ann in recs:
-                name = _export_name(art, ann)
+                name = _unique_name(_export_name(art, ann), doc_id, taken)
                 if ann.text_sha256 and ann.text_sha256 != art.text_sha256:
                     report.issues.append(
                         Problem(
@@ -371,7 +373,7 @@ def export_brat(
                         )
                     )
                     continue
-                who = re.sub(r"[^\w.-]+", "-", ann.annotator or DEFAULT_ANNOTATOR)
+                who = _fit(re.sub(r"[^\w.-]+", "-", ann.annotator or DEFAULT_ANNOTATOR), MAX_ANNOTATOR_BYTES)
                 fname = _original_ann_name(ann, name) or f"{name}_{who}.ann"
                 k = 2
                 while fname in used:
@@ -396,6 +398,35 @@ def _original_ann_name(ann: Annotation, name: str) -> str | None:
     if stem != name and not stem.startswith(name + "_"):
         return None
     return f if re.fullmatch(r"[\w.-]+", f) else None
+
+
+# A brat file is NAME.txt / NAME_ANNOTATOR[-k].ann: with these caps a name stays far below the
+# 255 bytes file systems allow, with room for the temporary name it is written under.
+MAX_NAME_BYTES = 120
+MAX_ANNOTATOR_BYTES = 60
+
+
+def _fit(name: str, limit: int) -> str:
+    """``name`` if it fits in ``limit`` UTF-8 bytes, else its start + ``-`` + 10 hex digits of
+    its sha256: still readable, still distinct, stable from run to run."""
+    b = name.encode("utf-8")
+    if len(b) <= limit:
+        return name
+    head = b[: limit - 11].decode("utf-8", "ignore")
+    return f"{head}-{hashlib.sha256(b).hexdigest()[:10]}"
+
+
+def _unique_name(name: str, doc_id: str, taken: dict[str, str]) -> str:
+    """The export's file name for ``doc_id``: its own name, unless another document of this
+    export already has it (``a/story.txt`` and ``b/story.txt`` both reduce to ``story``); then
+    ``NAME-<doc_id>`` (the doc id is unique, so is the name). The first document in snapshot order
+    keeps the plain name."""
+    name = _fit(name, MAX_NAME_BYTES)
+    if taken.setdefault(name, doc_id) == doc_id:
+        return name
+    alt = _fit(f"{name}-{doc_id}", MAX_NAME_BYTES + 17)
+    taken[alt] = doc_id
+    return alt
 
 
 def _export_name(article: Any, ann: Annotation) -> str:
