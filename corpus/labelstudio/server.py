@@ -298,13 +298,25 @@ def _proc_cmdline(pid: int) -> list[str] | None:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie: a killed server stays in the process table until
+    its parent reaps it, and ``kill(pid, 0)`` alone would call it alive (``start --reuse`` then
+    reused a dead server that ``status`` a moment later called stopped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+        )
+    except OSError:
+        return not Path("/proc/self").exists()  # no /proc (not Linux): the signal check is all there is
+    if status.get("State", "").strip()[:1] in ("Z", "X"):
+        return False
+    sigkill = 1 << (signal.SIGKILL - 1)  # being killed: dead, though the kernel has not finished yet
+    return not any(int(status.get(k, "0").strip() or "0", 16) & sigkill for k in ("SigPnd", "ShdPnd"))
 
 
 def listening_addresses(pid: int) -> set[tuple[str, int]] | None:
@@ -664,13 +676,19 @@ def stop(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:
 
 
 def status(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Any]:
+    """Is the server of ``data_dir`` running (our process, alive: not a zombie, not being killed)
+    and healthy (answers /health, and is still alive after answering)? The one liveness check:
+    ``labelstudio status`` and ``labelstudio start --reuse`` both use it."""
     data_dir = Path(data_dir).resolve()
     rec = _read_pid_file(data_dir)
     if not rec or not _is_our_process(rec):
         return {"running": False, "data_dir": str(data_dir)}
+    healthy = health(rec["url"]) and _is_our_process(rec)
+    if not healthy and not _is_our_process(rec):  # died while we asked
+        return {"running": False, "data_dir": str(data_dir)}
     return {
         "running": True,
-        "healthy": health(rec["url"]),
+        "healthy": healthy,
         "pid": rec["pid"],
         "url": rec["url"],
         "port": rec["port"],

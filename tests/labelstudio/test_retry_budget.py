@@ -123,3 +123,25 @@ def test_pull_from_a_dead_server_reports_and_exits_3(own_server, tmp_path):
     assert r.exit_code == EXIT_ENVIRONMENT, r.output
     assert time.monotonic() - t0 < 15
     assert json.loads(r.stdout)["complete"] is False
+
+
+def test_start_reuse_right_after_a_kill_agrees_with_status(own_server):
+    """kill -9 of the server: its pid lingers (a zombie until reaped, a socket in the backlog)
+    for a moment; ``start --reuse`` and ``status`` share one liveness check and both say "not
+    running" at once."""
+    import os
+    import signal
+    import socket
+
+    rec = json.loads((own_server["data_dir"] / lsserver.PID_FILE).read_text())
+    os.kill(int(rec["pid"]), signal.SIGKILL)
+    st = lsserver.status(own_server["data_dir"])
+    assert st["running"] is False, st
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    args = ["labelstudio", "start", "--reuse", "--data-dir", str(own_server["data_dir"]), "--json"]
+    r = CliRunner().invoke(main, [*args, "--port", str(busy.getsockname()[1])])
+    busy.close()
+    assert "reused" not in r.output, r.output  # it tries to start (on a busy port: an error, not a reuse)
+    assert r.exit_code != 0 and "already in use" in r.output
