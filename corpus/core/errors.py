@@ -85,6 +85,41 @@ def environment_error(e: OSError, what: str) -> EnvironmentProblem:
     return EnvironmentProblem(f"{what}: {reason}")
 
 
+def is_disk_full(e: BaseException) -> bool:
+    """An OSError (also pyarrow's and deltalake's, which may carry only the message) that means
+    the disk or the quota is full."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e)
+    return "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def disk_full(what: str, where: object, e: BaseException, also: str | None = None) -> DiskFull:
+    """The one message for a full disk: what failed, where, and what to do."""
+    more = f" or of {also}" if also else ""
+    return DiskFull(
+        f"{what}: no space left on the disk of {where}{more}",
+        hint=f"free some space there (df -h {where}) and run the command again; what was there before is "
+        "intact (writes go to temporary files that are removed on failure)",
+    )
+
+
+class on_disk_full:
+    """Around a write: a full disk becomes ``DiskFull`` (exit 3) naming what and where, never a
+    traceback; other errors pass unchanged."""
+
+    def __init__(self, what: str, where: object, also: str | None = None):
+        self.what, self.where, self.also = what, where, also
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et, e, tb) -> bool:
+        if e is not None and not isinstance(e, CorpusError) and isinstance(e, Exception) and is_disk_full(e):
+            raise disk_full(self.what, self.where, e, self.also) from None
+        return False
+
+
 class StoreError(CorpusError):
     """The corpus store cannot be read or written (missing table, unknown version or tag)."""
 

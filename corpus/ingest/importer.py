@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from corpus.core.errors import StoreError
+from corpus.core.errors import StoreError, on_disk_full
 from corpus.core.model import Article, make_doc_id, sha256_text
 from corpus.core.normalize import normalize_text
 from corpus.core.problems import Problem
@@ -465,6 +465,22 @@ def _run(
     total: int | None,
     threshold: float,
     ledger: Ledger | None = None,
+) -> ImportReport:
+    with on_disk_full("importing", store.display_uri, also=f"the staging folder {staging_root()}"):
+        return _run_import(
+            store, make_items, message, progress=progress, total=total, threshold=threshold, ledger=ledger
+        )
+
+
+def _run_import(
+    store: CorpusStore,
+    make_items: Callable[[Callable[[], None]], Iterator[Any]],
+    message: str,
+    *,
+    progress: bool,
+    total: int | None,
+    threshold: float,
+    ledger: Ledger | None,
 ) -> ImportReport:
     version = store.latest_version()
     if ledger is not None:

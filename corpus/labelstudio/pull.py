@@ -28,7 +28,7 @@ from typing import Any
 
 from corpus.annotations import lsformat, validate
 from corpus.core import atomic, taxonomy
-from corpus.core.errors import LabelStudioError, UsageError
+from corpus.core.errors import LabelStudioError, UsageError, on_disk_full
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient, RetryBudgetSpent, iter_export
@@ -178,7 +178,8 @@ def pull(
     with _folder_lock(out_dir) as lock:
         removed = clean_leftovers(out_dir) if lock.held else []  # held by another pull: it is live
         try:
-            report = _pull(client, proj, project, tax, out_dir, include_drafts, now)
+            with on_disk_full("writing the snapshot", out_dir):
+                report = _pull(client, proj, project, tax, out_dir, include_drafts, now)
         except RetryBudgetSpent as e:  # nothing was written (temporary files are removed)
             e.report = {
                 **PullReport(project_id=int(proj["id"]), leftovers_removed=removed).to_dict(),

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.core import atomic
-from corpus.core.errors import ReleaseError, UsageError
+from corpus.core.errors import ReleaseError, UsageError, on_disk_full
 from corpus.core.model import Annotation, Article
 from corpus.core.problems import Problem
 from corpus.release import card, gold, provenance
@@ -355,7 +355,18 @@ def build_release(
     labels: LabelSet | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReleaseReport:
-    """Build ``<out>/<name>-<version>/``; see the module docstring for the steps."""
+    """Build ``<out>/<name>-<version>/``; see the module docstring for the steps. A full disk is
+    ``DiskFull`` (the half-built folder is removed, an earlier release is untouched)."""
+    with on_disk_full("building the release", opts.out):
+        return _build_release(opts, source, labels, progress)
+
+
+def _build_release(
+    opts: BuildOptions,
+    source: ArticleSource,
+    labels: LabelSet | None,
+    progress: Callable[[int, int], None] | None,
+) -> ReleaseReport:
     opts = apply_config(opts)
     _check_options(opts)
     ratios = parse_ratios(opts.split_ratios)

@@ -41,7 +41,15 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from corpus.core import atomic
-from corpus.core.errors import StoreError, StoreUnreadable, UnknownVersion, UsageError
+from corpus.core.errors import (
+    StoreError,
+    StoreUnreadable,
+    UnknownVersion,
+    UsageError,
+    disk_full,
+    is_disk_full,
+    on_disk_full,
+)
 from corpus.core.model import Article
 
 DEFAULT_URI = "data/corpus"
@@ -419,7 +427,7 @@ class CorpusStore:
     def commit(self, batches: Iterable[pa.RecordBatch], **kwargs: Any) -> int:
         """``_commit`` (below) under the writers' shared lock: vacuum waits for commits in flight,
         so the files a commit has written but not yet logged are never taken for orphans."""
-        with self._writers_lock(exclusive=False):
+        with on_disk_full("writing the new version", self.display_uri), self._writers_lock(exclusive=False):
             return self._commit(batches, **kwargs)
 
     def _writers_lock(self, *, exclusive: bool) -> Any:
@@ -497,6 +505,8 @@ class CorpusStore:
             raise ConcurrentCommit(f"another import committed first ({e})") from e
         except DeltaError as e:
             files.discard()
+            if is_disk_full(e):
+                raise disk_full("writing the new version", self.display_uri, e) from None
             if "already exists" in str(e).lower() or "version" in str(e).lower() and "exist" in str(e).lower():
                 raise ConcurrentCommit(f"another import committed first ({e})") from e
             raise StoreError(f"writing to {self.display_uri} failed: {e}") from e

@@ -14,7 +14,7 @@ from typing import Any
 from corpus.annotations.brat.convert import annotation_conf, annotation_to_brat, brat_to_annotation
 from corpus.annotations.brat.mapping import DEFAULT_ANNOTATOR, BratMapping, load_mapping
 from corpus.core import atomic
-from corpus.core.errors import InputError, UsageError
+from corpus.core.errors import InputError, UsageError, on_disk_full
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
 from corpus.ingest.readers.brat import parse_ann, write_ann
@@ -322,9 +322,13 @@ def export_brat(
     Offsets index the stored text, which is what ``NAME.txt`` contains. A record whose
     ``text_sha256`` does not match the stored article is skipped and reported.
     """
+    with on_disk_full("exporting brat files", out_dir):
+        return _export_brat(snapshot, store, Path(out_dir), version, mapping)
+
+
+def _export_brat(snapshot: Any, store: Any, out: Path, version: Any, mapping: Any) -> BratExportReport:
 
     mp = load_mapping(mapping)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = BratExportReport(str(out))
     by_doc: dict[str, list[tuple[Path, int, Annotation]]] = {}
