@@ -273,7 +273,7 @@ CODES: dict[str, Code] = {
     "E503": Code(
         ERROR,
         "Label Studio did not answer within the retry budget; the command stopped and reported what it did",
-        "start Label Studio again and run the same command: it resumes (a longer wait: --retry-budget SECONDS)",
+        "start Label Studio again and run the same command: it resumes (to wait longer: a bigger retry_budget)",
     ),
     "E600": Code(ERROR, "a release could not be built or published", "see the message"),
     "E610": Code(ERROR, "the Hugging Face Hub cannot be used from here", "fix the environment, then publish again"),

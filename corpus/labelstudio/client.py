@@ -77,8 +77,7 @@ class RetryBudget:
             raise RetryBudgetSpent(
                 f"gave up after {self.seconds:g} s of retries (the retry budget): {error.message}",
                 hint="start Label Studio again (corpus labelstudio start) and run the same command: it "
-                "resumes where it stopped; the retry budget (retry_budget, --retry-budget SECONDS) sets how "
-                "long to wait",
+                "resumes where it stopped; a bigger retry budget (retry_budget, in seconds) waits longer",
             ) from None
         d = min(delay, self.left)
         time.sleep(d)
