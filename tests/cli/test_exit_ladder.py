@@ -101,7 +101,7 @@ def test_3_server_that_does_not_answer(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"LABEL_STUDIO_URL": f"http://127.0.0.1:{port}", "LABEL_STUDIO_API_KEY": "x"}
-    r = run("status", "--project", "p", "--json", env=env)
+    r = run("status", "--project", "p", "--retry-budget", "0.5", "--json", env=env)
     assert r.exit_code == EXIT_ENVIRONMENT
     (p,) = json.loads(r.stdout)["problems"]
-    assert p["code"] == "E501" and "cannot reach Label Studio" in p["message"] and "labelstudio start" in p["fix"]
+    assert p["code"] == "E503" and "cannot reach Label Studio" in p["message"] and "labelstudio start" in p["fix"]
