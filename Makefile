@@ -97,6 +97,7 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_pull.py
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_annotators.py
+	$(BIN)/python bench/bench_exit.py
 
 DB          ?= sqlite
 
