@@ -21,6 +21,7 @@ ADAPTERS = {
     "datasets": "corpus/release/features.py",
     "huggingface_hub": "corpus/release/publish.py",
     "matplotlib": "corpus/release/report.py",
+    "spacy": "corpus/predict/spacy_model.py",
 }
 
 
