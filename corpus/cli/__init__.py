@@ -3,7 +3,14 @@
 One module per command family; each registers its commands on :data:`corpus.cli.app.main`.
 """
 
-from corpus.cli import annotations, labelstudio, release, report, store  # noqa: F401  (they register their commands)
+from corpus.cli import (  # noqa: F401  (they register their commands)
+    annotations,
+    labelstudio,
+    predict,
+    release,
+    report,
+    store,
+)
 from corpus.cli.app import main
 from corpus.cli.options import add_to_every_command, taxonomy_option
 

@@ -1,0 +1,217 @@
+"""Model commands: predict (pre-annotations to a JSONL file), evaluate (against gold), train."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corpus.cli.app import command
+from corpus.cli.options import emit_json, json_option, store_option, version_option
+from corpus.core.errors import UsageError
+
+predictions_option = click.option(
+    "--predictions",
+    "predictions",
+    required=True,
+    help="Pre-annotator: `rules`, `spacy`, `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl.",
+)
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+@command("predict")
+@predictions_option
+@store_option
+@version_option
+@click.option("--where", "where", multiple=True, help="Filter FIELD=VALUE or FIELD!=VALUE (repeatable).")
+@click.option("--limit", type=int, default=None, help="At most N (selected) articles.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Canonical records (JSONL).")
+@json_option
+def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None:
+    """Write pre-annotations as canonical annotation records (origin "prediction", model_version set).
+
+    The file is what `corpus push --predictions FILE.jsonl` and `corpus evaluate` read back.
+    Exit 1 when the pre-annotator failed on some documents (listed; the others are written).
+    """
+    from corpus.core import taxonomy
+    from corpus.labelstudio.push import parse_where
+    from corpus.predict import run as runner
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.store.snapshot import atomic_write
+    from corpus.store.table import CorpusStore
+
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be >= 0")
+    keep = parse_where(where)
+    st = CorpusStore(store)
+    v = st.resolve_version(version)
+    pre = load_preannotator(predictions)
+    tax = taxonomy.load()
+    counts = {"documents": 0, "records": 0, "without_prediction": 0, "failed": 0}
+    errors: list[dict[str, Any]] = []
+
+    def selected():
+        n = 0
+        for art in st.iter_articles(v, batch_size=500):
+            if limit is not None and n >= limit:
+                return
+            if keep(art):
+                n += 1
+                yield art
+
+    def write(f) -> None:
+        for o in runner.run(pre, selected(), taxonomy_version=str(tax.version)):
+            counts["documents"] += 1
+            if o.error:
+                counts["failed"] += 1
+                errors.append(o.error)
+            if not o.annotations:
+                counts["without_prediction"] += 1
+            for ann in o.annotations:
+                f.write(json.dumps(ann.to_dict(), ensure_ascii=False) + "\n")
+                counts["records"] += 1
+
+    atomic_write(Path(out), write)
+    errors += [{"kind": "prediction", **e} for e in getattr(pre, "errors", [])]
+    result = {**counts, "out": out, "model_version": pre.model_version, "corpus_version": v, "errors": errors}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(
+            f"{counts['records']} prediction records ({pre.model_version}) for {counts['documents']} documents "
+            f"-> {out}; {counts['without_prediction']} without prediction, {counts['failed']} failed"
+        )
+        for e in errors[:20]:
+            click.echo(f"  error: {e.get('doc_id', e.get('line', ''))}: {e.get('error')}", err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _print_evaluation(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(soft_wrap=True)
+    con.print(
+        f"{d['model_version']} against gold ({d['gold']}) on {d['documents']} documents "
+        f"({d['documents_without_prediction']} without any prediction, {len(d['skipped'])} skipped)"
+    )
+    human = d.get("human") or {}
+    for layer, lay in d["layers"].items():
+        t = Table(title=f"{layer}: model vs gold (P / R / F1, %)")
+        for col in ("label", "exact P", "exact R", "exact F1", "overlap P", "overlap R", "overlap F1"):
+            t.add_column(col, justify="left" if col == "label" else "right")
+        if human:
+            t.add_column("human overlap F1", justify="right")
+        hl = (human.get("layers") or {}).get(layer, {})
+        rows = [("all", lay["exact"], lay["overlap"], hl.get("overlap", {}).get("f1"))]
+        rows += [
+            (lab, v["exact"], v["overlap"], (hl.get("by_label") or {}).get(lab, {}).get("overlap_f1"))
+            for lab, v in lay["by_label"].items()
+        ]
+        for lab, ex, ov, h in rows:
+            cells = [lab] + [_pct(ex[k]) for k in ("precision", "recall", "f1")]
+            cells += [_pct(ov[k]) for k in ("precision", "recall", "f1")]
+            if human:
+                cells.append(_pct(h))
+            t.add_row(*cells)
+        con.print(t)
+    if d["attribution"]:
+        t = Table(title="attribution-wise (P = model's matched, R = gold's matched, %)")
+        for col in ("match", "P", "R", "F1") + (("human agr",) if human else ()):
+            t.add_column(col, justify="left" if col == "match" else "right")
+        hagr = ((human.get("layers") or {}).get("attribution") or {}).get("attribution_agreement", {})
+        for mode, v in d["attribution"].items():
+            cells = [mode, _pct(v["precision"]), _pct(v["recall"]), _pct(v["f1"])]
+            if human:
+                cells.append(_pct(hagr.get(mode, {}).get("agr")))
+            t.add_row(*cells)
+        con.print(t)
+    if d["event_triples"]:
+        v = d["event_triples"]
+        con.print(
+            f"event triples (trigger, type, role, argument, label), exact: P {_pct(v['precision'])} "
+            f"R {_pct(v['recall'])} F1 {_pct(v['f1'])}"
+        )
+
+
+@command("evaluate")
+@predictions_option
+@click.option(
+    "--annotations",
+    "annotations",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Gold: annotation snapshots (files or folders; a folder means its latest complete snapshot). Repeatable.",
+)
+@store_option
+@version_option
+@click.option(
+    "--gold",
+    "gold_mode",
+    type=click.Choice(["pairs", "pooled"]),
+    default="pairs",
+    show_default=True,
+    help="pairs: the model against each annotator, pooled like `corpus agreement`; pooled: against the "
+    "union of the annotators' spans.",
+)
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(["entities", "events", "attribution"]),
+    help="Layer(s) to score (repeatable; default: all).",
+)
+@click.option("--human", is_flag=True, help="Also show human-vs-human agreement on the same documents.")
+@json_option
+def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, human, as_json) -> None:
+    """Score a pre-annotator against gold snapshots with the matching of `corpus agreement`.
+
+    Span P/R/F1 exact and overlap per label, attribution-wise (cue / cue+content / any overlap),
+    event triples. The model runs on the gold documents' texts from --store (a FILE.jsonl is read).
+    """
+    from corpus.annotations.agreement import LAYERS
+    from corpus.predict import run as runner
+    from corpus.predict.evaluate import evaluate
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.store.snapshot import load_annotations
+    from corpus.store.table import CorpusStore
+
+    gold = load_annotations(list(annotations))
+    if not gold:
+        raise UsageError(f"no annotation records in {', '.join(annotations)}")
+    doc_ids = sorted({a.doc_id for a in gold})
+    arts = CorpusStore(store).get_many(doc_ids, version=version)
+    pre = load_preannotator(predictions)
+    preds: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for o in runner.run(pre, [arts[d] for d in doc_ids if d in arts]):
+        preds[o.article.doc_id] = o.annotations[0] if o.annotations else None
+        if o.error:
+            errors.append(o.error)
+    texts = {d: a.text for d, a in arts.items()}
+    rep = evaluate(
+        preds,
+        gold,
+        gold_mode=gold_mode,
+        layers=layers or LAYERS,
+        human=human,
+        texts=texts,
+        model_version=pre.model_version,
+    )
+    d = {**rep.to_dict(), "errors": errors, "documents_not_in_store": len(set(doc_ids) - set(arts))}
+    if as_json:
+        emit_json(d)
+    else:
+        _print_evaluation(d)
+        for e in errors[:20]:
+            click.echo(f"  error: {e.get('doc_id')}: {e.get('error')}", err=True)
+    if errors:
+        sys.exit(1)
