@@ -215,3 +215,78 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
             click.echo(f"  error: {e.get('doc_id')}: {e.get('error')}", err=True)
     if errors:
         sys.exit(1)
+
+
+@command("train")
+@click.option(
+    "--annotations",
+    "annotations",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Gold annotation snapshots (files or folders). Repeatable.",
+)
+@store_option
+@version_option
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder, e.g. models/NAME.")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(["entities", "events", "attribution"]),
+    help="Layer(s) to train (repeatable; default: every layer the gold has).",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Passes over the data.")
+@click.option(
+    "--max-minutes", type=float, default=12.0, show_default=True, help="Time budget of the training (all layers)."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (training is repeatable).")
+@click.option("--force", is_flag=True, help="Replace an existing model folder.")
+@json_option
+def train_cmd(annotations, store, version, out, layers, epochs, max_minutes, seed, force, as_json) -> None:
+    """Train a spaCy model (CPU) on gold annotations, for `push --predictions model:OUT`.
+
+    Documents the release split puts in validation (best epoch) or test (scores in the model card)
+    are never trained on. Writes OUT/card.json and OUT/README.md (the model card).
+    """
+    from corpus.predict.train import train
+    from corpus.release.splits import assign_split
+    from corpus.store.snapshot import load_annotations, snapshot_files
+    from corpus.store.table import CorpusStore
+
+    gold = load_annotations(list(annotations))
+    if not gold:
+        raise UsageError(f"no annotation records in {', '.join(annotations)}")
+    st = CorpusStore(store)
+    v = st.resolve_version(version)
+    arts = st.get_many(sorted({a.doc_id for a in gold}), version=v)
+
+    def log(layer: str, entry: dict[str, Any]) -> None:
+        if not as_json:
+            click.echo(f"  {layer}: {json.dumps(entry)}", err=True)
+
+    rep = train(
+        gold,
+        arts,
+        out,
+        split_of=assign_split,
+        snapshots=snapshot_files(list(annotations)),
+        corpus_version=v,
+        seed=seed,
+        epochs=epochs,
+        max_seconds=max_minutes * 60,
+        layers=layers or None,
+        force=force,
+        log=log,
+    )
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    click.echo(
+        f"trained {', '.join(rep.layers)} in {rep.seconds} s on {rep.documents.get('train', 0)} documents "
+        f"({rep.documents.get('validation', 0)} validation, {rep.documents.get('test', 0)} held out) -> {rep.out}"
+    )
+    for layer, lay in (rep.held_out.get("layers") or {}).items():
+        cells = ", ".join(f"{lab} {_pct(v['overlap']['f1'])}" for lab, v in lay["by_label"].items())
+        click.echo(f"  held-out overlap F1 ({layer}): {cells}")
+    click.echo(f"use it with: corpus push --predictions model:{rep.out}")

@@ -201,3 +201,109 @@ def pipeline_exists(spec: str) -> bool:
 
 
 __all__ = ["DEFAULT_PIPELINE", "SpacyPreannotator", "build_annotation", "load_pipeline", "blank"]
+
+
+# ---------------------------------------------------------------- training (corpus.predict.train drives it)
+
+TrainDoc = tuple[str, list[tuple[int, int, str]]]  # text, (start, end, label) character spans
+
+
+def _reference(nlp: Any, text: str, spans: list[tuple[int, int, str]]) -> tuple[Any, int]:
+    """The reference Doc with ``spans`` as entities: overlaps resolved longest first, aligned to tokens."""
+    spacy = spacy_module()
+    doc = nlp.make_doc(text)
+    cands = []
+    for s, e, label in spans:
+        sp = doc.char_span(s, e, label=label, alignment_mode="expand")
+        if sp is not None:
+            cands.append(sp)
+    kept = spacy.util.filter_spans(cands)
+    doc.ents = kept
+    return doc, len(spans) - len(kept)
+
+
+def train_ner(
+    train: list[TrainDoc],
+    labels: Sequence[str],
+    *,
+    seed: int = 0,
+    epochs: int = 20,
+    max_seconds: float | None = None,
+    dev: list[TrainDoc] | None = None,
+    dropout: float = 0.2,
+    log: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """A blank English pipeline with one NER over ``labels``, trained on CPU with a fixed seed.
+
+    Spans of one document that overlap are resolved longest first (NER cannot nest); the number
+    dropped is reported. Stops after ``epochs`` or ``max_seconds``; keeps the epoch with the best
+    dev F1 when ``dev`` is given. Returns the pipeline and a training log.
+    """
+    import time
+
+    spacy = spacy_module()
+    from spacy.training import Example
+    from spacy.util import compounding, fix_random_seed, minibatch
+
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    for lab in labels:
+        ner.add_label(lab)
+    examples, dropped = [], 0
+    for text, spans in train:
+        ref, d = _reference(nlp, text, spans)
+        dropped += d
+        examples.append(Example(nlp.make_doc(text), ref))
+    dev_examples = [Example(nlp.make_doc(t), _reference(nlp, t, s)[0]) for t, s in dev or []]
+    optimizer = nlp.initialize(lambda: examples)
+    info: dict[str, Any] = {"documents": len(examples), "spans_dropped_as_overlapping": dropped, "epochs": []}
+    start = time.monotonic()
+    best: tuple[float, bytes] | None = None
+    import random
+
+    rng = random.Random(seed)
+    for epoch in range(epochs):
+        rng.shuffle(examples)
+        losses: dict[str, float] = {}
+        for batch in minibatch(examples, size=compounding(4.0, 32.0, 1.001)):
+            nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
+        entry: dict[str, Any] = {"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 2)}
+        if dev_examples:
+            scores = nlp.evaluate(dev_examples)
+            entry["dev_f1"] = round(float(scores.get("ents_f") or 0.0), 4)
+            if best is None or entry["dev_f1"] > best[0]:
+                best = (entry["dev_f1"], nlp.to_bytes())
+        entry["seconds"] = round(time.monotonic() - start, 1)
+        info["epochs"].append(entry)
+        if log is not None:
+            log(entry)
+        if max_seconds is not None and time.monotonic() - start > max_seconds:
+            info["stopped"] = "time budget"
+            break
+    if best is not None and best[1] is not None:
+        nlp.from_bytes(best[1])
+        info["best_dev_f1"] = best[0]
+    info["seconds"] = round(time.monotonic() - start, 1)
+    return nlp, info
+
+
+def untrained_ner(labels: Sequence[str], seed: int = 0) -> Any:
+    """The same pipeline, initialized but not trained: the baseline a trained model must beat."""
+    spacy = spacy_module()
+    spacy.util.fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    for lab in labels:
+        ner.add_label(lab)
+    nlp.initialize()
+    return nlp
+
+
+def predict_spans(nlp: Any, texts: Iterable[str], batch_size: int = BATCH_SIZE) -> Iterable[list[tuple[int, int, str]]]:
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        yield [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+
+def save_pipeline(nlp: Any, path: str | Path) -> None:
+    nlp.to_disk(path)

@@ -1,0 +1,406 @@
+"""``corpus train``: a spaCy model trained on the team's own gold, and ``--predictions model:PATH``.
+
+One pipeline per layer present in the gold, each a blank English tokenizer + one NER trained on
+CPU with a fixed seed (``corpus.predict.spacy_model.train_ner``):
+
+* ``entities/``: the entity labels;
+* ``events/``: event triggers, labelled by event type (arguments are not learned);
+* ``attribution/``: cue, source and content spans (labels ``cue`` / ``source`` / ``content``);
+  attributions are assembled per sentence: each cue takes the nearest source and the content
+  pieces of its sentence (or, without any, of the sentence before or after it); several content
+  pieces become one discontinuous span.
+
+Which documents: one annotation per document (reviewed, then adjudicated, then the first
+annotator by name); the caller's ``split_of(doc_id)`` (the release split) decides: ``train``
+documents train, ``validation`` ones pick the best epoch, ``test`` ones are scored in the model
+card (pooled gold, the matching of ``corpus agreement``) and never seen in training.
+
+``models/NAME/card.json`` (and ``README.md``) is the model card: corpus version, snapshot
+sha256s, taxonomy version, seed, training time, documents per split, held-out scores.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.core import taxonomy as taxonomy_mod
+from corpus.core.errors import InputError, UsageError
+from corpus.core.model import Annotation, Article
+from corpus.predict import spacy_model as sm
+from corpus.predict.attribution import AttributionGuess, trim
+from corpus.predict.evaluate import evaluate
+from corpus.predict.events import EventGuess
+from corpus.predict.preannotate import sentences
+
+LAYERS = ("entities", "events", "attribution")
+ATTRIBUTION_PARTS = ("cue", "source", "content")
+CARD = "card.json"
+PRIORITY = {"labelstudio": 0, "adjudicated": 1}
+
+
+def _frags(span: Any) -> list[tuple[int, int]]:
+    return [(f.start, f.end) for f in span.fragments]
+
+
+def training_spans(ann: Annotation, layer: str) -> list[tuple[int, int, str]]:
+    """(start, end, label) of every fragment of the layer's spans in one annotation."""
+    out: list[tuple[int, int, str]] = []
+    if layer == "entities":
+        for e in ann.entities:
+            out += [(s, t, e.label) for s, t in _frags(e.span)]
+    elif layer == "events":
+        for ev in ann.events:
+            out += [(s, t, ev.type) for s, t in _frags(ev.trigger)]
+    elif layer == "attribution":
+        for a in ann.attributions:
+            for part in ATTRIBUTION_PARTS:
+                span = getattr(a, part)
+                if span is not None:
+                    out += [(s, t, part) for s, t in _frags(span)]
+    return out
+
+
+def choose_gold(anns: Iterable[Annotation]) -> dict[str, Annotation]:
+    """One annotation per document: ground truth, then adjudicated, then the first annotator by name."""
+    best: dict[str, Annotation] = {}
+    for a in anns:
+        if a.origin == "prediction":
+            continue
+        key = (not a.ground_truth, 0 if a.origin == "adjudicated" else 1, a.annotator)
+        cur = best.get(a.doc_id)
+        if cur is None or key < (not cur.ground_truth, 0 if cur.origin == "adjudicated" else 1, cur.annotator):
+            best[a.doc_id] = a
+    return best
+
+
+# ---------------------------------------------------------------- assembling attributions
+
+
+def assemble_attributions(text: str, spans: list[tuple[int, int, str]]) -> list[AttributionGuess]:
+    """Cue, source and content spans -> attributions (see the module docstring)."""
+    sents = sentences(text) or [(0, len(text))]
+    starts = [s for s, _ in sents]
+
+    def sent_of(pos: int) -> int:
+        return max(0, bisect.bisect_right(starts, pos) - 1)
+
+    def clean(s: int, e: int) -> tuple[int, int]:
+        return trim(text, s, e)
+
+    parts: dict[str, list[tuple[int, int]]] = {p: [] for p in ATTRIBUTION_PARTS}
+    for s, e, lab in spans:
+        s, e = clean(s, e)
+        if lab in parts and e > s:
+            parts[lab].append((s, e))
+    cues = sorted(parts["cue"])
+    if not cues:
+        return []
+    by_sent_cues: dict[int, list[tuple[int, int]]] = {}
+    for c in cues:
+        by_sent_cues.setdefault(sent_of(c[0]), []).append(c)
+    # each content piece goes to the nearest cue of its sentence (or of a neighbouring sentence)
+    content_of: dict[tuple[int, int], list[tuple[int, int]]] = {c: [] for c in cues}
+    neighbour: set[tuple[int, int]] = set()
+    for piece in sorted(parts["content"]):
+        si = sent_of(piece[0])
+        cands = by_sent_cues.get(si)
+        far = False
+        if not cands:
+            cands = by_sent_cues.get(si + 1) or by_sent_cues.get(si - 1)
+            far = True
+        if not cands:
+            continue
+        c = min(cands, key=lambda c: min(abs(c[0] - piece[1]), abs(piece[0] - c[1])))
+        if any(a < piece[1] and piece[0] < b for a, b in [c]):
+            continue
+        content_of[c].append(piece)
+        if far:
+            neighbour.add(c)
+    out = []
+    for c in cues:
+        content = content_of[c]
+        if not content:
+            continue
+        si = sent_of(c[0])
+        taken = content + [c]
+        srcs = [s for s in parts["source"] if sent_of(s[0]) == si and not any(a < s[1] and s[0] < b for a, b in taken)]
+        source = min(srcs, key=lambda s: min(abs(s[0] - c[1]), abs(c[0] - s[1]))) if srcs else None
+        score = 0.9 if source else 0.6
+        if c in neighbour:
+            score -= 0.3
+        out.append(AttributionGuess([c], sorted(content), [source] if source else None, round(score, 3), ""))
+    return out
+
+
+# ---------------------------------------------------------------- the trained pre-annotator
+
+
+class TrainedPreannotator:
+    """``--predictions model:models/NAME``: the pipelines ``corpus train`` wrote."""
+
+    def __init__(self, path: str | Path, *, pipelines: dict[str, Any] | None = None, card: dict | None = None):
+        self.path = Path(path)
+        if card is None:
+            card_path = self.path / CARD
+            if not card_path.is_file():
+                raise UsageError(
+                    f"no trained model at {self.path} (missing {CARD})",
+                    hint="train one with `corpus train --annotations SNAPSHOTS --out models/NAME`",
+                )
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        self.card = card
+        self.pipelines = pipelines or {
+            layer: sm.load_pipeline(str(self.path / layer)) for layer in card["layers"] if (self.path / layer).is_dir()
+        }
+        self.tax = taxonomy_mod.load()
+        self.name = f"model:{self.path.name}"
+        self.model_version = card["model_version"]
+        self.event_defaults = sm.default_attribute_values(self.tax, "events")
+
+    def predict(self, article: Article) -> Annotation | None:
+        return self.predict_many([article])[0]
+
+    def predict_many(self, articles: Sequence[Article]) -> list[Annotation | None]:
+        texts = [a.text for a in articles]
+        per_layer = {layer: list(sm.predict_spans(nlp, texts)) for layer, nlp in self.pipelines.items()}
+        out = []
+        for k, art in enumerate(articles):
+            ents = [(lab, s, e) for s, e, lab in per_layer.get("entities", [[]] * len(articles))[k]]
+            events = [
+                EventGuess(lab, (s, e), score=0.6) for s, e, lab in per_layer.get("events", [[]] * len(articles))[k]
+            ]
+            atts = assemble_attributions(art.text, per_layer["attribution"][k]) if "attribution" in per_layer else []
+            scores = [g.score for g in atts] + [g.score for g in events]
+            out.append(
+                sm.build_annotation(
+                    art,
+                    annotator=self.name,
+                    model_version=self.model_version,
+                    entities=ents,
+                    events=events,
+                    attributions=atts,
+                    event_defaults=self.event_defaults,
+                    scores=scores,
+                )
+            )
+        return out
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclass
+class TrainReport:
+    out: str
+    model_version: str
+    layers: list[str]
+    documents: dict[str, int]
+    seconds: float
+    held_out: dict[str, Any] = field(default_factory=dict)
+    logs: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": self.out,
+            "model_version": self.model_version,
+            "layers": self.layers,
+            "documents": self.documents,
+            "seconds": self.seconds,
+            "held_out": self.held_out,
+            "training": self.logs,
+            "skipped": self.skipped,
+        }
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _labels(tax: Any, layer: str) -> list[str]:
+    if layer == "entities":
+        return list(tax.entity_labels())
+    if layer == "events":
+        return list(tax.event_types())
+    return list(ATTRIBUTION_PARTS)
+
+
+def _card_markdown(card: dict[str, Any]) -> str:
+    lines = [
+        f"# {card['name']}",
+        "",
+        f"- model version: `{card['model_version']}`",
+        f"- trained: {card['trained_at']} in {card['training_seconds']} s on CPU (seed {card['seed']})",
+        f"- corpus version: {card['corpus_version']}; taxonomy {card['taxonomy_version']}; toolkit {card['toolkit_version']}",
+        f"- layers: {', '.join(card['layers'])}",
+        f"- documents: {json.dumps(card['documents'])} (release split; validation and test never trained on)",
+        "- snapshots: " + ", ".join(f"`{s['path']}` sha256 `{s['sha256']}`" for s in card["snapshots"]),
+        "",
+        "## Held-out scores (test split, pooled gold, overlap match)",
+        "",
+        "| layer | label | P | R | F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for layer, lay in (card.get("held_out") or {}).get("layers", {}).items():
+        for lab, v in lay["by_label"].items():
+            ov = v["overlap"]
+            lines.append(f"| {layer} | {lab} | {ov['precision']} | {ov['recall']} | {ov['f1']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def train(
+    annotations: list[Annotation],
+    articles: dict[str, Article],
+    out: str | Path,
+    *,
+    split_of: Callable[[str], str],
+    snapshots: Sequence[str | Path] = (),
+    corpus_version: int | None = None,
+    seed: int = 0,
+    epochs: int = 20,
+    max_seconds: float | None = 600,
+    layers: Iterable[str] | None = None,
+    force: bool = False,
+    log: Callable[[str, dict[str, Any]], None] | None = None,
+) -> TrainReport:
+    """Train one pipeline per layer present in the gold; write them and the card under ``out``.
+
+    ``max_seconds`` is the budget of all layers together (split evenly)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UsageError(f"{out} exists and is not empty", hint="choose another --out or pass force (--force)")
+    tax = taxonomy_mod.load()
+    started = time.monotonic()
+    gold = choose_gold(annotations)
+    skipped = []
+    split_docs: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
+    for doc_id, ann in sorted(gold.items()):
+        art = articles.get(doc_id)
+        if art is None:
+            skipped.append({"doc_id": doc_id, "reason": "not in the store"})
+            continue
+        if ann.text_sha256 and ann.text_sha256 != art.text_sha256:
+            skipped.append({"doc_id": doc_id, "reason": "annotates another revision of the text"})
+            continue
+        split_docs.setdefault(split_of(doc_id), []).append(doc_id)
+    if not split_docs["train"]:
+        raise InputError(
+            "no training documents: every gold document is in the validation or test split, or missing",
+            hint="give more annotated documents (the release split keeps ~20% out of training)",
+        )
+    wanted = set(layers or LAYERS)
+    present = [
+        layer
+        for layer in LAYERS
+        if layer in wanted and any(training_spans(gold[d], layer) for d in split_docs["train"])
+    ]
+    if not present:
+        raise InputError("the gold has no spans in the requested layers", hint=f"layers: {', '.join(sorted(wanted))}")
+    budget = max_seconds / len(present) if max_seconds else None
+    pipelines: dict[str, Any] = {}
+    logs: dict[str, Any] = {}
+    for layer in present:
+
+        def docs(ids: list[str], layer: str = layer) -> list[sm.TrainDoc]:
+            return [(articles[d].text, training_spans(gold[d], layer)) for d in ids]
+
+        nlp, info = sm.train_ner(
+            docs(split_docs["train"]),
+            _labels(tax, layer),
+            seed=seed,
+            epochs=epochs,
+            max_seconds=budget,
+            dev=docs(split_docs["validation"]) or None,
+            log=(lambda entry, layer=layer: log(layer, entry)) if log else None,
+        )
+        pipelines[layer] = nlp
+        logs[layer] = info
+    seconds = round(time.monotonic() - started, 1)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    snaps = [{"path": str(p), "sha256": sha256_file(p)} for p in snapshots]
+    digest = hashlib.sha256(json.dumps([s["sha256"] for s in snaps] + [seed, present]).encode()).hexdigest()[:8]
+    card: dict[str, Any] = {
+        "name": out.name,
+        "model_version": f"model:{out.name}-{stamp}-{digest}",
+        "trained_at": stamp,
+        "training_seconds": seconds,
+        "seed": seed,
+        "layers": present,
+        "corpus_version": corpus_version,
+        "taxonomy_version": str(tax.version),
+        "toolkit_version": _toolkit_version(),
+        "spacy_version": sm.spacy_module().__version__,
+        "snapshots": snaps,
+        "documents": {k: len(v) for k, v in split_docs.items()},
+        "held_out_documents": split_docs["test"],
+        "training": logs,
+    }
+    model = TrainedPreannotator(out, pipelines=pipelines, card=card)
+    if split_docs["test"]:
+        test_arts = [articles[d] for d in split_docs["test"]]
+        preds = dict(zip(split_docs["test"], model.predict_many(test_arts)))
+        test_gold = [a for a in annotations if a.doc_id in preds]
+        card["held_out"] = evaluate(preds, test_gold, gold_mode="pooled", layers=present).to_dict()
+    _write_model(out, pipelines, card, force=force)
+    return TrainReport(
+        str(out),
+        card["model_version"],
+        present,
+        card["documents"],
+        seconds,
+        card.get("held_out", {}),
+        logs,
+        skipped,
+    )
+
+
+def _write_model(out: Path, pipelines: dict[str, Any], card: dict[str, Any], *, force: bool) -> None:
+    """Everything into a temporary folder beside ``out``, then one rename: all or nothing."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for layer, nlp in pipelines.items():
+            sm.save_pipeline(nlp, tmp / layer)
+        (tmp / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(_card_markdown(card), encoding="utf-8")
+        if out.exists():
+            if not force:
+                raise UsageError(f"{out} appeared while training", hint="pass force (--force) to replace it")
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _toolkit_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("newscorpus")
+    except Exception:  # not installed (a source checkout)
+        return "unknown"
+
+
+__all__ = ["TrainReport", "TrainedPreannotator", "assemble_attributions", "choose_gold", "train", "training_spans"]
