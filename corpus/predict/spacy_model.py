@@ -222,6 +222,31 @@ def _reference(nlp: Any, text: str, spans: list[tuple[int, int, str]]) -> tuple[
     return doc, len(spans) - len(kept)
 
 
+def ner_config(width: int = 96, depth: int = 4) -> dict[str, Any]:
+    """spaCy's default NER model (a CNN token encoder + transition parser) at a given size."""
+    return {
+        "model": {
+            "@architectures": "spacy.TransitionBasedParser.v2",
+            "state_type": "ner",
+            "extra_state_tokens": False,
+            "hidden_width": 64,
+            "maxout_pieces": 2,
+            "use_upper": True,
+            "nO": None,
+            "tok2vec": {
+                "@architectures": "spacy.HashEmbedCNN.v2",
+                "pretrained_vectors": None,
+                "width": width,
+                "depth": depth,
+                "embed_size": 2000,
+                "window_size": 1,
+                "maxout_pieces": 3,
+                "subword_features": True,
+            },
+        }
+    }
+
+
 def train_ner(
     train: list[TrainDoc],
     labels: Sequence[str],
@@ -232,6 +257,8 @@ def train_ner(
     dev: list[TrainDoc] | None = None,
     dropout: float = 0.2,
     log: Any = None,
+    width: int = 96,
+    depth: int = 4,
 ) -> tuple[Any, dict[str, Any]]:
     """A blank English pipeline with one NER over ``labels``, trained on CPU with a fixed seed.
 
@@ -247,7 +274,7 @@ def train_ner(
 
     fix_random_seed(seed)
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("ner")
+    ner = nlp.add_pipe("ner", config=ner_config(width, depth))
     for lab in labels:
         ner.add_label(lab)
     examples, dropped = [], 0

@@ -327,6 +327,8 @@ def train(
             max_seconds=budget,
             dev=docs(split_docs["validation"]) or None,
             log=(lambda entry, layer=layer: log(layer, entry)) if log else None,
+            width=64,
+            depth=2,
         )
         pipelines[layer] = nlp
         logs[layer] = info
