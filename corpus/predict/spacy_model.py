@@ -215,8 +215,17 @@ def _reference(nlp: Any, text: str, spans: list[tuple[int, int, str]]) -> tuple[
     cands = []
     for s, e, label in spans:
         sp = doc.char_span(s, e, label=label, alignment_mode="expand")
-        if sp is not None:
-            cands.append(sp)
+        if sp is None:
+            continue
+        # NER spans cannot start, end or run over whitespace tokens: cut there
+        piece: list[int] = []
+        for tok in list(sp) + [None]:
+            if tok is None or tok.is_space:
+                if piece:
+                    cands.append(spacy.tokens.Span(doc, piece[0], piece[-1] + 1, label=label))
+                piece = []
+            else:
+                piece.append(tok.i)
     kept = spacy.util.filter_spans(cands)
     doc.ents = kept
     return doc, len(spans) - len(kept)
