@@ -202,6 +202,14 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
     "layers), `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl.",
 )
 @click.option("--update-changed", is_flag=True, help="Also push the new revision of articles whose text changed.")
+@click.option(
+    "--order",
+    type=click.Choice(["store", "uncertainty"]),
+    default="store",
+    show_default=True,
+    help="Task order: as stored, or `uncertainty` (with --predictions): the tasks whose predictions the model "
+    "is least sure of (lowest score) first.",
+)
 @click.option("--overlap", type=float, default=None, help="Fraction of tasks annotated by several people (e.g. 0.2).")
 @click.option("--annotators-per-task", type=int, default=None, help="Annotations wanted on overlapping tasks.")
 @click.option(
@@ -245,6 +253,7 @@ def push_cmd(
     limit,
     predictions,
     update_changed,
+    order,
     overlap,
     annotators_per_task,
     batch_size,
@@ -271,7 +280,14 @@ def push_cmd(
             push_as,
             conflicts,
             update_changed,
-            bool(where or limit is not None or predictions or overlap is not None or annotators_per_task is not None),
+            bool(
+                where
+                or limit is not None
+                or predictions
+                or order != "store"
+                or overlap is not None
+                or annotators_per_task is not None
+            ),
             as_json,
             retry_budget,
         )
@@ -293,6 +309,7 @@ def push_cmd(
             preannotator=pre,
             update_changed=update_changed,
             batch_size=batch_size,
+            order=order,
             overlap=overlap,
             annotators_per_task=annotators_per_task,
             progress=advance,
@@ -388,7 +405,8 @@ def pull_cmd(project, out, include_drafts, retry_budget, as_json) -> Outcome:
 @retry_budget_option
 @json_option
 def status_cmd(project, retry_budget, as_json) -> None:
-    """Annotation progress: tasks, annotated, double-annotated, per annotator."""
+    """Annotation progress: tasks, annotated, double-annotated, per annotator; pre-annotation
+    acceptance per model version (predicted spans kept, edited, deleted; spans added)."""
     from corpus.labelstudio.client import LSClient
     from corpus.labelstudio.pull import project_status
 
@@ -409,6 +427,19 @@ def status_cmd(project, retry_budget, as_json) -> None:
     for who, n in st["by_annotator"].items():
         table.add_row(f"tasks by {who}", str(n))
     Console(soft_wrap=True).print(table)
+    if st.get("acceptance"):
+        acc = Table(title="pre-annotation acceptance per model version (spans)")
+        for col in ("model version", "tasks", "annotations", "kept", "edited", "deleted", "added", "kept %"):
+            acc.add_column(col, justify="left" if col == "model version" else "right")
+        for mv, a in st["acceptance"].items():
+            rate = a.get("acceptance_rate")
+            acc.add_row(
+                mv,
+                *(str(a.get(k, 0)) for k in ("tasks_with_prediction", "annotations_from_prediction")),
+                *(str(a.get(k, 0)) for k in ("kept", "edited", "deleted", "added")),
+                "—" if rate is None else f"{100 * rate:.1f}",
+            )
+        Console(soft_wrap=True).print(acc)
 
 
 @command("accept-predictions")

@@ -432,7 +432,7 @@ class LSClient:
     def export_snapshot(
         self, project_id: int, dest: Path, *, title: str = "newscorpus pull", timeout: float = 600
     ) -> dict[str, Any]:
-        """Create a snapshot export of ALL tasks (with drafts, predictions, annotators) into ``dest``.
+        """Create a snapshot export of ALL tasks (with drafts, predictions and their results, annotators) into ``dest``.
 
         Cancelled (skipped) annotations are included so they can be counted; the caller filters.
         Returns the export record (id, status, counters). The file is streamed, not held in memory.
@@ -444,7 +444,7 @@ class LSClient:
             title=title,
             serialization_options={
                 "drafts": {"only_id": False},
-                "predictions": {"only_id": True},
+                "predictions": {"only_id": False},  # pull compares annotations with their parent prediction
                 "annotations__completed_by": {"only_id": False},
                 "include_annotation_history": False,
             },

@@ -32,6 +32,7 @@ from corpus.core.errors import LabelStudioError, UsageError, on_disk_full
 from corpus.core.model import Annotation
 from corpus.core.problems import Problem
 from corpus.labelstudio.client import LSClient, RetryBudgetSpent, iter_export
+from corpus.predict import acceptance
 from corpus.store import snapshot
 
 
@@ -268,9 +269,12 @@ class _SnapshotWriter:
             counts["drafts"] += 1
             if self.include_drafts:
                 records.append((d, True))
+        parents = _predictions_by_id(task)
         for rec, is_draft in records:
             conv = convert(task, rec, tax=self.tax, draft=is_draft)
             counts["offset_repairs"] += conv.repairs
+            if conv.annotation is not None:
+                self._compare_with_parent(task, conv.annotation, parents)
             if conv.annotation is None:
                 counts["invalid"] += 1
                 self.bad.write(
@@ -296,6 +300,26 @@ class _SnapshotWriter:
             self.digest.update(line.encode("utf-8"))
             self.good.write(line)
 
+    def _compare_with_parent(self, task: dict[str, Any], ann: Annotation, parents: dict[int, dict[str, Any]]) -> None:
+        """meta.acceptance: the submitted annotation against the prediction it started from."""
+        parent = parents.get(ann.meta.get("parent_prediction"))  # type: ignore[arg-type]
+        if parent is None:
+            return
+        text = (task.get("data") or {}).get("text") or ""
+        pred, _findings = lsformat.ls_result_to_annotation(parent.get("result") or [], text, self.tax)
+        mv = parent.get("model_version") or None
+        ann.meta["parent_model_version"] = mv
+        ann.meta["acceptance"] = {"model_version": mv, **acceptance.compare(ann, pred)}
+        self.counts["compared_with_prediction"] += 1
+
+
+def _predictions_by_id(task: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    out = {}
+    for p in task.get("predictions") or []:
+        if isinstance(p, dict) and p.get("id") is not None and isinstance(p.get("result"), list):
+            out[int(p["id"])] = p
+    return out
+
 
 def _iso(value: Any) -> str:
     if value is None:
@@ -317,6 +341,8 @@ def project_status(client: LSClient, project: str, *, workdir: str | os.PathLike
         raise LabelStudioError(f"no Label Studio project titled {project!r}")
     c: Counter = Counter()
     per_annotator: Counter = Counter()
+    by_model: dict[str, Counter] = {}
+    tax = taxonomy.load()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = Path(tmp) / "export.json"
         client.export_snapshot(int(proj["id"]), path, title="newscorpus status")
@@ -330,6 +356,7 @@ def project_status(client: LSClient, project: str, *, workdir: str | os.PathLike
             c["double_annotated"] += len(people) >= 2
             c["annotations"] += len(done)
             c["cancelled"] += len(anns) - len(done)
+            _acceptance_counts(t, done, tax, by_model)
     return {
         "project": project,
         "project_id": int(proj["id"]),
@@ -337,4 +364,32 @@ def project_status(client: LSClient, project: str, *, workdir: str | os.PathLike
         "maximum_annotations": proj.get("maximum_annotations"),
         "overlap_cohort_percentage": proj.get("overlap_cohort_percentage"),
         "by_annotator": dict(sorted(per_annotator.items())),
+        "acceptance": {
+            mv: {
+                **dict(cnt),
+                "acceptance_rate": round(cnt["kept"] / cnt["predicted"], 4) if cnt["predicted"] else None,
+            }
+            for mv, cnt in sorted(by_model.items())
+        },
     }
+
+
+def _acceptance_counts(
+    task: dict[str, Any], done: list[dict[str, Any]], tax: Any, by_model: dict[str, Counter]
+) -> None:
+    """Per model version: tasks with its predictions, annotations started from one, span outcomes."""
+    parents = _predictions_by_id(task)
+    for p in parents.values():
+        by_model.setdefault(str(p.get("model_version") or "unknown"), Counter())["tasks_with_prediction"] += 1
+    text = (task.get("data") or {}).get("text") or ""
+    for a in done:
+        parent = parents.get(a.get("parent_prediction"))  # type: ignore[arg-type]
+        if parent is None:
+            continue
+        cnt = by_model.setdefault(str(parent.get("model_version") or "unknown"), Counter())
+        ann, _ = lsformat.ls_result_to_annotation(a.get("result") or [], text, tax)
+        pred, _ = lsformat.ls_result_to_annotation(parent.get("result") or [], text, tax)
+        cmp = acceptance.compare(ann, pred)
+        cnt["annotations_from_prediction"] += 1
+        for k in (*acceptance.OUTCOMES, "predicted"):
+            cnt[k] += cmp[k]

@@ -352,6 +352,50 @@ class Predictor:
         return out
 
 
+ORDERS = ("store", "uncertainty")
+
+
+def task_uncertainty(task: dict[str, Any]) -> float:
+    """How unsure the model is about a task: 1 - the lowest prediction score; -1 without predictions,
+    so tasks the model proposed nothing for come after the ones it hesitated on."""
+    scores = [p["score"] for p in task.get("predictions") or [] if isinstance(p.get("score"), (int, float))]
+    if not task.get("predictions"):
+        return -1.0
+    return 1.0 - min(scores) if scores else 0.5
+
+
+class RankedTasks:
+    """``push --order uncertainty``: tasks spill to a temporary file; only (rank, offset) stay in memory,
+    then the tasks are sent least certain first (Label Studio shows tasks in import order)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(mode="w+b")
+        self.index: list[tuple[float, int, int]] = []
+
+    def add(self, tasks: list[dict[str, Any]]) -> None:
+        for t in tasks:
+            offset = self.file.tell()
+            self.file.write(json.dumps(t, ensure_ascii=False).encode("utf-8") + b"\n")
+            self.index.append((-task_uncertainty(t), len(self.index), offset))
+
+    def batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        self.index.sort()
+        try:
+            batch: list[dict[str, Any]] = []
+            for _, _, offset in self.index:
+                self.file.seek(offset)
+                batch.append(json.loads(self.file.readline()))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            self.file.close()
+
+
 def make_task(article: Article, corpus_version: int, taxonomy_version: str, text_field: str = "text") -> dict[str, Any]:
     """One Label Studio task; the article text under the taxonomy's text field (``text_field``)."""
     data = {(text_field if k == "text" else k): getattr(article, k) for k in TASK_DATA_FIELDS}
@@ -485,6 +529,7 @@ def push(
     annotators_per_task: int | None = None,
     progress: Callable[[int], None] | None = None,
     doc_ids: Iterable[str] | None = None,
+    order: str = "store",
 ) -> PushReport:
     """Push the selected articles of a corpus version to the project ``project`` (created if needed).
 
@@ -493,6 +538,10 @@ def push(
     """
     if limit is not None and limit < 0:
         raise UsageError("limit must be >= 0")
+    if order not in ORDERS:
+        raise UsageError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if order == "uncertainty" and preannotator is None:
+        raise UsageError("order 'uncertainty' needs predictions (a pre-annotator) to rank the tasks by")
     if overlap is not None and not 0 <= overlap <= 1:
         raise UsageError("overlap is a fraction between 0 and 1 (e.g. 0.2)")
     if annotators_per_task is not None and annotators_per_task < 1:
@@ -560,6 +609,7 @@ def _push_planned(
     index = cache.load(new_project=action == "created")
     importer = Importer(client, report.project_id, index, report)
     predictor = Predictor(preannotator, tax, report) if preannotator is not None else None
+    ranked = RankedTasks() if order == "uncertainty" else None
 
     def send(articles: list[Article]) -> None:
         tasks = []
@@ -572,7 +622,9 @@ def _push_planned(
                     task["predictions"] = preds
                     report.predictions += len(preds)
             tasks.append(task)
-        if tasks:
+        if tasks and ranked is not None:
+            ranked.add(tasks)
+        elif tasks:
             importer.send(tasks)
         if progress is not None:
             progress(len(articles))
@@ -621,6 +673,9 @@ def _push_planned(
                     batch = []
         if batch:
             send(batch)
+    if ranked is not None:
+        for tasks in ranked.batches(batch_size):
+            importer.send(tasks)
     cache.save(index, changed=importer.batches_done > 0, certain=not importer.uncertain)
     if isinstance(preannotator, JsonlPredictions):
         report.errors.extend(preannotator.errors)

@@ -84,3 +84,21 @@ def test_cli_push_with_spacy_predictions_all_layers(labelstudio, small_store):
     from_names = {r["from_name"] for r in seed["result"] if r["type"] == "labels"}
     assert len(from_names) == 3, from_names  # entities, events and attribution regions
     assert 0 < seed["score"] <= 1
+
+
+def test_order_uncertainty_puts_the_least_sure_first(labelstudio, small_store, tmp_path):
+    from corpus.core.errors import UsageError
+
+    client = labelstudio.client
+    with pytest.raises(UsageError):
+        push(client, small_store, "t-pred-order", order="uncertainty")
+    pre = load_preannotator("spacy")
+    arts = list(small_store.iter_articles())
+    expected = {a.doc_id: pre.predict(a) for a in arts}
+    rep = push(client, small_store, "t-pred-order", preannotator=pre, order="uncertainty", batch_size=2)
+    assert rep.pushed == 3 and not rep.errors
+    by_id = sorted(client.task_meta(rep.project_id))
+    scores = [expected[m["doc_id"]].score for _, m in by_id]
+    assert scores == sorted(scores) and len(set(scores)) > 1, scores
+    preds = _predictions(client, rep.project_id)
+    assert [preds[m["doc_id"]][0]["score"] for _, m in by_id] == scores

@@ -1,0 +1,152 @@
+"""Benchmark: pre-annotators scored with `corpus evaluate`'s matching, and their throughput.
+
+    .venv/bin/python bench/bench_models.py                        # rules vs dependency rules, seed, docs/s
+    .venv/bin/python bench/bench_models.py --model models/polnear # and a model from `corpus train`
+    .venv/bin/python bench/bench_models.py --train                # train it first (once; ~15 min on 2 cores)
+
+1. **Attribution on PolNeAR's held-out tenth** (../shared/data/polnear/train, imported with the brat
+   reader; the documents the release split puts in `test`): regex rules (`rules`), dependency
+   rules (`spacy`) and, with --model / --train, the trained model, on the same documents; overlap
+   match against the pooled gold of all annotators (`corpus.predict.evaluate`, gold="pooled").
+   Goals: trained model cue F1 >= 0.80, source >= 0.75, content >= 0.75; dependency rules beat
+   the regex rules on all three.
+2. **Entities of the default pipeline** against the committed gold of the seed article
+   (annotations/seed/).
+3. **Throughput** of `--predictions spacy` on one core (OMP/BLAS threads 1) for ~2 KB articles:
+   docs/s (goal >= 25). Push of 1,000 articles with predictions vs without:
+   `bench/bench_push.py --n 1000 --predictions spacy` and without `--predictions`.
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+POLNEAR = ROOT.parent / "shared" / "data" / "polnear" / "train"
+
+
+def _f1(rep: dict, layer: str = "attribution") -> dict:
+    return {lab: v["overlap"]["f1"] for lab, v in rep["layers"][layer]["by_label"].items()}
+
+
+def polnear(work: Path, model: str | None, train: bool) -> dict:
+    from corpus.annotations.brat import collection
+    from corpus.predict import run as runner
+    from corpus.predict.evaluate import evaluate
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.release.splits import assign_split
+    from corpus.store.snapshot import load_annotations
+    from corpus.store.table import CorpusStore
+
+    store = CorpusStore(str(work / "store"))
+    collection.import_brat(POLNEAR, store, source="polnear", annotations_out=work / "ann")
+    gold = load_annotations([work / "ann"])
+    held = sorted({a.doc_id for a in gold if assign_split(a.doc_id) == "test"})
+    arts = store.get_many(held)
+    out: dict = {"documents": len(held), "gold_records": sum(1 for a in gold if a.doc_id in arts)}
+    if train:
+        from corpus.predict.train import train as do_train
+
+        everything = store.get_many(sorted({a.doc_id for a in gold}))
+        t = time.perf_counter()
+        rep = do_train(gold, everything, work / "models" / "polnear", split_of=assign_split, layers=["attribution"])
+        out["training_s"] = round(time.perf_counter() - t, 1)
+        out["training_documents"] = rep.documents
+        model = str(work / "models" / "polnear")
+    names = ["rules", "spacy"] + ([f"model:{model}"] if model else [])
+    for name in names:
+        pre = load_preannotator(name)
+        preds = {
+            o.article.doc_id: (o.annotations[0] if o.annotations else None) for o in runner.run(pre, arts.values())
+        }
+        rep = evaluate(preds, [a for a in gold if a.doc_id in arts], gold_mode="pooled", layers=["attribution"])
+        out[name] = {"overlap_f1": _f1(rep.to_dict()), "attribution_wise_cue": rep.attribution["cue"]}
+    rules, dep = out["rules"]["overlap_f1"], out["spacy"]["overlap_f1"]
+    out["dependency_beats_regex"] = {k: (dep.get(k) or 0) > (rules.get(k) or 0) for k in ("Cue", "Source", "Content")}
+    if model:
+        m = out[f"model:{model}"]["overlap_f1"]
+        goals = {"Cue": 0.80, "Source": 0.75, "Content": 0.75}
+        out["trained_goals"] = {k: {"f1": m.get(k), "goal": g, "ok": (m.get(k) or 0) >= g} for k, g in goals.items()}
+    return out
+
+
+def seed_entities() -> dict:
+    from corpus.core.model import Article
+    from corpus.predict.evaluate import evaluate
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.store.snapshot import load_annotations
+
+    gold = load_annotations([ROOT / "annotations" / "seed"])
+    text = (ROOT / "seeds" / "000_b18206fd37d6bce2.txt").read_text(encoding="utf-8")
+    art = Article(doc_id=gold[0].doc_id, text=text)
+    assert art.text_sha256 == gold[0].text_sha256, "the seed text changed"
+    rep = evaluate({art.doc_id: load_preannotator("spacy").predict(art)}, gold, layers=["entities"]).to_dict()
+    ents = rep["layers"]["entities"]
+    return {"exact": ents["exact"], "overlap": ents["overlap"], "overlap_f1_by_label": _f1(rep, "entities")}
+
+
+def throughput(n: int) -> dict:
+    from corpus.core.model import Article
+    from corpus.predict.spacy_model import SpacyPreannotator
+
+    texts = []
+    if POLNEAR.is_dir():
+        for p in sorted((POLNEAR / "text").glob("*.txt")):
+            t = p.read_text(encoding="utf-8")
+            if len(t) >= 2000:
+                texts.append(t[: t.rfind(". ", 0, 2100) + 1] or t[:2000])
+            if len(texts) >= n:
+                break
+    seed = (ROOT / "seeds" / "000_b18206fd37d6bce2.txt").read_text(encoding="utf-8")
+    while len(texts) < n:
+        texts.append(seed[:2000])
+    arts = [Article(doc_id=f"b{k}", text=t) for k, t in enumerate(texts)]
+    pre = SpacyPreannotator()
+    pre.predict_many(arts[:10])  # warm-up
+    t, c = time.perf_counter(), time.process_time()
+    for i in range(0, len(arts), 64):
+        pre.predict_many(arts[i : i + 64])
+    dt, cpu = time.perf_counter() - t, time.process_time() - c
+    # CPU seconds of this (single-threaded) process: what one core gives when the machine is shared
+    return {
+        "documents": len(arts),
+        "mean_chars": round(sum(map(len, texts)) / len(texts)),
+        "wall_s": round(dt, 2),
+        "cpu_s": round(cpu, 2),
+        "docs_per_wall_s": round(len(arts) / dt, 1),
+        "docs_per_cpu_s": round(len(arts) / cpu, 1),
+        "goal_docs_per_s": 25,
+        "ok": len(arts) / cpu >= 25,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None, help="a model folder from `corpus train`")
+    ap.add_argument("--train", action="store_true", help="train on PolNeAR train minus its held-out tenth first")
+    ap.add_argument("--n", type=int, default=300, help="articles for the throughput figure")
+    args = ap.parse_args()
+    result: dict = {"load_average": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="bench-models-") as tmp:
+        if POLNEAR.is_dir():
+            result["polnear_held_out"] = polnear(Path(tmp), args.model, args.train)
+        else:
+            result["polnear_held_out"] = "skipped: ../shared/data/polnear is absent"
+    result["seed_entities"] = seed_entities()
+    result["throughput"] = throughput(args.n)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
