@@ -100,6 +100,7 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_annotators.py
 	$(BIN)/python bench/bench_exit.py
+	$(BIN)/python bench/bench_models.py
 
 DB          ?= sqlite
 
