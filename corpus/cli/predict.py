@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from corpus.cli.app import command
-from corpus.cli.options import emit_json, json_option, store_option, version_option
+from corpus.cli.app import Outcome, command
+from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
 from corpus.core.errors import UsageError
 
 predictions_option = click.option(
@@ -54,7 +53,7 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
     pre = load_preannotator(predictions)
     tax = taxonomy.load()
     counts = {"documents": 0, "records": 0, "without_prediction": 0, "failed": 0}
-    errors: list[dict[str, Any]] = []
+    errors: list[Any] = []
 
     def selected():
         n = 0
@@ -78,8 +77,14 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
                 counts["records"] += 1
 
     atomic_write(Path(out), write)
-    errors += [{"kind": "prediction", **e} for e in getattr(pre, "errors", [])]
-    result = {**counts, "out": out, "model_version": pre.model_version, "corpus_version": v, "errors": errors}
+    errors += list(getattr(pre, "errors", []))
+    result = {
+        **counts,
+        "out": out,
+        "model_version": pre.model_version,
+        "corpus_version": v,
+        "problems": [p.to_dict() for p in errors],
+    }
     if as_json:
         emit_json(result)
     else:
@@ -87,10 +92,8 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
             f"{counts['records']} prediction records ({pre.model_version}) for {counts['documents']} documents "
             f"-> {out}; {counts['without_prediction']} without prediction, {counts['failed']} failed"
         )
-        for e in errors[:20]:
-            click.echo(f"  error: {e.get('doc_id', e.get('line', ''))}: {e.get('error')}", err=True)
-    if errors:
-        sys.exit(1)
+        echo_problems(errors)
+    return Outcome(errors)
 
 
 def _print_evaluation(d: dict[str, Any]) -> None:
@@ -191,7 +194,7 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
     arts = CorpusStore(store).get_many(doc_ids, version=version)
     pre = load_preannotator(predictions)
     preds: dict[str, Any] = {}
-    errors: list[dict[str, Any]] = []
+    errors: list[Any] = []
     for o in runner.run(pre, [arts[d] for d in doc_ids if d in arts]):
         preds[o.article.doc_id] = o.annotations[0] if o.annotations else None
         if o.error:
@@ -206,15 +209,18 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
         texts=texts,
         model_version=pre.model_version,
     )
-    d = {**rep.to_dict(), "errors": errors, "documents_not_in_store": len(set(doc_ids) - set(arts))}
+    errors += list(getattr(pre, "errors", []))
+    d = {
+        **rep.to_dict(),
+        "problems": [p.to_dict() for p in errors],
+        "documents_not_in_store": len(set(doc_ids) - set(arts)),
+    }
     if as_json:
         emit_json(d)
     else:
         _print_evaluation(d)
-        for e in errors[:20]:
-            click.echo(f"  error: {e.get('doc_id')}: {e.get('error')}", err=True)
-    if errors:
-        sys.exit(1)
+        echo_problems(errors)
+    return Outcome(errors)
 
 
 @command("train")

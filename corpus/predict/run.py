@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpus.core.model import Annotation, Article
+from corpus.core.problems import Problem
 from corpus.predict.preannotate import JsonlPredictions
 
 
@@ -14,16 +15,15 @@ from corpus.predict.preannotate import JsonlPredictions
 class Outcome:
     article: Article
     annotations: list[Annotation]
-    error: dict[str, Any] | None = None
+    error: Problem | None = None
 
 
-def _failure(pre: Any, article: Article, e: Exception) -> dict[str, Any]:
-    return {
-        "doc_id": article.doc_id,
-        "kind": "prediction",
-        "model_version": getattr(pre, "model_version", None),
-        "error": f"pre-annotator failed on this document ({type(e).__name__}: {e})",
-    }
+def _failure(pre: Any, article: Article, e: Exception) -> Problem:
+    return Problem(
+        "preannotator_failed",
+        f"{getattr(pre, 'model_version', None)} failed on this document ({type(e).__name__}: {e})",
+        doc_id=article.doc_id,
+    )
 
 
 def _one(pre: Any, article: Article) -> Outcome:

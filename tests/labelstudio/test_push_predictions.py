@@ -64,7 +64,8 @@ def test_a_document_the_model_fails_on_is_pushed_without_predictions(labelstudio
     pre = FailsOn(load_preannotator("spacy"), bad.doc_id)
     rep = push(client, small_store, "t-pred-fail", preannotator=pre)
     assert rep.pushed == len(arts) and rep.predictions_failed == 1
-    assert [e["doc_id"] for e in rep.errors] == [bad.doc_id] and "model crashed" in rep.errors[0]["error"]
+    assert [e.doc_id for e in rep.errors] == [bad.doc_id] and "model crashed" in rep.errors[0].message
+    assert rep.errors[0].code == "preannotator_failed" and rep.errors[0].is_error
     preds = _predictions(client, rep.project_id)
     assert preds[bad.doc_id] == []
     others = [p for d, p in preds.items() if d != bad.doc_id]

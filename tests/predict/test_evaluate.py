@@ -131,4 +131,5 @@ def test_predict_reports_a_failing_document_and_exits_1(tmp_path, store_uri, mon
     res = runner.invoke(main, ["predict", "--predictions", "rules", "--store", store_uri, "--out", str(out), "--json"])
     assert res.exit_code == 1
     rep = json.loads(res.output)
-    assert rep["failed"] == 1 and "bad document" in rep["errors"][0]["error"] and out.read_text() == ""
+    assert rep["problems"][0]["code"] == "preannotator_failed"
+    assert rep["failed"] == 1 and "bad document" in rep["problems"][0]["message"] and out.read_text() == ""
