@@ -305,7 +305,7 @@ class _SnapshotWriter:
         parent = parents.get(ann.meta.get("parent_prediction"))  # type: ignore[arg-type]
         if parent is None:
             return
-        text = (task.get("data") or {}).get("text") or ""
+        text = (task.get("data") or {}).get(self.tax.text) or ""
         pred, _findings = lsformat.ls_result_to_annotation(parent.get("result") or [], text, self.tax)
         mv = parent.get("model_version") or None
         ann.meta["parent_model_version"] = mv
@@ -381,7 +381,7 @@ def _acceptance_counts(
     parents = _predictions_by_id(task)
     for p in parents.values():
         by_model.setdefault(str(p.get("model_version") or "unknown"), Counter())["tasks_with_prediction"] += 1
-    text = (task.get("data") or {}).get("text") or ""
+    text = (task.get("data") or {}).get(tax.text) or ""
     for a in done:
         parent = parents.get(a.get("parent_prediction"))  # type: ignore[arg-type]
         if parent is None:

@@ -57,31 +57,29 @@ def blank(lang: str = "en") -> Any:
     return spacy_module().blank(lang)
 
 
-def default_attribute_values(tax: Any, layer: str) -> dict[str, str]:
-    """The first value of each attribute of ``layer`` (``events``): the machine's neutral guess."""
-    raw = getattr(tax, "raw", None) or {}
-    section = raw.get(layer) if isinstance(raw.get(layer), dict) else {}
-    out = {}
-    for name in (section.get("attributes") or {}) if isinstance(section, dict) else {}:
-        values = tax.attribute_values(name)
-        if values:
-            out[name] = values[0]
-    return out
+def default_attribute_values(tax: Any, layer: str, label: str | None = None) -> dict[str, str | None]:
+    """The attributes of a ``layer`` region: a required one gets its first value (the machine's
+    neutral guess), an optional one stays unset."""
+    return {a.name: (a.values[0] if a.required and a.values else None) for a in tax.attributes_on(layer, label)}
 
 
-def attribution_attributes(text: str, guess_cue: list[tuple[int, int]], content, source) -> dict[str, str]:
-    """quote_type / source_type / commitment, guessed as the rule pre-annotator does."""
+def attribution_attributes(
+    text: str, guess_cue: list[tuple[int, int]], content, source, tax: Any = None
+) -> dict[str, str | None]:
+    """The attribution attributes, guessed as the rule pre-annotator does (quote style, source kind,
+    certainty), each set where the guess is one of the taxonomy's values."""
     from corpus.predict.preannotate import RuleAttributionPreannotator as R
 
     sent_start = text.rfind("\n", 0, guess_cue[0][0]) + 1
     sent_end = text.find("\n", guess_cue[-1][1])
     sentence = text[sent_start : sent_end if sent_end != -1 else len(text)]
     cue_text = " ".join(text[s:e] for s, e in guess_cue)
-    return {
-        "quote_type": R._quote_type(text, (content[0][0], content[-1][1])),
-        "source_type": R._source_type(" ".join(text[s:e] for s, e in source) if source else ""),
-        "commitment": R._commitment(sentence, cue_text),
-    }
+    guesses = [
+        R._quote_style(text, (content[0][0], content[-1][1])),
+        R._source_kind(" ".join(text[s:e] for s, e in source) if source else ""),
+        R._certainty(sentence, cue_text),
+    ]
+    return R(tax=tax)._attributes(guesses)
 
 
 def _span(text: str, frags: Iterable[tuple[int, int]]) -> dict[str, Any]:
@@ -97,15 +95,19 @@ def build_annotation(
     entities: list[tuple[str, int, int]],
     events: list[EventGuess],
     attributions: list[AttributionGuess],
-    event_defaults: dict[str, str],
+    event_defaults: dict[str, str | None],
     scores: list[float],
+    tax: Any,
     meta: dict[str, Any] | None = None,
 ) -> Annotation | None:
     """Canonical record from the pieces (built through ``from_dict``: the JSON form is the contract)."""
     text = article.text
     if not (entities or events or attributions):
         return None
-    ents = [{"id": f"e{k + 1}", "label": lab, **_span(text, [(s, e)])} for k, (lab, s, e) in enumerate(entities)]
+    ents = [
+        {"id": f"e{k + 1}", "label": lab, **_span(text, [(s, e)]), **default_attribute_values(tax, "entities", lab)}
+        for k, (lab, s, e) in enumerate(entities)
+    ]
     evs = [
         {
             "id": f"ev{k + 1}",
@@ -123,7 +125,7 @@ def build_annotation(
             "content": _span(text, g.content),
             "source": _span(text, g.source) if g.source else None,
             "source_entity_id": None,
-            **attribution_attributes(text, g.cue, g.content, g.source),
+            **attribution_attributes(text, g.cue, g.content, g.source, tax),
             "flags": [],
         }
         for k, g in enumerate(attributions)
@@ -173,15 +175,15 @@ class SpacyPreannotator:
 
     def from_doc(self, doc: Any, article: Article) -> Annotation | None:
         entities, dropped = [], Counter()
-        for ent in doc.ents:
+        for ent in doc.ents if self.tax.has("entities") else ():
             label = self.lexicon.map_entity(ent.label_)
             if label is None:
                 dropped[ent.label_] += 1
                 continue
             entities.append((label, ent.start_char, ent.end_char))
         self.unmapped.update(dropped)
-        events = find_events(doc, self.lexicon, self.tax, entities) if self.lexicon.triggers else []
-        atts = find_attributions(doc, self.lexicon) if self.lexicon.cue_verbs or self.lexicon.cue_phrases else []
+        events = find_events(doc, self.lexicon, self.tax, entities) if self.tax.has("events") else []
+        atts = find_attributions(doc, self.lexicon) if self.tax.has("attribution") else []
         scores = [g.score for g in atts] + [g.score for g in events]
         return build_annotation(
             article,
@@ -192,6 +194,7 @@ class SpacyPreannotator:
             attributions=atts,
             event_defaults=self.event_defaults,
             scores=scores,
+            tax=self.tax,
             meta={"unmapped_entity_labels": dict(dropped)} if dropped else None,
         )
 

@@ -191,6 +191,7 @@ class TrainedPreannotator:
                     attributions=atts,
                     event_defaults=self.event_defaults,
                     scores=scores,
+                    tax=self.tax,
                 )
             )
         return out
