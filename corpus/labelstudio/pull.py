@@ -309,7 +309,9 @@ class _SnapshotWriter:
         pred, _findings = lsformat.ls_result_to_annotation(parent.get("result") or [], text, self.tax)
         mv = parent.get("model_version") or None
         ann.meta["parent_model_version"] = mv
-        ann.meta["acceptance"] = {"model_version": mv, **acceptance.compare(ann, pred)}
+        cmp = acceptance.compare(ann, pred)
+        cmp.pop("acceptance_rate")  # counts only: `corpus report` and `status` sum them per model version
+        ann.meta["acceptance"] = {"model_version": mv, **cmp}
         self.counts["compared_with_prediction"] += 1
 
 
