@@ -42,7 +42,7 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
     from corpus.labelstudio.push import parse_where
     from corpus.predict import run as runner
     from corpus.predict.preannotate import load_preannotator
-    from corpus.store.snapshot import atomic_write
+    from corpus.core.atomic import atomic_open
     from corpus.store.table import CorpusStore
 
     if limit is not None and limit < 0:
@@ -76,7 +76,8 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
                 f.write(json.dumps(ann.to_dict(), ensure_ascii=False) + "\n")
                 counts["records"] += 1
 
-    atomic_write(Path(out), write)
+    with atomic_open(Path(out)) as f:
+        write(f)
     errors += list(getattr(pre, "errors", []))
     result = {
         **counts,

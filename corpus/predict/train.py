@@ -155,7 +155,7 @@ class TrainedPreannotator:
             if not card_path.is_file():
                 raise UsageError(
                     f"no trained model at {self.path} (missing {CARD})",
-                    hint="train one with `corpus train --annotations SNAPSHOTS --out models/NAME`",
+                    hint="train one first (corpus.predict.train.train, the `train` command) into that folder",
                 )
             card = json.loads(card_path.read_text(encoding="utf-8"))
         self.card = card
@@ -284,7 +284,9 @@ def train(
     ``max_seconds`` is the budget of all layers together (split evenly)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
-        raise UsageError(f"{out} exists and is not empty", hint="choose another --out or pass force (--force)")
+        raise UsageError(
+            f"{out} exists and is not empty", hint="choose another out folder, or pass force=True to replace it"
+        )
     tax = taxonomy_mod.load()
     started = time.monotonic()
     gold = choose_gold(annotations)
@@ -385,7 +387,7 @@ def _write_model(out: Path, pipelines: dict[str, Any], card: dict[str, Any], *, 
         (tmp / "README.md").write_text(_card_markdown(card), encoding="utf-8")
         if out.exists():
             if not force:
-                raise UsageError(f"{out} appeared while training", hint="pass force (--force) to replace it")
+                raise UsageError(f"{out} appeared while training", hint="pass force=True to replace it")
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
             os.replace(tmp, out)
