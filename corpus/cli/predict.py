@@ -39,10 +39,10 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
     Exit 1 when the pre-annotator failed on some documents (listed; the others are written).
     """
     from corpus.core import taxonomy
+    from corpus.core.atomic import atomic_open
     from corpus.labelstudio.push import parse_where
     from corpus.predict import run as runner
     from corpus.predict.preannotate import load_preannotator
-    from corpus.core.atomic import atomic_open
     from corpus.store.table import CorpusStore
 
     if limit is not None and limit < 0:
