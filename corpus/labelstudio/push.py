@@ -576,7 +576,7 @@ def push(
     try:
         _push_planned(
             client, store, report, proj, action, corpus_version, tax, keep, limit, preannotator, update_changed,
-            batch_size, progress, planned,
+            batch_size, progress, planned, order,
         )  # fmt: skip
     except RetryBudgetSpent as e:
         report.complete = False
@@ -604,6 +604,7 @@ def _push_planned(
     batch_size: int,
     progress: Callable[[int], None] | None,
     planned: list[int],
+    order: str = "store",
 ) -> None:
     cache = IndexCache(client, proj)
     index = cache.load(new_project=action == "created")
