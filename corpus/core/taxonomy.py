@@ -318,17 +318,28 @@ class Taxonomy:
         """The task data key holding the article text."""
         return self.text_key or self.text
 
+    def __post_init__(self) -> None:
+        # answers of the lookups the converters ask per region (the taxonomy is immutable)
+        object.__setattr__(self, "_memo", {})
+
+    def _cached(self, key: Any, make: Any) -> Any:
+        memo: dict[Any, Any] = self._memo  # type: ignore[attr-defined]
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
     # -- layers
     def has(self, layer: str) -> bool:
         return self.layer(layer) is not None
 
     def layer(self, layer: str) -> EntityLayer | EventLayer | AttributionLayer | RelationLayer | None:
-        return {
-            ENTITIES: self.entity_layer,
-            EVENTS: self.event_layer,
-            ATTRIBUTION: self.attribution_layer,
-            RELATIONS: self.relation_layer,
-        }.get(layer)
+        if layer == ENTITIES:
+            return self.entity_layer
+        if layer == EVENTS:
+            return self.event_layer
+        if layer == ATTRIBUTION:
+            return self.attribution_layer
+        return self.relation_layer if layer == RELATIONS else None
 
     def layers(self) -> tuple[str, ...]:
         """Keys of the layers this taxonomy has, in file order."""
@@ -340,11 +351,12 @@ class Taxonomy:
         return getattr(lay, "control", None)
 
     def label_controls(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.control(k) for k in SPAN_LAYERS) if c)
+        return self._cached("label_controls", lambda: tuple(c for c in (self.control(k) for k in SPAN_LAYERS) if c))
 
     def layer_of(self, control: str) -> str | None:
         """The layer key of a ``<Labels>`` control name."""
-        return next((k for k in SPAN_LAYERS if self.control(k) == control), None)
+        by_control = self._cached("layer_of", lambda: {self.control(k): k for k in SPAN_LAYERS if self.control(k)})
+        return by_control.get(control)
 
     # -- plain accessors (what push, pull, validate and release use)
     @property
@@ -389,17 +401,21 @@ class Taxonomy:
         return tuple(e.name for e in self.events)
 
     def event(self, name: str) -> EventType | None:
-        return next((e for e in self.events if e.name == name), None)
+        return self._cached("event", lambda: {e.name: e for e in self.events}).get(name)
 
     def roles(self, event_type: str | None = None) -> tuple[str, ...]:
         """Role names of one event type, or the union over all types in taxonomy order."""
         if event_type is not None:
             ev = self.event(event_type)
             return ev.role_names if ev else ()
-        out: list[str] = []
-        for ev in self.events:
-            out += [r for r in ev.role_names if r not in out]
-        return tuple(out)
+
+        def union() -> tuple[str, ...]:
+            out: list[str] = []
+            for ev in self.events:
+                out += [r for r in ev.role_names if r not in out]
+            return tuple(out)
+
+        return self._cached("roles", union)
 
     def role_entity_types(self, event_type: str, role: str) -> tuple[str, ...]:
         ev = self.event(event_type)
@@ -411,10 +427,13 @@ class Taxonomy:
 
     def attributes(self) -> tuple[Attribute, ...]:
         """Every attribute, in config order: entities, events, attribution."""
-        return self.entity_attributes + self.event_attributes + self.attribution_attributes
+        return self._cached(
+            "attributes", lambda: self.entity_attributes + self.event_attributes + self.attribution_attributes
+        )
 
     def attribute(self, name: str) -> Attribute | None:
-        return next((a for a in self.attributes() if a.name == name), None)
+        by_name = self._cached("attribute", lambda: {a.name: a for a in self.attributes()})
+        return by_name.get(name)
 
     def attributes_on(self, layer: str, label: str | None = None) -> tuple[Attribute, ...]:
         """Attributes a region of ``layer`` with ``label`` carries (every one of the layer when None).
@@ -422,7 +441,12 @@ class Taxonomy:
         For the attribution layer ``label`` is the span label the attribute sits on; an
         attribution record carries the attributes of all its spans.
         """
-        return tuple(a for a in self.attributes() if a.layer == layer and (label is None or a.applies(layer, label)))
+        return self._cached(
+            ("attributes_on", layer, label),
+            lambda: tuple(
+                a for a in self.attributes() if a.layer == layer and (label is None or a.applies(layer, label))
+            ),
+        )
 
     def attribute_slots(self, layer: str, label: str | None = None) -> dict[str, str | None]:
         """``{name: None}`` for the attributes of such a region: a record's unset attributes."""
@@ -440,7 +464,7 @@ class Taxonomy:
         return roles + self.attribution_relations + rels + (self.fragment_relation,)
 
     def relation_labels(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.relation_types())
+        return self._cached("relation_labels", lambda: tuple(r.name for r in self.relation_types()))
 
     def labels_of(self, control: str) -> tuple[str, ...]:
         """Label values of a Labels control."""
