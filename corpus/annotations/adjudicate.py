@@ -271,7 +271,7 @@ def adjudicate_document(
         rel_votes.update(mine)
         if w == d.reviewer:
             reviewer_rels = mine  # type: ignore[assignment]
-    relations = []
+    relations: list[Relation] = []
     for key, c in sorted(rel_votes.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][2]), kv[0][0])):
         accepted = key in reviewer_rels if d.reviewer in anns else c >= k
         if c < len(anns) or (d.reviewer in anns and key not in reviewer_rels):

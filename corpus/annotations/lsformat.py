@@ -662,9 +662,9 @@ def from_labelstudio(
             flags = r.meta.get("flags") if isinstance(r.meta, dict) else None
             holder = {CUE: [r.id], CONTENT: cont_heads, SOURCE: srcs[:1]}
             attrs = {}
-            for a in tax.attributes_on(ATTRIBUTION):
-                on = holder.get(att.role_of(a.label or att.cue) or CUE, [])
-                attrs[a.name] = next((v for h in on if (v := choice(h, a.name)) is not None), None)
+            for attr in tax.attributes_on(ATTRIBUTION):
+                on = holder.get(att.role_of(attr.label or att.cue) or CUE, [])
+                attrs[attr.name] = next((v for h in on if (v := choice(h, attr.name)) is not None), None)
             ann.attributions.append(
                 Attribution(
                     r.id,
