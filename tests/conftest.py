@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,59 @@ def labelstudio(tmp_path_factory):
     finally:
         client.close()
         lsserver.stop(data_dir)
+
+
+# ---------------------------------------------------------------- Chromium (Debian's package) through Playwright
+# One session-wide browser: a sync Playwright context runs an event loop for the whole session, so a
+# second one (another module's) would fail with "Sync API inside the asyncio loop".
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def find_chromium() -> str | None:
+    """$CORPUS_CHROMIUM, else Debian's chromium on PATH (never a Playwright-downloaded browser)."""
+    env = os.environ.get("CORPUS_CHROMIUM")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = find_chromium()
+    if path:
+        return path
+    if os.environ.get("CORPUS_CHROMIUM"):
+        pytest.fail(f"CORPUS_CHROMIUM={os.environ['CORPUS_CHROMIUM']} is not an executable")
+    installable = shutil.which("apt-get") is not None and os.geteuid() == 0
+    if _in_ci() and installable:
+        pytest.fail("CI: chromium is installable here but missing; `make install-browser` should have installed it")
+    pytest.skip("no chromium (install Debian's package: `make install-browser`, or set CORPUS_CHROMIUM)")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

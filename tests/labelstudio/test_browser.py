@@ -44,17 +44,6 @@ VIEWPORT = {"width": 1280, "height": 860}
 TIMEOUT_MS = 30_000
 
 # Chromium flags: headless, no sandbox (containers run as root), and nothing that phones home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 # Console errors we tolerate, each with the reason it says nothing about our labeling screen.
 # Everything else logged at level "error" fails the test, as does any uncaught page error.
 BENIGN_CONSOLE_ERRORS: list[tuple[str, str]] = [
@@ -64,49 +53,6 @@ BENIGN_CONSOLE_ERRORS: list[tuple[str, str]] = [
         "when the failed URL is not on the Label Studio server)",
     ),
 ]
-
-
-# ---------------------------------------------------------------- chromium
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
-def find_chromium() -> str | None:
-    """$CORPUS_CHROMIUM, else Debian's chromium on PATH (never a Playwright-downloaded browser)."""
-    env = os.environ.get("CORPUS_CHROMIUM")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = find_chromium()
-    if path:
-        return path
-    if os.environ.get("CORPUS_CHROMIUM"):
-        pytest.fail(f"CORPUS_CHROMIUM={os.environ['CORPUS_CHROMIUM']} is not an executable")
-    installable = shutil.which("apt-get") is not None and os.geteuid() == 0
-    if _in_ci() and installable:
-        pytest.fail("CI: chromium is installable here but missing; `make install-browser` should have installed it")
-    pytest.skip("no chromium (install Debian's package: `make install-browser`, or set CORPUS_CHROMIUM)")
-
-
-@pytest.fixture(scope="session")
-def browser(chromium):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Watch:

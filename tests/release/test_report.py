@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,32 +22,6 @@ from corpus.store.snapshot import write_snapshot
 from corpus.store.table import CorpusStore
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's chromium ($CORPUS_CHROMIUM overrides) through Playwright; never a downloaded browser."""
-    path = os.environ.get("CORPUS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path or not os.access(path, os.X_OK):
-        pytest.skip("no chromium (install Debian's package: `make install-browser`, or set CORPUS_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 TEXT = (
     "{city} officials said on Monday that {n} people were evacuated after the flood. "
     "According to the Red Cross, the river rose overnight near {city}. Emergency crews from three districts "
