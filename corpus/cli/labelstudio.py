@@ -39,10 +39,9 @@ class _reporting_stop:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, et, e, tb) -> bool:
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: object) -> None:
         if e is not None and isinstance(e, self.exc):
             _stopped(e, self.as_json)
-        return False
 
 
 def _stopped(e, as_json: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,12 +12,22 @@ from corpus.cli.app import Outcome, command
 from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
 from corpus.core.errors import UsageError
 
-predictions_option = click.option(
-    "--predictions",
-    "predictions",
-    required=True,
-    help="Pre-annotator: `rules`, `spacy`, `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl.",
+if TYPE_CHECKING:
+    from corpus.predict.preannotate import PreAnnotator
+
+_PREDICTIONS_HELP = (
+    "Pre-annotator: `rules`, `spacy`, `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl."
 )
+predictions_option = click.option("--predictions", "predictions", required=True, help=_PREDICTIONS_HELP)
+
+
+def _preannotator(spec: str) -> PreAnnotator:
+    from corpus.predict.preannotate import load_preannotator
+
+    pre = load_preannotator(spec)
+    if pre is None:
+        raise UsageError("--predictions is empty", hint=_PREDICTIONS_HELP)
+    return pre
 
 
 def _pct(x: Any) -> str:
@@ -32,7 +42,7 @@ def _pct(x: Any) -> str:
 @click.option("--limit", type=int, default=None, help="At most N (selected) articles.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Canonical records (JSONL).")
 @json_option
-def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None:
+def predict_cmd(predictions, store, version, where, limit, out, as_json) -> Outcome:
     """Write pre-annotations as canonical annotation records (origin "prediction", model_version set).
 
     The file is what `corpus push --predictions FILE.jsonl` and `corpus evaluate` read back.
@@ -42,7 +52,6 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
     from corpus.core.atomic import atomic_open
     from corpus.labelstudio.push import parse_where
     from corpus.predict import run as runner
-    from corpus.predict.preannotate import load_preannotator
     from corpus.store.table import CorpusStore
 
     if limit is not None and limit < 0:
@@ -50,7 +59,7 @@ def predict_cmd(predictions, store, version, where, limit, out, as_json) -> None
     keep = parse_where(where)
     st = CorpusStore(store)
     v = st.resolve_version(version)
-    pre = load_preannotator(predictions)
+    pre = _preannotator(predictions)
     tax = taxonomy.load()
     counts = {"documents": 0, "records": 0, "without_prediction": 0, "failed": 0}
     errors: list[Any] = []
@@ -175,7 +184,7 @@ def _print_evaluation(d: dict[str, Any]) -> None:
 )
 @click.option("--human", is_flag=True, help="Also show human-vs-human agreement on the same documents.")
 @json_option
-def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, human, as_json) -> None:
+def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, human, as_json) -> Outcome:
     """Score a pre-annotator against gold snapshots with the matching of `corpus agreement`.
 
     Span P/R/F1 exact and overlap per label, attribution-wise (cue / cue+content / any overlap),
@@ -184,7 +193,6 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
     from corpus.annotations.agreement import LAYERS
     from corpus.predict import run as runner
     from corpus.predict.evaluate import evaluate
-    from corpus.predict.preannotate import load_preannotator
     from corpus.store.snapshot import load_annotations
     from corpus.store.table import CorpusStore
 
@@ -193,7 +201,7 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
         raise UsageError(f"no annotation records in {', '.join(annotations)}")
     doc_ids = sorted({a.doc_id for a in gold})
     arts = CorpusStore(store).get_many(doc_ids, version=version)
-    pre = load_preannotator(predictions)
+    pre = _preannotator(predictions)
     preds: dict[str, Any] = {}
     errors: list[Any] = []
     for o in runner.run(pre, [arts[d] for d in doc_ids if d in arts]):

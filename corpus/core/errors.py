@@ -114,10 +114,9 @@ class on_disk_full:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, et, e, tb) -> bool:
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: object) -> None:
         if e is not None and not isinstance(e, CorpusError) and isinstance(e, Exception) and is_disk_full(e):
             raise disk_full(self.what, self.where, e, self.also) from None
-        return False
 
 
 class StoreError(CorpusError):

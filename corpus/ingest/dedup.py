@@ -80,8 +80,8 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.01, fn_w
 
 
 _P = 1099511628211  # odd, so invertible modulo 2**64
-_POW = np.empty(0, np.uint64)
-_INVPOW = np.empty(0, np.uint64)
+_POW: np.ndarray = np.empty(0, np.uint64)
+_INVPOW: np.ndarray = np.empty(0, np.uint64)
 _VECTOR_LIMIT = 1 << 20  # longer texts are hashed in pieces (keeps the power tables small)
 _BATCH_BYTES = 1 << 18  # texts hashed together: big enough to amortize numpy calls, small enough for the cache
 _WS_RE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f ]")
@@ -98,15 +98,13 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW[:n], _INVPOW[:n]
 
 
-def _word_hashes_bytes(
-    b: np.ndarray, bounds: bool = False
-) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of the whitespace-separated words of UTF-8 bytes ``b``, and their start offsets
-    (and end offsets, if ``bounds``)."""
+def _word_hashes_bytes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of the whitespace-separated words of UTF-8 bytes ``b``, their start offsets and
+    their end offsets."""
     n = len(b)
     if n == 0:
         e = np.empty(0, np.int64)
-        return (np.empty(0, np.uint64), e, e) if bounds else (np.empty(0, np.uint64), e)
+        return np.empty(0, np.uint64), e, e
     ws = b == 32  # word separators: the bytes of _WS_RE (comparisons beat a table lookup per byte)
     ws |= (b - np.uint8(9)) <= 4  # \t \n \v \f \r (uint8 wraps below 9)
     ws |= (b - np.uint8(28)) <= 3  # \x1c-\x1f
@@ -118,7 +116,7 @@ def _word_hashes_bytes(
     prefix[0] = 0
     np.cumsum(b.astype(np.uint64) * pw, dtype=np.uint64, out=prefix[1:])
     h = (prefix[ends] - prefix[starts]) * ipw[starts]
-    return (h, starts, ends) if bounds else (h, starts)
+    return h, starts, ends
 
 
 def _lower_word_hashes(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +126,7 @@ def _lower_word_hashes(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     lowered by ``bytes.lower`` and only the few words with non-ASCII bytes go through
     ``str.lower`` (word by word: the same result, as no case mapping crosses whitespace).
     """
-    w, starts, ends = _word_hashes_bytes(np.frombuffer(raw.lower(), dtype=np.uint8), bounds=True)  # ASCII only
+    w, starts, ends = _word_hashes_bytes(np.frombuffer(raw.lower(), dtype=np.uint8))  # ASCII only
     high = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) >= 0x80)
     if len(high):
         wi = np.unique(np.searchsorted(ends, high, side="right"))  # words holding a non-ASCII byte
@@ -136,7 +134,7 @@ def _lower_word_hashes(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
             raw[s:e].decode("utf-8", "surrogatepass").lower().encode("utf-8", "surrogatepass")
             for s, e in zip(starts[wi].tolist(), ends[wi].tolist())
         ]
-        fixed, _ = _word_hashes_bytes(np.frombuffer(b"\n".join(words), dtype=np.uint8))
+        fixed, _, _ = _word_hashes_bytes(np.frombuffer(b"\n".join(words), dtype=np.uint8))
         w[wi] = fixed
     return w, starts
 
@@ -229,7 +227,8 @@ def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
     i = 0
     while i < n:
         # a run of texts up to _BATCH_BYTES, hashed together ("\n" keeps words apart)
-        enc, size, j = [], 0, i
+        enc: list[bytes] = []
+        size, j = 0, i
         while j < n:
             e = texts[j].encode("utf-8", "surrogatepass")  # lower-cased while hashing
             if enc and size + len(e) > _BATCH_BYTES:
@@ -239,7 +238,7 @@ def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
             j += 1
         if len(enc) == 1 and len(enc[0]) > _VECTOR_LIMIT // 2:  # lower() may grow a text a bit
             w = word_hashes(texts[i])
-            doc = np.zeros(len(w), np.int64)
+            doc: np.ndarray = np.zeros(len(w), np.int64)
         else:
             lens = np.fromiter((len(e) + 1 for e in enc), np.int64, len(enc))
             bounds = np.cumsum(lens) - lens
@@ -422,11 +421,11 @@ class DedupIndex:
             b = bytes.fromhex(s)
             self._sha_by_doc[d] = b
             self._doc_by_sha.setdefault(b, d)
-        ok = [j for j, s in enumerate(sigs) if s is not None and len(s) == 4 * self.num_perm]
+        ok = [(j, s) for j, s in enumerate(sigs) if s is not None and len(s) == 4 * self.num_perm]
         if not ok:
             return
-        mat = np.frombuffer(b"".join(sigs[j] for j in ok), dtype="<u4").reshape(len(ok), self.num_perm)
-        self.add_signatures([doc_ids[j] for j in ok], mat, [clusters[j] for j in ok])
+        mat = np.frombuffer(b"".join(s for _, s in ok), dtype="<u4").reshape(len(ok), self.num_perm)
+        self.add_signatures([doc_ids[j] for j, _ in ok], mat, [clusters[j] for j, _ in ok])
 
     def add_signatures(self, doc_ids: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
         """Index signatures (text hashes are recorded separately, with ``set_sha``)."""

@@ -352,10 +352,11 @@ def _load_disk_index(store: CorpusStore, version: int | None, threshold: float) 
         if recompute:
             sigs = dedup.signatures(batch.column("text").to_pylist())
         else:
-            sigs = _signature_matrix(batch.column("minhash"), disk.t.num_perm)
-            if sigs is None:
+            stored = _signature_matrix(batch.column("minhash"), disk.t.num_perm)
+            if stored is None:
                 disk.close()
                 return None
+            sigs = stored
         disk.add(d["doc_id"], d["text_sha256"], sigs, d["near_dup_cluster"])
     return diskindex.TieredIndex(disk)
 
@@ -378,12 +379,13 @@ def _load_memory_index(store: CorpusStore, version: int | None, threshold: float
         if recompute:
             sigs = dedup.signatures(batch.column("text").to_pylist())
         else:
-            sigs = _signature_matrix(batch.column("minhash"), index.num_perm)
-            if sigs is None:  # mixed lengths or nulls: keep the rows with a usable signature
+            stored = _signature_matrix(batch.column("minhash"), index.num_perm)
+            if stored is None:  # mixed lengths or nulls: keep the rows with a usable signature
                 mh = batch.column("minhash").to_pylist()
                 ok = [j for j, m in enumerate(mh) if m is not None and len(m) == 4 * index.num_perm]
-                sigs = np.frombuffer(b"".join(mh[j] for j in ok), "<u4").reshape(len(ok), index.num_perm)
+                stored = np.frombuffer(b"".join(mh[j] for j in ok), "<u4").reshape(len(ok), index.num_perm)
                 d = {k: [v[j] for j in ok] for k, v in d.items()}
+            sigs = stored
         index.add_signatures(d["doc_id"], sigs, d["near_dup_cluster"])
     return index
 
@@ -864,7 +866,7 @@ def _plan(
     tiered = isinstance(index, diskindex.TieredIndex)
     for files in _rounds(staging, tiered):
         offset = 0
-        if tiered:  # the whole round looked up on disk at once
+        if isinstance(index, diskindex.TieredIndex):  # the whole round looked up on disk at once
             t = pa.concat_tables(staging.read(i, ["doc_id", "text_sha256", "minhash"]) for i in files)
             sigs = _signature_matrix(t.column("minhash"), index.num_perm)
             assert sigs is not None
@@ -872,7 +874,7 @@ def _plan(
             del t, sigs
         for i in files:
             offset += _plan_batch(staging, i, index, report, updated, masks, clusters, dup_seqs, offset, tiered)
-        if tiered:
+        if isinstance(index, diskindex.TieredIndex):
             index.end_round()
     if report.added + report.updated == 0:
         return None

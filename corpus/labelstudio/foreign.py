@@ -179,16 +179,16 @@ def map_annotation(
         else:
             out.events.append(Event(e.id, label, Span(list(e.span.fragments), e.span.text), [], attrs))
     for r in src.relations:
-        target = mp.relation(r.label, tax)
-        if target is None or r.from_id not in kept_entities or r.to_id not in kept_entities:
-            why = "is not mapped to the taxonomy" if target is None else "links a region that was not imported"
+        rel = mp.relation(r.label, tax)
+        if rel is None or r.from_id not in kept_entities or r.to_id not in kept_entities:
+            why = "is not mapped to the taxonomy" if rel is None else "links a region that was not imported"
             keep(
                 {"kind": "relation", "label": r.label, "from_id": r.from_id, "to_id": r.to_id},
                 f"relation {r.label} {r.from_id}->{r.to_id} {why}; kept in meta",
                 r.from_id,
             )
             continue
-        out.relations.append(Relation(relation_id(target, r.from_id, r.to_id), target, r.from_id, r.to_id))
+        out.relations.append(Relation(relation_id(rel, r.from_id, r.to_id), rel, r.from_id, r.to_id))
     for ev in src.events:  # a second <Labels> control: its regions map like the first one's
         keep(
             {
@@ -250,7 +250,7 @@ def import_labelstudio(
     mp = load_ls_mapping(mapping, tax)
     rep = ImportReport()
     export = Path(export)
-    tasks: list[dict[str, Any]] = []
+    tasks: list[Any] = []  # an export may hold items that are not task objects: reported below
     try:
         raw_tasks = list(iter_export(export))
     except Exception as e:  # noqa: BLE001 - an unreadable export is one problem
@@ -271,11 +271,17 @@ def import_labelstudio(
     prepared: list[tuple[int, dict[str, Any], str, str, list[int]]] = []
     for t, task in enumerate(tasks):
         rep.tasks += 1
-        data = task.get("data") if isinstance(task, dict) and isinstance(task.get("data"), dict) else {}
+        if not isinstance(task, dict):
+            task = {}  # not a task object: it has no text, reported below
+        data = task.get("data")
+        if not isinstance(data, dict):
+            data = {}
         text = data.get(source_tax.data_key)
-        anns = task.get("annotations") if isinstance(task, dict) and isinstance(task.get("annotations"), list) else []
-        rep.predictions += len(task.get("predictions") or []) if isinstance(task, dict) else 0
-        rep.drafts += len(task.get("drafts") or []) if isinstance(task, dict) else 0
+        anns = task.get("annotations")
+        if not isinstance(anns, list):
+            anns = []
+        rep.predictions += len(task.get("predictions") or [])
+        rep.drafts += len(task.get("drafts") or [])
         if not isinstance(text, str) or not text.strip():
             rep.annotations_in += len(anns)
             rep.rejected += len(anns)
@@ -283,7 +289,7 @@ def import_labelstudio(
                 Problem(
                     "schema",
                     f"task has no text in data.{source_tax.data_key}; its {len(anns)} annotation(s) cannot be imported",
-                    task_id=task.get("id") if isinstance(task, dict) else None,
+                    task_id=task.get("id"),
                     pointer=f"/{t}/data/{source_tax.data_key}",
                     file=str(export),
                 )
@@ -313,7 +319,10 @@ def import_labelstudio(
         for j, a in enumerate(task.get("annotations") or []):
             rep.annotations_in += 1
             ptr = f"/{t}/annotations/{j}"
-            where = {"task_id": task.get("id"), "annotation_id": a.get("id") if isinstance(a, dict) else None}
+            where: dict[str, Any] = {
+                "task_id": task.get("id"),
+                "annotation_id": a.get("id") if isinstance(a, dict) else None,
+            }
             if not isinstance(a, dict) or a.get("was_cancelled") or not a.get("result"):
                 rep.skipped += 1
                 rep.problems.append(

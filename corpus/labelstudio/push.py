@@ -85,6 +85,10 @@ class PushReport:
 # ---------------------------------------------------------------- filters
 
 
+def _where_test(name: str, value: str, *, equal: bool) -> Callable[[Article], bool]:
+    return lambda a: (str(_field(a, name) or "") == value) == equal
+
+
 def parse_where(clauses: Iterable[str] | None) -> Callable[[Article], bool]:
     """``field=value`` / ``field!=value`` clauses, all of which must hold (e.g. ``source=polnear``)."""
     tests: list[Callable[[Article], bool]] = []
@@ -95,10 +99,7 @@ def parse_where(clauses: Iterable[str] | None) -> Callable[[Article], bool]:
         name, value = (p.strip() for p in clause.split(op, 1))
         if name not in WHERE_FIELDS:
             raise UsageError(f"where: unknown field {name!r}", hint=f"fields: {', '.join(WHERE_FIELDS)}")
-        if op == "=":
-            tests.append(lambda a, n=name, v=value: str(_field(a, n) or "") == v)
-        else:
-            tests.append(lambda a, n=name, v=value: str(_field(a, n) or "") != v)
+        tests.append(_where_test(name, value, equal=op == "="))
     fn = lambda a: all(t(a) for t in tests)  # noqa: E731
     fn.fields = {c.split("!=" if "!=" in c else "=", 1)[0].strip() for c in clauses or ()}  # type: ignore[attr-defined]
     return fn

@@ -156,7 +156,7 @@ def _frag_key(frags: Iterable[Any]) -> tuple:
 def attach_conflicts(ann: Annotation, conflicts: list[dict[str, Any]], tax: Taxonomy | None = None) -> int:
     """Notes on the regions of ``ann`` for the conflicts about items it kept; returns how many."""
     att = (tax or taxonomy.load()).attribution_layer
-    ids = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+    ids = {str(region_id) for _, region_id, _ in ann.spans()}
     by_span: dict[tuple, str] = {}
     for e in ann.entities:
         by_span[("entities", e.label, _frag_key(e.span.fragments))] = e.id

@@ -63,10 +63,10 @@ def find_events(doc: Any, lex: Lexicon, tax: Any, entities: list[tuple[str, int,
         guess = EventGuess(ev_type, (tok.idx, tok.idx + len(tok.text)), score=0.5)
         taken: set[int] = set()
         for arg_tok, position in _related(tok):
-            k = by_token.get(arg_tok.i)
-            if k is None or k in taken:
+            found = by_token.get(arg_tok.i)
+            if found is None or found in taken:
                 continue
-            label = entities[k][0]
+            label = entities[found][0]
             accepting = [r for r in tax.roles(ev_type) if label in tax.role_entity_types(ev_type, r)]
             if not accepting:
                 continue
@@ -78,8 +78,8 @@ def find_events(doc: Any, lex: Lexicon, tax: Any, entities: list[tuple[str, int,
                 role = accepting[-1]
             if any(r == role for r, _ in guess.arguments):
                 continue
-            guess.arguments.append((role, k))
-            taken.add(k)
+            guess.arguments.append((role, found))
+            taken.add(found)
         guess.score = round(min(0.9, 0.4 + 0.15 * len(guess.arguments)), 3)
         out.append(guess)
     return out

@@ -222,18 +222,20 @@ class RuleAttributionPreannotator:
             src_region = (s_start + last_sep + 1, c0) if before[last_sep + 1 :].strip(_EDGE) else (c1, s_end)
             return self._checked(text, (c0, c1), content, _trim(text, *src_region), 0.6)
         # SOURCE said (that) CONTENT.
-        src = _trim(text, s_start + (before.rfind(",") + 1 if "," in before else 0), c0)
+        source = _trim(text, s_start + (before.rfind(",") + 1 if "," in before else 0), c0)
         k = c1
         rest = text[c1:s_end]
         that = re.match(r"\s*(?:(?:on|in) \w+\s*)?(?:,\s*)?(?:that\b)?", rest)
         if that:
             k = c1 + that.end()
         content = _trim(text, k, s_end)
-        if len(text[src[0] : src[1]].split()) > 8:  # a long stretch before the verb is not a source
-            src = None
-        return self._checked(text, (c0, c1), content, src, 0.55 if src else 0.4)
+        if len(text[source[0] : source[1]].split()) > 8:  # a long stretch before the verb is not a source
+            return self._checked(text, (c0, c1), content, None, 0.4)
+        return self._checked(text, (c0, c1), content, source, 0.55)
 
-    def _checked(self, text, cue, content, source, score) -> _Guess | None:
+    def _checked(
+        self, text: str, cue: tuple[int, int], content: tuple[int, int], source: tuple[int, int] | None, score: float
+    ) -> _Guess | None:
         if content[1] - content[0] < self.min_content_chars:
             return None
         if source is not None and (source[1] <= source[0] or _overlaps(source, content) or _overlaps(source, cue)):

@@ -118,7 +118,7 @@ def build_annotation(
         }
         for k, g in enumerate(events)
     ]
-    atts = [
+    atts: list[dict[str, Any]] = [
         {
             "id": f"a{k + 1}",
             "cue": _span(text, g.cue),
@@ -174,7 +174,8 @@ class SpacyPreannotator:
         return [self.from_doc(doc, art) for doc, art in zip(docs, articles)]
 
     def from_doc(self, doc: Any, article: Article) -> Annotation | None:
-        entities, dropped = [], Counter()
+        entities: list[tuple[str, int, int]] = []
+        dropped: Counter[str] = Counter()
         for ent in doc.ents if self.tax.has("entities") else ():
             label = self.lexicon.map_entity(ent.label_)
             if label is None:
