@@ -32,7 +32,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from corpus.annotations.agreement import Frags, frags, overlaps
 from corpus.core import atomic
@@ -42,6 +42,8 @@ from corpus.core.model import Annotation, Argument, Attribution, Entity, Event, 
 from corpus.core.taxonomy import Taxonomy
 
 GOLD_ANNOTATOR = "adjudicated"
+
+K = TypeVar("K", bound=Hashable)  # what a span vote is about: (label, fragments), or fragments
 
 
 @dataclass
@@ -72,7 +74,7 @@ def _span(text_of: dict[Frags, str], fr: Frags) -> Span:
     return Span([Fragment(s, e) for s, e in fr], text_of.get(fr, ""))
 
 
-def _clusters(keys: list[Hashable], frags_of: Callable[[Hashable], Frags]) -> list[list[Hashable]]:
+def _clusters(keys: list[K], frags_of: Callable[[K], Frags]) -> list[list[K]]:
     """Connected components of the overlap graph (sorted by position): the regions to review."""
     keys = sorted(keys, key=lambda k: (frags_of(k)[0] if frags_of(k) else (0, 0), str(k)))
     parent = list(range(len(keys)))
@@ -86,7 +88,7 @@ def _clusters(keys: list[Hashable], frags_of: Callable[[Hashable], Frags]) -> li
     for i, j in itertools.combinations(range(len(keys)), 2):
         if overlaps(frags_of(keys[i]), frags_of(keys[j])):
             parent[find(i)] = find(j)
-    groups: dict[int, list[Hashable]] = {}
+    groups: dict[int, list[K]] = {}
     for i, k in enumerate(keys):
         groups.setdefault(find(i), []).append(k)
     return list(groups.values())
@@ -111,16 +113,16 @@ class _Doc:
     def vote_spans(
         self,
         layer: str,
-        made: dict[str, set[Hashable]],
-        frags_of: Callable[[Hashable], Frags],
-        label_of: Callable[[Hashable], str],
-    ) -> set[Hashable]:
-        votes: dict[Hashable, set[str]] = {}
+        made: dict[str, set[K]],
+        frags_of: Callable[[K], Frags],
+        label_of: Callable[[K], str],
+    ) -> set[K]:
+        votes: dict[K, set[str]] = {}
         for who, keys in made.items():
             for k in keys:
                 votes.setdefault(k, set()).add(who)
-        rev = made.get(self.reviewer, set()) if self.reviewer else set()
-        accepted: set[Hashable] = set()
+        rev: set[K] = made.get(self.reviewer, set()) if self.reviewer else set()
+        accepted: set[K] = set()
         for k, voters in votes.items():
             if k in rev:
                 accepted.add(k)
@@ -261,7 +263,7 @@ def adjudicate_document(
 
     # entity relations: (label, from, to) over the gold entities
     rel_votes: Counter = Counter()
-    reviewer_rels: set[tuple[str, str, str]] = set()
+    reviewer_rels: set[tuple[str, str | None, str | None]] = set()
     for w, a in anns.items():
         mine = {
             (r.label, to_gold.get((w, r.from_id)), to_gold.get((w, r.to_id)))
@@ -270,7 +272,7 @@ def adjudicate_document(
         }
         rel_votes.update(mine)
         if w == d.reviewer:
-            reviewer_rels = mine  # type: ignore[assignment]
+            reviewer_rels = mine
     relations: list[Relation] = []
     for key, c in sorted(rel_votes.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][2]), kv[0][0])):
         accepted = key in reviewer_rels if d.reviewer in anns else c >= k
@@ -304,13 +306,13 @@ def adjudicate_document(
     for key in sorted(acc_v, key=lambda k: (k[1], k[0])):
         eid = f"E{next_e}"
         next_e += 1
-        sup = {w: m[key] for w, m in ev_of.items() if key in m}
-        attrs = _vote_attributes(d, "events", eid, sup)
+        ev_sup = {w: m[key] for w, m in ev_of.items() if key in m}
+        attrs = _vote_attributes(d, "events", eid, ev_sup)
         arg_sets = {
             w: tuple(
                 sorted({(a.role, to_gold.get((w, a.entity_id))) for a in e.arguments if to_gold.get((w, a.entity_id))})
             )
-            for w, e in sup.items()
+            for w, e in ev_sup.items()
         }
         args, _ = d.vote_value("events", eid, "arguments", arg_sets)
         events.append(Event(eid, key[0], _span(d.text_of, key[1]), [Argument(r, t) for r, t in (args or ())], attrs))

@@ -194,7 +194,7 @@ def tokenize(text: str) -> list[tuple[int, int]]:
 def token_labels(tokens: list[tuple[int, int]], spans: Iterable[tuple[str, Frags]]) -> list[str]:
     """Each token gets the label of the shortest span overlapping it (nested spans win), or O."""
     labels = [OUTSIDE] * len(tokens)
-    best = [None] * len(tokens)  # type: list[int | None]
+    best: list[int | None] = [None] * len(tokens)
     starts = [s for s, _ in tokens]
     import bisect
 
@@ -204,7 +204,8 @@ def token_labels(tokens: list[tuple[int, int]], spans: Iterable[tuple[str, Frags
             i = max(bisect.bisect_right(starts, b) - 1, 0)
             while i < len(tokens) and tokens[i][0] < e:
                 ts, te = tokens[i]
-                if ts < e and b < te and (best[i] is None or size < best[i]):  # type: ignore[operator]
+                shortest = best[i]
+                if ts < e and b < te and (shortest is None or size < shortest):
                     labels[i], best[i] = label, size
                 i += 1
     return labels
@@ -398,9 +399,9 @@ def _layer(
         rep.extra["attribution_agreement"] = _attribution_agreement(multi)
     if layer == EVENTS:
         trip = PRF()
-        for per in multi.values():
-            for a, b in itertools.combinations(sorted(per), 2):
-                trip.add(exact_counts(event_triples(per[a]), event_triples(per[b])))
+        for by_annotator in multi.values():
+            for a, b in itertools.combinations(sorted(by_annotator), 2):
+                trip.add(exact_counts(event_triples(by_annotator[a]), event_triples(by_annotator[b])))
         rep.extra["triples"] = trip.to_dict()
     return rep
 

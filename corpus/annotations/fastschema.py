@@ -14,7 +14,8 @@ It is conservative by construction: anything it is not sure about (an ``integer`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 Check = Callable[[Any], bool]
@@ -83,35 +84,25 @@ def compile_schema(schema: dict[str, Any]) -> Check:
         if unknown:
             raise Unsupported(", ".join(sorted(unknown)))
         if "$ref" in s:
-            r = ref(s["$ref"])
-            checks.append(lambda x, r=r: r(x))
+            checks.append(ref(s["$ref"]))
         if "type" in s:
             names = s["type"] if isinstance(s["type"], list) else [s["type"]]
-            fns = [_TYPES[n] for n in names]
-            checks.append(lambda x, fns=fns: any(f(x) for f in fns))
+            checks.append(_any_of_types([_TYPES[n] for n in names]))
         if "enum" in s or "const" in s:
             values = s["enum"] if "enum" in s else [s["const"]]
             if not all(v is None or type(v) is str for v in values):
                 raise Unsupported("enum of non-strings")
-            allowed = frozenset(values)
-            checks.append(lambda x, a=allowed: (x is None or type(x) is str) and x in a)
+            checks.append(_one_of_strings(frozenset(values)))
         if "pattern" in s:
-            import re
-
-            rx = re.compile(s["pattern"])
-            checks.append(lambda x, rx=rx: type(x) is not str or rx.search(x) is not None)
+            checks.append(_matches(re.compile(s["pattern"])))
         if "minLength" in s:
-            n = s["minLength"]
-            checks.append(lambda x, n=n: type(x) is not str or len(x) >= n)
+            checks.append(_min_length(s["minLength"]))
         if "minimum" in s:
-            m = s["minimum"]
-            checks.append(lambda x, m=m: not (type(x) is int or type(x) is float) or x >= m)
+            checks.append(_minimum(s["minimum"]))
         if "minItems" in s:
-            n = s["minItems"]
-            checks.append(lambda x, n=n: type(x) is not list or len(x) >= n)
+            checks.append(_min_items(s["minItems"]))
         if "required" in s:
-            req = tuple(s["required"])
-            checks.append(lambda x, req=req: type(x) is not dict or all(k in x for k in req))
+            checks.append(_has_keys(tuple(s["required"])))
         if "properties" in s or "additionalProperties" in s:
             props = {k: build(v) for k, v in (s.get("properties") or {}).items()}
             extra = s.get("additionalProperties", True)
@@ -168,30 +159,64 @@ def compile_schema(schema: dict[str, Any]) -> Check:
 
                 checks.append(dispatch)
             else:
-                checks.append(lambda x, parts=parts: _all(parts, x))
+                checks.append(_all_of(parts))
         if "if" in s:
             # The condition is negated on the else branch, so it must be exact, not conservative:
             # only {"properties": {name: {"const": "string"}}} is accepted.
             c = s["if"]
-            props = c.get("properties") if isinstance(c, dict) and set(c) == {"properties"} else None
-            if not props or not all(
-                isinstance(v, dict) and set(v) == {"const"} and type(v["const"]) is str for v in props.values()
+            if_props = c.get("properties") if isinstance(c, dict) and set(c) == {"properties"} else None
+            if not if_props or not all(
+                isinstance(v, dict) and set(v) == {"const"} and type(v["const"]) is str for v in if_props.values()
             ):
                 raise Unsupported("if other than properties/const")
-            cond = build(c)
-            then = build(s.get("then", True))
-            other = build(s.get("else", True))
-            checks.append(lambda x, c=cond, t=then, o=other: t(x) if c(x) else o(x))
+            checks.append(_if_then_else(build(c), build(s.get("then", True)), build(s.get("else", True))))
         if not checks:
             return lambda x: True
         if len(checks) == 1:
             return checks[0]
-        return lambda x, checks=tuple(checks): _all(checks, x)
+        return _all_of(tuple(checks))
 
     return build(schema)
 
 
-def _all(checks: Any, x: Any) -> bool:
+# One closure per keyword (a factory each, so every closure holds its own value).
+def _any_of_types(fns: list[Check]) -> Check:
+    return lambda x: any(f(x) for f in fns)
+
+
+def _one_of_strings(allowed: frozenset[str | None]) -> Check:
+    return lambda x: (x is None or type(x) is str) and x in allowed
+
+
+def _matches(rx: re.Pattern[str]) -> Check:
+    return lambda x: type(x) is not str or rx.search(x) is not None
+
+
+def _min_length(n: int) -> Check:
+    return lambda x: type(x) is not str or len(x) >= n
+
+
+def _minimum(m: float) -> Check:
+    return lambda x: not (type(x) is int or type(x) is float) or x >= m
+
+
+def _min_items(n: int) -> Check:
+    return lambda x: type(x) is not list or len(x) >= n
+
+
+def _has_keys(req: tuple[str, ...]) -> Check:
+    return lambda x: type(x) is not dict or all(k in x for k in req)
+
+
+def _if_then_else(cond: Check, then: Check, other: Check) -> Check:
+    return lambda x: then(x) if cond(x) else other(x)
+
+
+def _all_of(checks: Sequence[Check]) -> Check:
+    return lambda x: _all(checks, x)
+
+
+def _all(checks: Iterable[Check], x: Any) -> bool:
     for c in checks:
         if not c(x):
             return False

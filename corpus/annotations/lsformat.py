@@ -55,6 +55,13 @@ from corpus.core.model import (
 from corpus.core.problems import Problem
 from corpus.core.taxonomy import ATTRIBUTION, CONTENT, CUE, ENTITIES, EVENTS, SOURCE, Taxonomy
 
+
+def object_at(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """``d[key]`` when it is a JSON object, else an empty one (exports hold what they hold)."""
+    value = d.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 # ---------------------------------------------------------------- UTF-16 <-> code points
 
 
@@ -159,7 +166,7 @@ def annotation_to_ls_result(ann: Annotation, text: str, tax: Taxonomy | None = N
     document. Ids: span ids become head region ids; extra regions get ``<id>-<k>``,
     ``<id>-content``, ``<id>-source`` (suffixed further if that would collide).
     """
-    used: set[str] = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+    used: set[str] = {str(region_id) for _, region_id, _ in ann.spans()}
 
     def new_id(base: str) -> str:
         i, cand = 1, base
@@ -436,8 +443,9 @@ def from_labelstudio(
             bad_regions.add(rid)
             regions.pop(rid, None)
             continue
-        meta_ = item.get("meta") if isinstance(item.get("meta"), dict) else {}
-        regions[rid] = _Region(rid, name, labels[0], s, e, seen if seen is not None else text[s:e], i, meta=meta_)
+        regions[rid] = _Region(
+            rid, name, labels[0], s, e, seen if seen is not None else text[s:e], i, meta=object_at(item, "meta")
+        )
 
     # per-region choices (fixed offsets of choices follow their region)
     for i, item in choice_items:
@@ -543,9 +551,9 @@ def from_labelstudio(
         return r
 
     cyc = {r for r in parent if root(r) in parent}
-    for r in sorted(cyc):
-        add("relation_not_allowed", f"{fragment_label} relations form a cycle through region {r}", r)
-        parent.pop(r, None)
+    for region_id in sorted(cyc):
+        add("relation_not_allowed", f"{fragment_label} relations form a cycle through region {region_id}", region_id)
+        parent.pop(region_id, None)
     members: dict[str, list[_Region]] = {}
     for rid, reg in regions.items():
         members.setdefault(root(rid), []).append(reg)
@@ -610,9 +618,9 @@ def from_labelstudio(
                     ptr,
                 )
                 continue
-            lst = (content if is_content else source).setdefault(fh, [])
-            if th not in lst:
-                lst.append(th)
+            targets = (content if is_content else source).setdefault(fh, [])
+            if th not in targets:
+                targets.append(th)
             linked.add(th)
         elif att is not None and att_roles.get(lab) == taxmod.SOURCE_ENTITY:
             if fk not in ((ATTRIBUTION, att.source), (ATTRIBUTION, att.cue)) or tk[0] != ENTITIES:
@@ -721,12 +729,13 @@ def ls_annotation_record(
     task: dict[str, Any], annotation: dict[str, Any], tax: Taxonomy | None = None, *, draft: bool = False
 ) -> Conversion:
     """One exported annotation (or draft) of ``task`` -> canonical record with its Label Studio metadata."""
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    tmeta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    data = object_at(task, "data")
+    tmeta = object_at(task, "meta")
     tax = tax or taxmod.load()
-    text = data.get(tax.data_key) if isinstance(data.get(tax.data_key), str) else ""
+    raw_text = data.get(tax.data_key)
+    text = raw_text if isinstance(raw_text, str) else ""
     lead = annotation.get("lead_time")
-    fields = dict(
+    fields: dict[str, Any] = dict(
         doc_id=str(data.get("doc_id") or tmeta.get("doc_id") or ""),
         text_sha256=str(data.get("text_sha256") or tmeta.get("text_sha256") or sha256_text(text)),
         annotator=completed_by_name(annotation.get("user") if draft else annotation.get("completed_by")),
@@ -768,12 +777,12 @@ def restore_imported(ann: Annotation, task_meta: dict[str, Any]) -> None:
         return
     email = ann.annotator
     ann.annotator = str(entry["annotator"])
-    kept = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    kept = object_at(entry, "meta")
     ann.meta = {**kept, **ann.meta, "imported": {"origin": entry.get("origin"), "user": email}}
     # notes: those on regions came back through the regions; the others only from here. When
     # together they are the original notes, the original order is kept (brat export pairs note i
     # with its kept brat id); otherwise the kept brat note ids no longer apply.
-    known = {str(x.id) for x in (*ann.entities, *ann.events, *ann.attributions)}
+    known = {str(region_id) for _, region_id, _ in ann.spans()}
     orig = [
         {"target": str(n.get("target", "")), "text": str(n.get("text", ""))}
         for n in entry.get("notes") or []

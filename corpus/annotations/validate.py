@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from corpus.annotations import lsformat
 from corpus.annotations.fastschema import compile_schema
 from corpus.core import atomic
 from corpus.core import taxonomy as taxmod
-from corpus.core.model import FRAGMENT_JOINER, Annotation, Span, sha256_text
+from corpus.core.model import FRAGMENT_JOINER, Annotation, Attribution, Entity, Event, Span, sha256_text
 from corpus.core.problems import CODES, ERROR, INFO, WARNING, Problem
 from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS, Taxonomy
 from corpus.generate import jsonschemas
@@ -193,8 +193,8 @@ def validate_annotation(
     if isinstance(ann, dict):
         try:
             ann = Annotation.from_dict(ann)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            return [Problem("schema", f"not a canonical annotation record: {type(e).__name__}: {e}")]
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            return [Problem("schema", f"not a canonical annotation record: {type(err).__name__}: {err}")]
     w = _where(ann)
     out: list[Problem] = []
 
@@ -216,8 +216,13 @@ def validate_annotation(
         )
 
     ids: dict[str, str] = {}
-    for layer, items in (("entities", ann.entities), ("events", ann.events), ("attributions", ann.attributions)):
-        for i, x in enumerate(items):
+    layers: tuple[tuple[str, Sequence[Entity | Event | Attribution]], ...] = (
+        ("entities", ann.entities),
+        ("events", ann.events),
+        ("attributions", ann.attributions),
+    )
+    for layer, regions in layers:
+        for i, x in enumerate(regions):
             if x.id in ids:
                 add(
                     "duplicate_region_id", f"id {x.id} is used by {ids[x.id]} and {layer}/{i}", x.id, f"/{layer}/{i}/id"
@@ -295,17 +300,18 @@ def validate_annotation(
 
     ent_labels = set(tax.entity_labels())
     entities = {e.id: e for e in ann.entities}
-    for i, e in enumerate(ann.entities):
+    for i, entity in enumerate(ann.entities):
         p = f"/entities/{i}"
-        if e.label not in ent_labels:
+        if entity.label not in ent_labels:
             add(
                 "unknown_label",
-                f"entity label {e.label!r} is not one of {', '.join(tax.entity_labels()) or '(no entities layer)'}",
-                e.id,
+                f"entity label {entity.label!r} is not one of "
+                f"{', '.join(tax.entity_labels()) or '(no entities layer)'}",
+                entity.id,
                 f"{p}/label",
             )
-        check_span(e.span, p, e.id, "offset_out_of_range", f"entity {e.id}")
-        check_choices(e.attributes, ENTITIES, (e.label,), p, e.id, f"entity {e.id}")
+        check_span(entity.span, p, entity.id, "offset_out_of_range", f"entity {entity.id}")
+        check_choices(entity.attributes, ENTITIES, (entity.label,), p, entity.id, f"entity {entity.id}")
 
     for i, ev in enumerate(ann.events):
         p = f"/events/{i}"
@@ -396,9 +402,9 @@ def validate_annotation(
     # overlapping spans with the same label (entities, event triggers, cues)
     groups: dict[str, list[tuple[int, int, str, str]]] = {}
     cue_label = tax.attribution_layer.cue if tax.attribution_layer else "cue"
-    for i, e in enumerate(ann.entities):
-        for f in e.span.fragments:
-            groups.setdefault(f"entity {e.label}", []).append((f.start, f.end, e.id, f"/entities/{i}"))
+    for i, entity in enumerate(ann.entities):
+        for f in entity.span.fragments:
+            groups.setdefault(f"entity {entity.label}", []).append((f.start, f.end, entity.id, f"/entities/{i}"))
     for i, ev in enumerate(ann.events):
         for f in ev.trigger.fragments:
             groups.setdefault(f"event {ev.type}", []).append((f.start, f.end, ev.id, f"/events/{i}/trigger"))
@@ -409,15 +415,15 @@ def validate_annotation(
         items.sort(key=lambda x: (x[0], x[1]) if type(x[0]) is int and type(x[1]) is int else (0, 0))
         reported: set[tuple[str, str]] = set()
         active: list[tuple[int, str]] = []  # (end, id)
-        for s, e, rid, ptr in items:
-            if type(s) is not int or type(e) is not int:
+        for s, end, rid, ptr in items:
+            if type(s) is not int or type(end) is not int:
                 continue
             active = [(ae, aid) for ae, aid in active if ae > s]
             for _ae, aid in active:
                 if aid != rid and (aid, rid) not in reported:
                     reported.add((aid, rid))
                     add("overlap_same_label", f"{label} spans {aid} and {rid} overlap", rid, ptr)
-            active.append((e, rid))
+            active.append((end, rid))
     return out
 
 
@@ -505,7 +511,7 @@ def check_ls_task(
     for f in out:
         _fill_ids(f, task, prefix)
     schema_ptrs = {f.pointer for f in out}
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    data = lsformat.object_at(task, "data")
     text = data.get(tax.data_key)
     anns = task.get("annotations") if isinstance(task.get("annotations"), list) else []
     for key in ("drafts", "predictions"):
@@ -514,7 +520,7 @@ def check_ls_task(
     if not isinstance(text, str):
         counts["annotations"] += len(anns)
         return pre + _old_pointers(out, old is not None, prefix)
-    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    meta = lsformat.object_at(task, "meta")
     stored = data.get("text_sha256") or meta.get("text_sha256")
     if isinstance(stored, str) and stored and stored != sha256_text(text):
         out.append(
@@ -651,7 +657,7 @@ def validate_record(
     v = validator or validator_for(tax)
     if not isinstance(rec, dict):
         return [Problem("schema", f"a record must be an object, not {type(rec).__name__}", pointer=prefix or "/")]
-    where = {
+    where: dict[str, Any] = {
         "task_id": rec.get("task_id"),
         "annotation_id": rec.get("annotation_id"),
         "doc_id": rec.get("doc_id") if isinstance(rec.get("doc_id"), str) else None,
@@ -901,8 +907,8 @@ def _validate_export(p: Path, v: Validator, rep: Report, fix_offsets: bool) -> N
             any_fix = True
     if fix_offsets and any_fix:
         out = _fixed_path(p)
-        with atomic.atomic_open(out, newline="\n") as f:
-            json.dump(doc[0] if single else doc, f, ensure_ascii=False, indent=1)
+        with atomic.atomic_open(out, newline="\n") as fh:
+            json.dump(doc[0] if single else doc, fh, ensure_ascii=False, indent=1)
         rep.fixed.append(str(out))
 
 
@@ -970,13 +976,24 @@ def _validate_jsonl(p: Path, v: Validator, rep: Report, texts: TextLookup | None
                     ]
                 else:
                     rep.counts["records"] += 1
-                    text = rec.get("text") if isinstance(rec, dict) and isinstance(rec.get("text"), str) else None
-                    if text is None and isinstance(rec, dict):
-                        text = found.get(rec.get("doc_id")) if isinstance(rec.get("doc_id"), str) else None
+                    own_text = rec.get("text") if isinstance(rec, dict) else None
+                    doc_id = rec.get("doc_id") if isinstance(rec, dict) else None
+                    text = (
+                        own_text
+                        if isinstance(own_text, str)
+                        else found.get(doc_id)
+                        if isinstance(doc_id, str)
+                        else None
+                    )
                     fs = validate_record(rec, text, v.tax, validator=v)
                     if text is None and isinstance(rec, dict):
                         rep.counts["records_without_text"] += 1
-                    elif fix_offsets and isinstance(rec, dict) and any(f.code == "utf16_offsets" for f in fs):
+                    elif (
+                        fix_offsets
+                        and isinstance(rec, dict)
+                        and text is not None
+                        and any(f.code == "utf16_offsets" for f in fs)
+                    ):
                         if _fix_canonical_offsets(rec, text):
                             n_fixed += 1
                             rep.counts["utf16_repairs"] += 1

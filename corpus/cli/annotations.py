@@ -286,7 +286,8 @@ def agreement_cmd(
     from corpus.annotations import agreement as ag
     from corpus.store.snapshot import load_annotations
 
-    anns = load_annotations(list(snapshots), warnings := [])
+    warnings: list[str] = []
+    anns = load_annotations(list(snapshots), warnings)
     _warn(warnings)
     docs, _ = ag.group_by_document(a for a in anns if a.origin not in ("prediction", "adjudicated"))
     multi = [d for d, per in docs.items() if len(per) >= 2]
@@ -340,7 +341,8 @@ def adjudicate_cmd(
     from corpus.annotations.adjudicate import adjudicate, write_adjudication
     from corpus.store.snapshot import load_annotations
 
-    anns = load_annotations(list(snapshots), warnings := [])
+    warnings: list[str] = []
+    anns = load_annotations(list(snapshots), warnings)
     _warn(warnings)
     gold, conflicts, rep = adjudicate(anns, min_votes=min_votes, reviewer=reviewer)
     paths = (

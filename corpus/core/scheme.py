@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from corpus.core import taxonomy as taxmod
 from corpus.core.errors import UsageError
@@ -84,7 +85,7 @@ def scheme_taxonomy(scheme: LabelScheme, version: str = "labelstudio") -> taxmod
                 continue
             if c.when_label is None and not ctrl_labels:
                 continue
-            spec = {"definition": f"{c.name} (from the Label Studio config)", "values": list(c.values)}
+            spec: dict[str, Any] = {"definition": f"{c.name} (from the Label Studio config)", "values": list(c.values)}
             if c.when_label is not None:
                 spec["applies_to"] = c.when_label
             if c.required:

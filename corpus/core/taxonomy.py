@@ -312,18 +312,16 @@ class Taxonomy:
     text_key: str = ""  # the task data key of the text when it differs from ``text`` (value="$KEY")
     document_attributes: tuple[Attribute, ...] = ()  # choices on the whole task (kept in record meta)
     foreign: bool = False  # derived from another project's label config (corpus.core.scheme)
+    # answers of the lookups the converters ask per region (the taxonomy is immutable)
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     @property
     def data_key(self) -> str:
         """The task data key holding the article text."""
         return self.text_key or self.text
 
-    def __post_init__(self) -> None:
-        # answers of the lookups the converters ask per region (the taxonomy is immutable)
-        object.__setattr__(self, "_memo", {})
-
     def _cached(self, key: Any, make: Any) -> Any:
-        memo: dict[Any, Any] = self._memo  # type: ignore[attr-defined]
+        memo = self._memo
         if key not in memo:
             memo[key] = make()
         return memo[key]

@@ -160,15 +160,16 @@ def bio_encode(
         key=lambda t: (t[0], t[1], t[2]),
     )
     for _, _, label, frags in ordered:
-        runs: list[tuple[int, int]] | None = []
+        runs: list[tuple[int, int]] = []
+        aligned = True
         for s, e in frags:
             i = bisect.bisect_left(starts, s)
             j = bisect.bisect_left(ends, e)
             if i >= len(starts) or starts[i] != s or j >= len(ends) or ends[j] != e or j < i:
-                runs = None
+                aligned = False
                 break
             runs.append((i, j))
-        if runs is None:
+        if not aligned:
             if report is not None:
                 report.misaligned[label] += 1
             continue

@@ -111,8 +111,7 @@ class SplitWriter:
         self.paths: list[Path] = []  # final shard paths, after close
         self._buf: list[dict[str, Any]] = []
         self._shards: list[Path] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: pa.NativeFile | None = None
+        self._shard: tuple[pq.ParquetWriter, pa.NativeFile] | None = None  # the open shard's writer, file
         self._last_group = 0  # bytes the last row group took in the file
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -121,27 +120,28 @@ class SplitWriter:
         if len(self._buf) >= self.batch_rows:
             self.flush()
 
-    def _open(self) -> None:
+    def _open(self) -> tuple[pq.ParquetWriter, pa.NativeFile]:
         path = self.folder / f".{self.split}-{len(self._shards):05d}.parquet.part"
         self._shards.append(path)
-        self._sink = pa.OSFile(str(path), "wb")
-        self._writer = pq.ParquetWriter(self._sink, self.schema, **PARQUET_SETTINGS)
+        sink = pa.OSFile(str(path), "wb")
+        self._shard = pq.ParquetWriter(sink, self.schema, **PARQUET_SETTINGS), sink
         self._last_group = 0
+        return self._shard
 
     def _close_shard(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._sink.close()  # type: ignore[union-attr]
-            self._writer = self._sink = None
+        if self._shard is not None:
+            writer, sink = self._shard
+            writer.close()
+            sink.close()
+            self._shard = None
 
     def _write_group(self, batch: pa.RecordBatch) -> None:
-        if self._writer is not None and self._sink.tell() + self._last_group > self.max_file_bytes:  # type: ignore[union-attr]
+        if self._shard is not None and self._shard[1].tell() + self._last_group > self.max_file_bytes:
             self._close_shard()
-        if self._writer is None:
-            self._open()
-        before = self._sink.tell()  # type: ignore[union-attr]
-        self._writer.write_batch(batch, row_group_size=batch.num_rows)  # type: ignore[union-attr]
-        self._last_group = self._sink.tell() - before  # type: ignore[union-attr]
+        writer, sink = self._shard or self._open()
+        before = sink.tell()
+        writer.write_batch(batch, row_group_size=batch.num_rows)
+        self._last_group = sink.tell() - before
 
     def flush(self) -> None:
         if not self._buf:

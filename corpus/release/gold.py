@@ -30,6 +30,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -245,13 +246,13 @@ def select_gold(index: pa.Table, policy: str = "default") -> tuple[pa.Table, lis
             for column in out.values():
                 column.clear()
 
-    current: str | None = None
+    current = ""  # the doc_id of ``group`` (set before anything is added to it)
     group: list[Candidate] = []
     for batch in index.to_batches(max_chunksize=_INDEX_CHUNK):
         for r in batch.to_pylist():
             if r["doc_id"] != current:
                 if group:
-                    decide(current, group)  # type: ignore[arg-type]
+                    decide(current, group)
                 current, group = r["doc_id"], []
             group.append(
                 Candidate(
@@ -259,7 +260,7 @@ def select_gold(index: pa.Table, policy: str = "default") -> tuple[pa.Table, lis
                 )
             )
     if group:
-        decide(current, group)  # type: ignore[arg-type]
+        decide(current, group)
     if out["doc_id"]:
         chunks.append(pa.RecordBatch.from_pydict(out, schema=CHOSEN_SCHEMA))
     return pa.Table.from_batches(chunks, schema=CHOSEN_SCHEMA), problems
@@ -270,18 +271,18 @@ class AnnotationReader:
 
     def __init__(self, files: list[Path]):
         self.files = files
-        self._handles: dict[int, object] = {}
+        self._handles: dict[int, BinaryIO] = {}
 
     def read(self, file_idx: int, offset: int) -> dict:
         fh = self._handles.get(file_idx)
         if fh is None:
             fh = self._handles[file_idx] = open(self.files[file_idx], "rb")
-        fh.seek(offset)  # type: ignore[attr-defined]
-        return json.loads(fh.readline())  # type: ignore[attr-defined]
+        fh.seek(offset)
+        return json.loads(fh.readline())
 
     def close(self) -> None:
         for fh in self._handles.values():
-            fh.close()  # type: ignore[attr-defined]
+            fh.close()
         self._handles.clear()
 
     def __enter__(self) -> AnnotationReader:

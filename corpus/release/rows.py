@@ -126,19 +126,23 @@ class RowBuilder:
     def _label(self, table: dict[str, int], value: str | None, what: str, optional: bool = False) -> int | None:
         if value is None and optional:
             return None
-        try:
-            return table[value]  # type: ignore[index]
-        except KeyError:
+        found = None if value is None else table.get(value)
+        if found is None:
             raise RowError(
                 f"{what} {value!r} is not in taxonomy {self.labels.version}"
                 + (f" (known: {', '.join(table)})" if len(table) < 20 else "")
-            ) from None
+            )
+        return found
 
     @staticmethod
-    def _span(span: Span | None) -> dict[str, Any] | None:
+    def _fragments(span: Span) -> list[dict[str, int]]:
+        return [{"start": f.start, "end": f.end} for f in span.fragments]
+
+    @classmethod
+    def _span(cls, span: Span | None) -> dict[str, Any] | None:
         if span is None:
             return None
-        return {"fragments": [{"start": f.start, "end": f.end} for f in span.fragments], "text": span.text}
+        return {"fragments": cls._fragments(span), "text": span.text}
 
     def _attrs(self, names: dict[str, tuple[str, ...]], values: dict[str, str | None]) -> dict[str, int | None]:
         unknown = [k for k, v in values.items() if k not in names and v is not None]
@@ -161,7 +165,7 @@ class RowBuilder:
                 {
                     "id": e.id,
                     "label": self._label(self.entity_ids, e.label, "entity label"),
-                    "fragments": self._span(e.span)["fragments"],  # type: ignore[index]
+                    "fragments": self._fragments(e.span),
                     "text": e.span.text,
                     **self._attrs(L.entity_attributes, e.attributes),
                 }

@@ -112,7 +112,7 @@ def brat_to_annotation(
             error(
                 tb.line,
                 "brat_text_mismatch",
-                f"{tb.id} text {tb.text[:60]!r} does not match the article text at {_offsets(tb.fragments)}: {expected[:60]!r}",
+                f"{tb.id} text {(tb.text or '')[:60]!r} does not match the article text at {_offsets(tb.fragments)}: {expected[:60]!r}",
             )
             continue
         sorted_frags = sorted(tb.fragments)
@@ -437,12 +437,12 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
         emitted_t[tid] = frags
         order = frag_order.get(tid)
         written = (
-            [tuple(frags[i]) for i in order]
+            [(frags[i][0], frags[i][1]) for i in order]
             if order and sorted(order) == list(range(len(frags)))
-            else [tuple(f) for f in frags]
+            else [(f[0], f[1]) for f in frags]
         )
         txt = _linebreaks_as_spaces(" ".join(text[s:e] for s, e in written))
-        doc.textbounds[tid] = TextBound(tid, ttype, written, txt, 0)  # type: ignore[arg-type]
+        doc.textbounds[tid] = TextBound(tid, ttype, written, txt, 0)
         return tid
 
     def eid_for(obj_id: str) -> str:
@@ -500,9 +500,9 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
         meta_roles = [(r, t) for r, t in (am.get("roles") or [])]
         for role, tid in meta_roles:
             part = mapping.attribution_part(role)
-            if part is None or canon.get(part) is None:
+            span = canon.get(part) if part is not None else None
+            if part is None or span is None:
                 continue
-            span = canon[part]
             group = [t for r, t in meta_roles if mapping.attribution_part(r) == part]
             stored_parts = am.get("parts") or {}
             if (
@@ -518,10 +518,10 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
                 frags = _frags_key(span)
             roles.append((role, t_line(tid, types.get(tid, _role_base(role)), frags)))
             done.add(part)
-        for part in ("cue", "content", "source"):
-            if part not in done and canon[part] is not None:
+        for part, span in canon.items():
+            if part not in done and span is not None:
                 role = mapping.attribution_role_name(part)
-                roles.append((role, t_line(None, role, _frags_key(canon[part]))))  # type: ignore[arg-type]
+                roles.append((role, t_line(None, role, _frags_key(span))))
         trig_frags = am.get("trigger_fragments") or _frags_key(a.cue)
         trig = t_line(am.get("trigger"), types.get(am.get("trigger", ""), etype), trig_frags)
         eid = eid_for(a.id)
@@ -619,11 +619,13 @@ def annotation_to_brat(ann: Annotation, text: str, mapping: BratMapping, path: s
     brat_target = {**ent_t, **obj_e}
     for i, note in enumerate(ann.notes):
         nm = note_meta[i] if i < len(note_meta) else {}
-        nid = nm.get("id") if nm.get("id") and nm["id"] not in doc.notes else pool.fresh("#")
-        target = nm.get("target") if nm else brat_target.get(note.get("target", ""), note.get("target", ""))
+        kept_id = nm.get("id")
+        nid = kept_id if kept_id and kept_id not in doc.notes else pool.fresh("#")
+        # the kept brat target (always written with the note's meta), else the note's target mapped to brat ids
+        target = nm.get("target") or brat_target.get(note.get("target", ""), note.get("target", ""))
         doc.notes[nid] = NoteLine(
             nid, nm.get("type", "AnnotatorNotes"), target, note.get("text", "").replace("\n", " "), 0
-        )  # type: ignore[arg-type]
+        )
 
     # whitespace brat wrote after an E / R line's last argument (its own R lines end in a tab)
     for i, tail in (bm.get("tails") or {}).items():
