@@ -278,10 +278,13 @@ class TieredIndex:
         self.mem.set_sha(doc_id, sha)
 
     # -- near
-    def candidates(self, sigs: np.ndarray, rows: np.ndarray | None = None) -> list[tuple[np.ndarray | None, ...]]:
+    def candidates(
+        self, sigs: np.ndarray, rows: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray | None, np.ndarray | None] | None]:
+        """Per signature: (disk candidates, memory candidates), None when it has neither."""
         mem = self.mem.candidates(sigs)
         disk = [self.pf.cands[int(r)] for r in rows] if rows is not None else [None] * len(sigs)
-        return [(d, m) if d is not None or m is not None else None for d, m in zip(disk, mem)]  # type: ignore[misc]
+        return [(d, m) if d is not None or m is not None else None for d, m in zip(disk, mem)]
 
     def best_match(self, sig: np.ndarray, cands: tuple, exclude: str | None = None) -> dedup.Match | None:
         disk_c, mem_c = cands

@@ -302,7 +302,8 @@ class _SnapshotWriter:
 
     def _compare_with_parent(self, task: dict[str, Any], ann: Annotation, parents: dict[int, dict[str, Any]]) -> None:
         """meta.acceptance: the submitted annotation against the prediction it started from."""
-        parent = parents.get(ann.meta.get("parent_prediction"))  # type: ignore[arg-type]
+        parent_id = ann.meta.get("parent_prediction")
+        parent = parents.get(parent_id) if isinstance(parent_id, int) else None
         if parent is None:
             return
         text = (task.get("data") or {}).get(self.tax.text) or ""
@@ -385,7 +386,8 @@ def _acceptance_counts(
         by_model.setdefault(str(p.get("model_version") or "unknown"), Counter())["tasks_with_prediction"] += 1
     text = (task.get("data") or {}).get(tax.text) or ""
     for a in done:
-        parent = parents.get(a.get("parent_prediction"))  # type: ignore[arg-type]
+        parent_id = a.get("parent_prediction")
+        parent = parents.get(parent_id) if isinstance(parent_id, int) else None
         if parent is None:
             continue
         cnt = by_model.setdefault(str(parent.get("model_version") or "unknown"), Counter())

@@ -85,13 +85,26 @@ class PushReport:
 # ---------------------------------------------------------------- filters
 
 
-def _where_test(name: str, value: str, *, equal: bool) -> Callable[[Article], bool]:
+@dataclass(frozen=True)
+class Where:
+    """A document filter: every test must hold. ``fields``: what the tests read (a filter on
+    index fields only needs no texts, see :func:`select_docs`)."""
+
+    tests: tuple[Callable[[Any], bool], ...]
+    fields: frozenset[str]
+
+    def __call__(self, doc: Any) -> bool:
+        return all(t(doc) for t in self.tests)
+
+
+def _where_test(name: str, value: str, *, equal: bool) -> Callable[[Any], bool]:
     return lambda a: (str(_field(a, name) or "") == value) == equal
 
 
-def parse_where(clauses: Iterable[str] | None) -> Callable[[Article], bool]:
+def parse_where(clauses: Iterable[str] | None) -> Where:
     """``field=value`` / ``field!=value`` clauses, all of which must hold (e.g. ``source=polnear``)."""
-    tests: list[Callable[[Article], bool]] = []
+    tests: list[Callable[[Any], bool]] = []
+    fields: set[str] = set()
     for clause in clauses or ():
         op = "!=" if "!=" in clause else "=" if "=" in clause else None
         if op is None:
@@ -100,9 +113,8 @@ def parse_where(clauses: Iterable[str] | None) -> Callable[[Article], bool]:
         if name not in WHERE_FIELDS:
             raise UsageError(f"where: unknown field {name!r}", hint=f"fields: {', '.join(WHERE_FIELDS)}")
         tests.append(_where_test(name, value, equal=op == "="))
-    fn = lambda a: all(t(a) for t in tests)  # noqa: E731
-    fn.fields = {c.split("!=" if "!=" in c else "=", 1)[0].strip() for c in clauses or ()}  # type: ignore[attr-defined]
-    return fn
+        fields.add(name)
+    return Where(tuple(tests), frozenset(fields))
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -549,9 +561,8 @@ def push(
         raise UsageError("annotators_per_task must be >= 1")
     keep = parse_where(where)
     if doc_ids is not None:
-        wanted, by_where = set(doc_ids), keep
-        keep = lambda a: _field(a, "doc_id") in wanted and by_where(a)  # noqa: E731
-        keep.fields = by_where.fields | {"doc_id"}  # type: ignore[attr-defined]
+        wanted = set(doc_ids)
+        keep = Where((lambda a: _field(a, "doc_id") in wanted, *keep.tests), keep.fields | {"doc_id"})
     corpus_version = store.resolve_version(version)
     tax = taxonomy.load()
     settings: dict[str, Any] = {}

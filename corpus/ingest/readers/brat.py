@@ -108,8 +108,8 @@ def parse_ann(content: str, path: str = "") -> BratDocument:
         kind = line[:1]
         item_id = None
         if kind == "T" and (m := _T.match(line)):
-            frags = [tuple(int(x) for x in part.split()) for part in m.group(3).split(";")]
-            tb = TextBound(m.group(1), m.group(2), frags, m.group(4), no)  # type: ignore[arg-type]
+            frags = [(int(s), int(e)) for s, e in (part.split(" ") for part in m.group(3).split(";"))]
+            tb = TextBound(m.group(1), m.group(2), frags, m.group(4), no)
             item_id = tb.id
             if _add(doc, doc.textbounds, tb, no):
                 last_t = tb
