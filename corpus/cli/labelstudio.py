@@ -6,6 +6,7 @@ import click
 
 from corpus.cli.app import Outcome, command, main
 from corpus.cli.options import (
+    annotations_option,
     echo_problems,
     emit_json,
     json_option,
@@ -218,14 +219,7 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
     show_default=True,
     help="Tasks per import request (each request costs Label Studio ~0.2 s on top).",
 )
-@click.option(
-    "--annotations",
-    "annotation_snapshots",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Push these canonical annotation snapshots (e.g. from a brat import or adjudication) instead; "
-    "their documents are pushed first. Repeatable.",
-)
+@annotations_option()
 @click.option(
     "--as",
     "push_as",
@@ -256,13 +250,17 @@ def push_cmd(
     overlap,
     annotators_per_task,
     batch_size,
-    annotation_snapshots,
+    annotations,
     push_as,
     conflicts,
     retry_budget,
     as_json,
 ) -> Outcome:
-    """Push corpus articles to Label Studio as tasks (idempotent), optionally with pre-annotations."""
+    """Push corpus articles to Label Studio as tasks (idempotent), optionally with pre-annotations.
+
+    With --annotations: push those canonical annotation snapshots instead (e.g. from a brat import
+    or adjudication); their documents are pushed first.
+    """
     from corpus.labelstudio.client import LSClient, RetryBudgetSpent
     from corpus.labelstudio.push import push
     from corpus.predict.preannotate import load_preannotator
@@ -270,12 +268,12 @@ def push_cmd(
 
     if batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
-    if annotation_snapshots:
+    if annotations:
         return _push_annotation_snapshots(
             project,
             store,
             version,
-            annotation_snapshots,
+            annotations,
             push_as,
             conflicts,
             update_changed,

@@ -32,6 +32,24 @@ version_option = click.option(
     "--version", "version", default=None, help="Corpus version number or tag name (default: latest)."
 )
 
+ANNOTATIONS_HELP = (
+    "Canonical annotation snapshots: a .jsonl file, or a folder (the latest complete snapshot in each "
+    "folder below it). Repeatable."
+)
+
+
+def annotations_option(*, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--annotations`` (the ``annotations`` parameter, a tuple of paths): one declaration for
+    every command that reads annotation snapshots; what the command does with them is in its help."""
+    return click.option(
+        "--annotations",
+        "annotations",
+        multiple=True,
+        required=required,
+        type=click.Path(exists=True),
+        help=ANNOTATIONS_HELP,
+    )
+
 
 def json_wanted(ctx: click.Context) -> bool:
     return bool(ctx.meta.get("corpus.json"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corpus.cli.app import Outcome, command
-from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
+from corpus.cli.options import annotations_option, echo_problems, emit_json, json_option, store_option, version_option
 from corpus.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -156,14 +156,7 @@ def _print_evaluation(d: dict[str, Any]) -> None:
 
 @command("evaluate")
 @predictions_option
-@click.option(
-    "--annotations",
-    "annotations",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True),
-    help="Gold: annotation snapshots (files or folders; a folder means its latest complete snapshot). Repeatable.",
-)
+@annotations_option(required=True)
 @store_option
 @version_option
 @click.option(
@@ -185,7 +178,7 @@ def _print_evaluation(d: dict[str, Any]) -> None:
 @click.option("--human", is_flag=True, help="Also show human-vs-human agreement on the same documents.")
 @json_option
 def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, human, as_json) -> Outcome:
-    """Score a pre-annotator against gold snapshots with the matching of `corpus agreement`.
+    """Score a pre-annotator against gold snapshots (--annotations) with the matching of `corpus agreement`.
 
     Span P/R/F1 exact and overlap per label, attribution-wise (cue / cue+content / any overlap),
     event triples. The model runs on the gold documents' texts from --store (a FILE.jsonl is read).
@@ -233,14 +226,7 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
 
 
 @command("train")
-@click.option(
-    "--annotations",
-    "annotations",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True),
-    help="Gold annotation snapshots (files or folders). Repeatable.",
-)
+@annotations_option(required=True)
 @store_option
 @version_option
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder, e.g. models/NAME.")
@@ -259,7 +245,7 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
 @click.option("--force", is_flag=True, help="Replace an existing model folder.")
 @json_option
 def train_cmd(annotations, store, version, out, layers, epochs, max_minutes, seed, force, as_json) -> None:
-    """Train a spaCy model (CPU) on gold annotations, for `push --predictions model:OUT`.
+    """Train a spaCy model (CPU) on gold annotations (--annotations), for `push --predictions model:OUT`.
 
     Documents the release split puts in validation (best epoch) or test (scores in the model card)
     are never trained on. Writes OUT/card.json and OUT/README.md (the model card).

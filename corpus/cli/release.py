@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from corpus.cli.app import Outcome, main
-from corpus.cli.options import echo_problems, emit_json, json_option, progress_enabled, store_option
+from corpus.cli.options import (
+    annotations_option,
+    echo_problems,
+    emit_json,
+    json_option,
+    progress_enabled,
+    store_option,
+)
 
 # ================================================================ release
 
@@ -19,13 +26,7 @@ def release_group() -> None:
 @click.option("--version", "release_version", required=True, help="Release version X.Y.Z (the Hub tag is vX.Y.Z).")
 @store_option
 @click.option("--corpus-version", default=None, help="Corpus version number or tag to pin (default: latest).")
-@click.option(
-    "--annotations",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True),
-    help="Annotation snapshot .jsonl, or a folder (its latest snapshot per sub-folder). Repeatable.",
-)
+@annotations_option(required=True)
 @click.option(
     "--policy",
     type=click.Choice(["default", "latest", "reviewed"]),

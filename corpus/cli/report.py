@@ -5,18 +5,13 @@ from __future__ import annotations
 import click
 
 from corpus.cli.app import command
-from corpus.cli.options import emit_json, json_option, store_option, version_option
+from corpus.cli.options import annotations_option, emit_json, json_option, store_option, version_option
 
 
 @command("report")
 @store_option
 @version_option
-@click.option(
-    "--annotations",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Annotation snapshot .jsonl, or a folder (its latest snapshot per sub-folder). Repeatable.",
-)
+@annotations_option()
 @click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--title", default=None, help="Page title (default: 'Corpus report, version N').")
 @click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, help="train,validation,test ratios.")

@@ -9,6 +9,7 @@ import click
 
 from corpus.cli.app import Outcome, command
 from corpus.cli.options import (
+    annotations_option,
     echo_problems,
     emit_json,
     json_option,
@@ -291,12 +292,12 @@ def ls_cmd(version, limit, store, as_json) -> None:
     default=None,
     help="Default: from the --out file extension.",
 )
-@click.option("--annotations", multiple=True, help="brat: the annotation snapshot(s) to export.")
+@annotations_option()
 @click.option("--mapping", default=None, help="brat: brat-to-taxonomy mapping file (default: PolNeAR).")
 @store_option
 @json_option
 def export_cmd(version, out, fmt, annotations, mapping, store, as_json) -> Outcome | None:
-    """Export a version's articles (streamed) as JSONL or Parquet, or as brat with annotations."""
+    """Export a version's articles (streamed) as JSONL or Parquet, or as brat with the annotations of --annotations."""
     from corpus.store.table import CorpusStore
 
     st = CorpusStore(store)

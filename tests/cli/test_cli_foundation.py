@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -165,3 +166,22 @@ def test_every_foundation_command_has_help():
         assert "--json" in run(name, "--help").stdout
         if name != "import":
             assert "--store" in run(name, "--help").stdout
+
+
+def test_annotations_flag_is_one_declaration(tmp_path):
+    """Every command reading annotation snapshots takes the same --annotations: name, help, type."""
+    from corpus.cli.options import ANNOTATIONS_HELP, commands
+
+    takers = {}
+    for cmd in commands(main):
+        for p in cmd.params:
+            if "--annotations" in getattr(p, "opts", []):
+                takers[cmd.name] = p
+    assert {"evaluate", "train", "push", "build", "report", "export"} <= set(takers)
+    for name, p in takers.items():
+        assert (p.name, p.help, p.multiple) == ("annotations", ANNOTATIONS_HELP, True), name
+        assert isinstance(p.type, click.Path) and p.type.exists, name
+    # the shared type: a path that does not exist is a usage error (exit 2) everywhere, export too
+    missing = tmp_path / "no-such-snapshot.jsonl"
+    r = run("export", "--format", "brat", "--annotations", missing, "--out", tmp_path / "b")
+    assert r.exit_code == 2 and "no-such-snapshot" in r.stderr
