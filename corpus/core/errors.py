@@ -22,10 +22,19 @@ EXIT_ENVIRONMENT = 3  # server unreachable, binary missing, store unreadable, di
 
 
 class CorpusError(Exception):
-    """Base class. ``code`` is a short stable identifier such as ``E101``."""
+    """Base class. ``code`` is a short stable identifier such as ``E101`` from the one table: what
+    went wrong and the fix are said there, once (a subclass without a docstring gets its words)."""
 
     code = "E000"
     exit_code = EXIT_PROBLEMS
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.code not in CODES:
+            raise TypeError(f"{cls.__name__}: code {cls.code!r} is not in the problem table")
+        if cls.__doc__ is None:
+            what = CODES[cls.code].what
+            cls.__doc__ = f"{what[:1].upper()}{what[1:]} ({cls.code})."
 
     def __init__(self, message: str, *, hint: str | None = None, code: str | None = None):
         if code is not None:
@@ -42,8 +51,6 @@ class CorpusError(Exception):
 
 
 class UsageError(CorpusError):
-    """The command was called wrongly (bad flag value, missing argument)."""
-
     code = "E001"
     exit_code = EXIT_USAGE
 
@@ -57,20 +64,14 @@ class EnvironmentProblem(CorpusError):
 
 
 class DiskFull(EnvironmentProblem):
-    """No space left on the device (or the quota is used up)."""
-
     code = "E901"
 
 
 class NotWritable(EnvironmentProblem):
-    """A file or folder cannot be written (permissions, read-only file system, missing folder)."""
-
     code = "E902"
 
 
 class ProgramMissing(EnvironmentProblem):
-    """A program the command runs is not installed where it was looked for."""
-
     code = "E903"
 
 
@@ -130,8 +131,6 @@ class UnknownVersion(StoreError):
 
 
 class StoreUnreadable(StoreError, EnvironmentProblem):
-    """The store's files exist but cannot be read (permissions, a broken disk or bucket)."""
-
     code = "E904"
 
 
@@ -142,26 +141,14 @@ class InputError(CorpusError):
 
 
 class TaxonomyError(CorpusError):
-    """The taxonomy file is inconsistent, or a generated file is stale."""
-
     code = "E300"
 
 
-class ValidationFailed(CorpusError):
-    """Annotations did not validate; the findings say where."""
-
-    code = "E400"
-
-
 class LabelStudioError(CorpusError):
-    """Label Studio could not be started, reached or used."""
-
     code = "E500"
 
 
 class ReleaseError(CorpusError):
-    """A release could not be built or published."""
-
     code = "E600"
 
 
@@ -188,20 +175,14 @@ class HubUnavailable(ReleaseError, EnvironmentProblem):
 
 
 class HubTokenMissing(HubUnavailable):
-    """No Hugging Face token (``HF_TOKEN`` unset and no saved login)."""
-
     code = "E611"
 
 
 class HubUnreachable(HubUnavailable):
-    """The Hub endpoint did not answer (offline, DNS, proxy, ``HF_ENDPOINT`` wrong)."""
-
     code = "E612"
 
 
 class HubTokenRejected(HubUnavailable):
-    """The Hub answered 401/403: the token is invalid or cannot write to the repo."""
-
     code = "E613"
 
 

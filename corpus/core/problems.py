@@ -267,7 +267,6 @@ CODES: dict[str, Code] = {
     "E102": Code(ERROR, "another writer committed to the store at the same time", "run the command again"),
     "E200": Code(ERROR, "an input item could not be read", "fix the item; the others were imported"),
     "E300": Code(ERROR, "the taxonomy is inconsistent, or a generated file is stale", "fix the taxonomy file"),
-    "E400": Code(ERROR, "annotations did not validate", "fix what the problems name"),
     "E500": Code(ERROR, "Label Studio could not be started or used", "see the message"),
     "E501": Code(
         ERROR,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import corpus
 from corpus.cli import main
-from corpus.core.errors import CorpusError, InputError
+from corpus.core.errors import CorpusError, InputError, UnknownVersion
 from corpus.core.problems import CODES, ERROR, INFO, WARNING, Problem
 
 PACKAGE = Path(corpus.__file__).parent
@@ -93,6 +93,15 @@ def test_an_error_carries_a_code_from_the_same_table():
     assert CorpusError("x").problem().code == "E000"
     with pytest.raises(ValueError):
         InputError("x", code="nope")
+
+
+def test_an_error_class_takes_its_code_and_words_from_the_table():
+    """A class with a code the table lacks cannot be defined; one without a docstring says the table's words."""
+    with pytest.raises(TypeError, match="E999"):
+        type("Bogus", (CorpusError,), {"code": "E999"})
+    plain = type("Plain", (CorpusError,), {"code": "E901", "__doc__": None})
+    assert plain.__doc__ == "The disk is full (E901)."
+    assert UnknownVersion.__doc__ == f"{CODES['E101'].what.capitalize()} (E101)."
 
 
 def test_brat_problems_print_with_their_code_and_line_not_none(tmp_path):
