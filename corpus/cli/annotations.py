@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from corpus.cli.app import Outcome, command, main
-from corpus.cli.options import echo_problems, emit_json, json_option, store_option, version_option
+from corpus.cli.options import echo_problems, emit_json, json_option, layers_option, store_option, version_option
 from corpus.core.errors import CorpusError, UsageError
 from corpus.core.problems import Problem
 from corpus.core.taxonomy import LAYERS
@@ -263,13 +263,7 @@ def _print_agreement(rep: Any, show_labels: bool) -> None:
 
 @command("agreement")
 @click.argument("snapshots", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--layer",
-    "layers",
-    multiple=True,
-    type=click.Choice(list(LAYERS)),
-    help="Layer(s) to measure (repeatable; default: every layer of the taxonomy).",
-)
+@layers_option(LAYERS, "Layer(s) to measure (repeatable; default: every layer of the taxonomy).")
 @click.option("--by", "by", type=click.Choice(["label"]), default=None, help="Also show per-label figures.")
 @store_option
 @version_option

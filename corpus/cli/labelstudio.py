@@ -10,9 +10,11 @@ from corpus.cli.options import (
     echo_problems,
     emit_json,
     json_option,
+    predictions_option,
     progress_enabled,
     store_option,
     version_option,
+    where_option,
 )
 from corpus.core.errors import UsageError
 
@@ -191,16 +193,9 @@ def _ls_progress(as_json: bool, total: int | None, what: str):
 @click.option("--project", required=True, help="Label Studio project title (created when missing).")
 @store_option
 @version_option
-@click.option(
-    "--where", "where", multiple=True, help="Filter FIELD=VALUE or FIELD!=VALUE (repeatable), e.g. source=polnear."
-)
+@where_option
 @click.option("--limit", type=int, default=None, help="Push at most N (selected) articles.")
-@click.option(
-    "--predictions",
-    default=None,
-    help="Pre-annotations: `rules` (regex attribution rules), `spacy` (default spaCy pipeline, all three "
-    "layers), `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl.",
-)
+@predictions_option()
 @click.option("--update-changed", is_flag=True, help="Also push the new revision of articles whose text changed.")
 @click.option(
     "--order",

@@ -51,6 +51,27 @@ def annotations_option(*, required: bool = False) -> Callable[[Callable[..., Any
     )
 
 
+PREDICTIONS_HELP = (
+    "Pre-annotator: `rules` (regex attribution rules), `spacy` (default spaCy pipeline, all three layers), "
+    "`spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl."
+)
+
+
+def predictions_option(*, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--predictions`` (the ``predictions`` parameter): a pre-annotator, as ``load_preannotator`` reads it."""
+    return click.option("--predictions", "predictions", required=required, default=None, help=PREDICTIONS_HELP)
+
+
+where_option = click.option(
+    "--where", "where", multiple=True, help="Filter FIELD=VALUE or FIELD!=VALUE (repeatable), e.g. source=polnear."
+)
+
+
+def layers_option(choices: Iterable[str], help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--layer`` (the ``layers`` parameter, a tuple; repeatable): which of ``choices`` a command works on."""
+    return click.option("--layer", "layers", multiple=True, type=click.Choice(list(choices)), help=help)
+
+
 def json_wanted(ctx: click.Context) -> bool:
     return bool(ctx.meta.get("corpus.json"))
 

@@ -9,16 +9,25 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corpus.cli.app import Outcome, command
-from corpus.cli.options import annotations_option, echo_problems, emit_json, json_option, store_option, version_option
+from corpus.cli.options import (
+    PREDICTIONS_HELP,
+    annotations_option,
+    echo_problems,
+    emit_json,
+    json_option,
+    layers_option,
+    predictions_option,
+    store_option,
+    version_option,
+    where_option,
+)
 from corpus.core.errors import UsageError
+from corpus.core.taxonomy import ATTRIBUTION, ENTITIES, EVENTS
 
 if TYPE_CHECKING:
     from corpus.predict.preannotate import PreAnnotator
 
-_PREDICTIONS_HELP = (
-    "Pre-annotator: `rules`, `spacy`, `spacy:PIPELINE`, `model:PATH` (from `corpus train`) or FILE.jsonl."
-)
-predictions_option = click.option("--predictions", "predictions", required=True, help=_PREDICTIONS_HELP)
+MODEL_LAYERS = (ENTITIES, EVENTS, ATTRIBUTION)  # the layers a pre-annotator predicts and is trained on
 
 
 def _preannotator(spec: str) -> PreAnnotator:
@@ -26,7 +35,7 @@ def _preannotator(spec: str) -> PreAnnotator:
 
     pre = load_preannotator(spec)
     if pre is None:
-        raise UsageError("--predictions is empty", hint=_PREDICTIONS_HELP)
+        raise UsageError("--predictions is empty", hint=PREDICTIONS_HELP)
     return pre
 
 
@@ -35,10 +44,10 @@ def _pct(x: Any) -> str:
 
 
 @command("predict")
-@predictions_option
+@predictions_option(required=True)
 @store_option
 @version_option
-@click.option("--where", "where", multiple=True, help="Filter FIELD=VALUE or FIELD!=VALUE (repeatable).")
+@where_option
 @click.option("--limit", type=int, default=None, help="At most N (selected) articles.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Canonical records (JSONL).")
 @json_option
@@ -155,7 +164,7 @@ def _print_evaluation(d: dict[str, Any]) -> None:
 
 
 @command("evaluate")
-@predictions_option
+@predictions_option(required=True)
 @annotations_option(required=True)
 @store_option
 @version_option
@@ -168,13 +177,7 @@ def _print_evaluation(d: dict[str, Any]) -> None:
     help="pairs: the model against each annotator, pooled like `corpus agreement`; pooled: against the "
     "union of the annotators' spans.",
 )
-@click.option(
-    "--layer",
-    "layers",
-    multiple=True,
-    type=click.Choice(["entities", "events", "attribution"]),
-    help="Layer(s) to score (repeatable; default: all).",
-)
+@layers_option(MODEL_LAYERS, "Layer(s) to score (repeatable; default: all).")
 @click.option("--human", is_flag=True, help="Also show human-vs-human agreement on the same documents.")
 @json_option
 def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, human, as_json) -> Outcome:
@@ -230,13 +233,7 @@ def evaluate_cmd(predictions, annotations, store, version, gold_mode, layers, hu
 @store_option
 @version_option
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder, e.g. models/NAME.")
-@click.option(
-    "--layer",
-    "layers",
-    multiple=True,
-    type=click.Choice(["entities", "events", "attribution"]),
-    help="Layer(s) to train (repeatable; default: every layer the gold has).",
-)
+@layers_option(MODEL_LAYERS, "Layer(s) to train (repeatable; default: every layer the gold has).")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True, help="Passes over the data.")
 @click.option(
     "--max-minutes", type=float, default=12.0, show_default=True, help="Time budget of the training (all layers)."

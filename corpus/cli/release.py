@@ -5,14 +5,7 @@ from __future__ import annotations
 import click
 
 from corpus.cli.app import Outcome, main
-from corpus.cli.options import (
-    annotations_option,
-    echo_problems,
-    emit_json,
-    json_option,
-    progress_enabled,
-    store_option,
-)
+from corpus.cli.options import annotations_option, echo_problems, emit_json, json_option, progress_enabled, store_option
 
 # ================================================================ release
 
