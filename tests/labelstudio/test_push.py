@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def project_docs(client: LSClient, project_id: int) -> Counter:
 
 @pytest.fixture(scope="module")
 def corpus_store(tmp_path_factory) -> CorpusStore:
-    """The seed article and (when ../shared is there) 50 PolNeAR articles, imported with corpus.ingest.importer."""
+    """The seed article and 50 PolNeAR articles (50 generated ones when ../shared is absent), imported with
+    corpus.ingest.importer."""
     root = tmp_path_factory.mktemp("push-store")
     store = CorpusStore(str(root / "store"))
     rep = import_paths([SEEDS], store, source="seed", message="seed")
@@ -50,6 +52,18 @@ def corpus_store(tmp_path_factory) -> CorpusStore:
             shutil.copy(p, texts / p.name)
         rep = import_paths([texts], store, source="polnear", message="50 PolNeAR articles")
         assert rep.added + rep.duplicates + rep.near_duplicates >= 45 and not rep.errors, rep.to_dict()
+    else:  # without ../shared: 50 generated articles, so the batch and resume tests still have batches
+        texts = root / "generated"
+        texts.mkdir()
+        rng = random.Random(7)
+        vocab = [
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(3000)
+        ]
+        for i in range(50):
+            body = " ".join(rng.choice(vocab) for _ in range(200))
+            (texts / f"g{i:02d}.txt").write_text(f"Generated story {i}\n\nOfficials said {body}.\n", encoding="utf-8")
+        rep = import_paths([texts], store, source="generated", message="50 generated articles")
+        assert rep.added == 50 and not rep.errors, rep.to_dict()
     return store
 
 
@@ -139,8 +153,6 @@ def test_changed_text_is_reported_and_pushed_only_when_asked(labelstudio, tmp_pa
 
 def test_push_killed_half_way_resumes_with_each_doc_once(labelstudio, corpus_store):
     n = corpus_store.count()
-    if n < 30:
-        pytest.skip("needs the PolNeAR articles (../shared) for enough batches")
     env = {**os.environ, **labelstudio.env, "CORPUS_TEST_CRASH_AFTER_BATCHES": "2"}
     cmd = [
         sys.executable,
@@ -276,10 +288,10 @@ def test_where_limit_and_predictions_file(labelstudio, corpus_store, tmp_path):
     (pred,) = client.predictions(task["id"])
     assert pred["model_version"] == "ext-1" and pred["score"] == pytest.approx(0.8)
 
-    if corpus_store.count() > 5:
-        r = push(client, corpus_store, "t-push-limit", where=["source=polnear"], limit=5)
-        assert r.pushed == 5
-        assert {t["data"]["source"] for t in client.task_data(r.project_id)} == {"polnear"}
+    other = next(a.source for a in corpus_store.iter_articles() if a.source != "seed")  # polnear or generated
+    r = push(client, corpus_store, "t-push-limit", where=[f"source={other}"], limit=5)
+    assert r.pushed == 5
+    assert {t["data"]["source"] for t in client.task_data(r.project_id)} == {other}
 
     bad_where = CliRunner(env=labelstudio.env).invoke(
         main, ["push", "--project", "t-push-where", "--store", corpus_store.uri, "--where", "colour=red"]
