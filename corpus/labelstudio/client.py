@@ -41,6 +41,7 @@ from corpus.labelstudio.server import connection_settings
 
 NO_RETRY = {"max_retries": 0}
 DEFAULT_RETRY_BUDGET = 60.0  # seconds a command may spend waiting for a server that does not answer
+MIN_REQUEST_TIMEOUT = 1.0  # a request gets at least this long, even when the budget is (nearly) spent
 
 
 class RetryBudgetSpent(LabelStudioUnavailable):
@@ -113,6 +114,7 @@ class LSClient:
             env_url, env_token = connection_settings()
             url, token = url or env_url, token or env_token
         self.url = url.rstrip("/")
+        self.timeout = float(timeout)
         self.display_url = redact_url(self.url)  # for messages: never the password of a user:pass@ URL
         self._http = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=True)
         self.sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http, timeout=timeout)
@@ -131,6 +133,7 @@ class LSClient:
         retry = _retry and kwargs.get("request_options") is not NO_RETRY
         attempt = 0
         while True:
+            self._bound_timeout()
             t0 = time.monotonic()
             try:
                 return self._call_once(what, fn, *args, **kwargs)
@@ -140,6 +143,16 @@ class LSClient:
                     raise
                 attempt += 1
                 self.budget.wait(min(0.25 * 2**attempt, 5.0), e)
+
+    def request_timeout(self) -> float:
+        """Seconds the next request may take: the HTTP timeout, but never more than the retry
+        budget has left (and at least ``MIN_REQUEST_TIMEOUT``)."""
+        return min(self.timeout, max(self.budget.left, MIN_REQUEST_TIMEOUT))
+
+    def _bound_timeout(self) -> None:
+        t = self.request_timeout()
+        self.sdk._client_wrapper._timeout = t  # the SDK asks its wrapper for each request's timeout
+        self._http.timeout = httpx.Timeout(t)
 
     def _call_once(self, what: str, fn, *args, **kwargs):
         try:
