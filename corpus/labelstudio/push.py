@@ -9,6 +9,16 @@ stay; the new revision is pushed only with ``update_changed``).
 Imports go in batches. The SDK's automatic retries are off for imports (a re-sent POST
 duplicates tasks); when a batch fails we list the project again, drop what did land, and
 send the rest. So a push killed at any moment and run again ends with each document once.
+
+Two pushes into one project at once would each list the project, both find a document missing
+and both import it. A push therefore holds the project's push lock (``ProjectLock``: an ``flock``
+on a file named after server and project title) from finding the project to its last batch; a
+second push waits for it and then finds the first one's tasks (the index cache is checked against
+the project's task fingerprint), so it skips them. The kernel drops the lock of a killed push.
+Pushes from other machines do not see that lock; for them each batch is re-checked: when the
+project's task fingerprint is not the one this push expects, the project is listed again and
+what already landed is dropped from the batch (a narrow window remains between that check and
+the import).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ class PushReport:
     complete: bool = True  # False: stopped early (retry budget spent); a rerun resumes
     left: int = 0  # documents planned for this push and not (yet) in the project when it stopped
     stopped: str | None = None  # why it stopped early
+    skipped_late: int = 0  # of ``skipped``: planned, but found in the project just before their batch
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -295,6 +306,30 @@ class IndexCache:
             old.unlink(missing_ok=True)
 
 
+class ProjectLock:
+    """The push lock of one project on one server: an exclusive, blocking ``flock`` on
+    ``<cache>/push-lock/<sha of url and title>.lock`` for the time of a push. The file stays (a
+    few bytes, reused by the next push); the lock itself goes with the process, even a killed one."""
+
+    def __init__(self, url: str, title: str):
+        from corpus.labelstudio.server import cache_dir
+
+        name = hashlib.sha256(f"{url}|{title}".encode()).hexdigest()[:24]
+        self.path = cache_dir() / "push-lock" / f"{name}.lock"
+        self.fd = -1
+
+    def __enter__(self) -> ProjectLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # waits while another push into this project runs
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self.fd)  # releases the lock
+
+
 # ---------------------------------------------------------------- tasks and predictions
 
 
@@ -449,7 +484,7 @@ class Importer:
     def send(self, tasks: list[dict[str, Any]]) -> None:
         """Import ``tasks``, retrying what did not land while the client's retry budget lasts
         (``RetryBudgetSpent`` when it is spent: the caller reports what is done and left)."""
-        pending = tasks
+        pending = self._not_there_yet(tasks)
         attempt = 0
         while pending:
             try:
@@ -468,6 +503,18 @@ class Importer:
         self.batches_done += 1
         if self.crash_after is not None and self.batches_done >= self.crash_after:
             os.kill(os.getpid(), signal.SIGKILL)  # a hard kill mid-push, for the resume test
+
+    def _not_there_yet(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Before a batch: when the project's (task count, highest id) is not what this push knows,
+        someone else imported meanwhile (another machine's push): list again, drop what is there."""
+        if (self.index.tasks, self.index.max_id) == self.client.task_fingerprint(self.project_id):
+            return tasks
+        fresh = project_index(self.client, self.project_id)
+        self.index.hashes, self.index.tasks, self.index.max_id = fresh.hashes, fresh.tasks, fresh.max_id
+        rest = [t for t in tasks if not fresh.has(t["meta"]["doc_id"], t["meta"]["text_sha256"])]
+        self.report.skipped += len(tasks) - len(rest)
+        self.report.skipped_late += len(tasks) - len(rest)
+        return rest
 
     def _landed(self, tasks: list[dict[str, Any]], ids: list[int] | None = None) -> None:
         if ids is None or len(ids) != len(tasks):
@@ -571,6 +618,28 @@ def push(
     if overlap is not None:
         settings["overlap_cohort_percentage"] = int(round(overlap * 100))
         settings.setdefault("maximum_annotations", 2)
+    with ProjectLock(client.url, project):
+        return _push_locked(
+            client, store, project, tax, settings, corpus_version, keep, limit, preannotator, update_changed,
+            batch_size, progress, order,
+        )  # fmt: skip
+
+
+def _push_locked(
+    client: LSClient,
+    store: Any,
+    project: str,
+    tax: Any,
+    settings: dict[str, Any],
+    corpus_version: int,
+    keep: Callable[[Any], bool],
+    limit: int | None,
+    preannotator: PreAnnotator | None,
+    update_changed: bool,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    order: str,
+) -> PushReport:
     proj, action = ensure_project(
         client,
         project,
@@ -593,7 +662,11 @@ def push(
     except RetryBudgetSpent as e:
         report.complete = False
         report.left = max(
-            0, planned[0] - report.pushed - sum(1 for x in report.errors if x.doc_id and "prediction" not in x.code)
+            0,
+            planned[0]
+            - report.pushed
+            - report.skipped_late
+            - sum(1 for x in report.errors if x.doc_id and "prediction" not in x.code),
         )
         report.stopped = e.message
         e.report = report.to_dict()

@@ -20,3 +20,46 @@ def env_for(extra: dict[str, str] | None = None) -> dict[str, str]:
 def cli(*args: Any, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``corpus ARGS`` in a fresh interpreter; stdout and stderr captured as text."""
     return subprocess.run([*CLI, *map(str, args)], env=env_for(env), capture_output=True, text=True, timeout=timeout)
+
+
+def int_env(name: str, default: int) -> int:
+    """A size of the fault suite: bounded defaults (make test), bigger through the environment
+    (make faults sets FAULTS_KILLS=10, FAULTS_DOCS=5000)."""
+    v = os.environ.get(name, "")
+    return int(v) if v.strip().isdigit() else default
+
+
+def seed_of(name: str) -> int:
+    """The suite's seed (FAULTS_SEED, else a fresh one); printed so a failure can be replayed."""
+    v = os.environ.get("FAULTS_SEED", "")
+    seed = int(v) if v.strip().isdigit() else int.from_bytes(os.urandom(4), "big")
+    print(f"[faults] {name}: FAULTS_SEED={seed}")
+    return seed
+
+
+WORDS = (
+    "harbour ferry storm council budget election river bridge market school strike court minister "
+    "hospital mayor police festival train airport union farmers drought museum"
+).split()
+
+
+def write_articles(path: Path, n: int, seed: int, *, words: int = 60) -> Path:
+    """``n`` distinct articles as one JSONL file (ids a0000..., a title and a body each)."""
+    import json
+    import random
+
+    rnd = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            body = " ".join(rnd.choice(WORDS) for _ in range(words))
+            text = f"Story {i} of {seed}: the {rnd.choice(WORDS)} and the {rnd.choice(WORDS)}. {body}."
+            f.write(json.dumps({"id": f"a{i:05d}", "title": f"Story {i}", "text": text}) + "\n")
+    return path
+
+
+def project_docs(client: Any, project_id: int) -> dict[str, int]:
+    """doc_id -> number of tasks carrying it in the project."""
+    from collections import Counter
+
+    return dict(Counter(str(m.get("doc_id")) for _, m in client.task_meta(int(project_id))))
