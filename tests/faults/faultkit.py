@@ -43,8 +43,8 @@ WORDS = (
 ).split()
 
 
-def write_articles(path: Path, n: int, seed: int, *, words: int = 60) -> Path:
-    """``n`` distinct articles as one JSONL file (ids a0000..., a title and a body each)."""
+def write_articles(path: Path, n: int, seed: int, *, words: int = 60, prefix: str = "a") -> Path:
+    """``n`` distinct articles as one JSONL file (ids <prefix>00000..., a title and a body each)."""
     import json
     import random
 
@@ -54,7 +54,7 @@ def write_articles(path: Path, n: int, seed: int, *, words: int = 60) -> Path:
         for i in range(n):
             body = " ".join(rnd.choice(WORDS) for _ in range(words))
             text = f"Story {i} of {seed}: the {rnd.choice(WORDS)} and the {rnd.choice(WORDS)}. {body}."
-            f.write(json.dumps({"id": f"a{i:05d}", "title": f"Story {i}", "text": text}) + "\n")
+            f.write(json.dumps({"id": f"{prefix}{i:05d}", "title": f"Story {i}", "text": text}) + "\n")
     return path
 
 
@@ -63,3 +63,50 @@ def project_docs(client: Any, project_id: int) -> dict[str, int]:
     from collections import Counter
 
     return dict(Counter(str(m.get("doc_id")) for _, m in client.task_meta(int(project_id))))
+
+
+def kill_at(args: list[Any], moment: float, env: dict[str, str] | None = None) -> tuple[int, float]:
+    """Start ``corpus ARGS`` in a session of its own, SIGKILL its main process ``moment`` seconds
+    later (like ``kill -9 PID``; its workers are left to notice), and wait for it. Returns (exit
+    code, -9 when the kill hit, seconds it ran). Raises when a process of that session outlives
+    it by 20 s: a killed command must not leave processes behind."""
+    import signal
+    import time
+
+    t0 = time.monotonic()
+    p = subprocess.Popen(
+        [*CLI, *map(str, args)],
+        env=env_for(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        p.wait(timeout=moment)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    ran = time.monotonic() - t0
+    deadline = time.monotonic() + 20
+    while True:  # the session's other processes (import workers) must go too
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise AssertionError(f"processes of killed `corpus {args[0]}` still running 20 s after the kill")
+        time.sleep(0.1)
+    return p.returncode, ran
+
+
+def leftover_files(*folders: Path) -> list[str]:
+    """Temporary files of the atomic writer (``.*.tmp``, ``*.tmp``) and hidden export downloads."""
+    out = []
+    for folder in folders:
+        if not folder.exists():
+            continue
+        for f in folder.rglob("*"):
+            if f.is_file() and (f.name.endswith(".tmp") or ".export" in f.name or ".tmp." in f.name):
+                out.append(str(f))
+    return sorted(out)
