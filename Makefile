@@ -17,7 +17,7 @@ PROJECT     ?= newscorpus-demo
 
 export CORPUS_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 
-.PHONY: install install-labelstudio install-browser install-postgresql test lint typecheck demo bench labelstudio labelstudio-stop release clean
+.PHONY: install install-labelstudio install-browser install-postgresql test lint typecheck demo bench faults labelstudio labelstudio-stop release clean
 
 install: $(VENV)/.installed install-labelstudio
 
@@ -100,6 +100,16 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_annotators.py
 	$(BIN)/python bench/bench_exit.py
 	$(BIN)/python bench/bench_models.py
+
+# The fault suite (tests/faults, issue #15) at full size: kill -9 of import, push and pull, 10 each,
+# at seeded random moments; full disks (tmpfs) during pull and release build; a hung server; the
+# server killed mid-push; two concurrent pushes of 5,000 articles; the hostile inputs. make test runs
+# the same tests in a bounded form (2 kills each, 200 articles). FAULTS_SEED=N replays a run.
+FAULTS_SIZE := FAULTS_KILLS=10 FAULTS_DOCS=5000 FAULTS_IMPORT_DOCS=6000 FAULTS_PUSH_DOCS=300 \
+               FAULTS_PULL_DOCS=2000 FAULTS_DISK_ROUNDS=5 FAULTS_FULL=1
+
+faults: $(VENV)/.installed install-labelstudio
+	$(FAULTS_SIZE) $(BIN)/pytest -q -s -m faults tests/faults
 
 DB          ?= sqlite
 

@@ -110,3 +110,39 @@ def leftover_files(*folders: Path) -> list[str]:
             if f.is_file() and (f.name.endswith(".tmp") or ".export" in f.name or ".tmp." in f.name):
                 out.append(str(f))
     return sorted(out)
+
+
+def annotated_project(labelstudio: Any, folder: Path, n: int, seed: int, project: str) -> Path:
+    """A store of ``n`` articles in ``folder`` and the project ``project`` holding each of them once
+    with one annotation (an entity over the first word), imported in one request. Returns the store."""
+    from corpus.annotations import lsformat
+    from corpus.core import taxonomy
+    from corpus.core.model import Annotation, Entity, Span
+    from corpus.labelstudio.push import ensure_project, make_task
+    from corpus.store.table import CorpusStore
+
+    store = folder / "store"
+    assert cli("import", write_articles(folder / "a.jsonl", n, seed), "--store", store).returncode == 0
+    tax = taxonomy.load()
+    label = tax.entity_labels()[0]
+    proj, _ = ensure_project(labelstudio.client, project, taxonomy.labelstudio_config(tax))
+    tasks = []
+    for art in CorpusStore(str(store)).iter_articles():
+        ann = Annotation(art.doc_id, art.text_sha256, "x", [Entity("e1", label, Span.from_offsets(art.text, [(0, 5)]))])
+        task = make_task(art, 0, str(tax.version), tax.text)
+        task["annotations"] = [{"result": lsformat.to_labelstudio(ann, art.text, tax)}]
+        tasks.append(task)
+    labelstudio.client.import_tasks(int(proj["id"]), tasks)
+    assert sum(project_docs(labelstudio.client, int(proj["id"])).values()) == n
+    return store
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file below ``folder``."""
+    import hashlib
+
+    return {
+        f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }

@@ -1,6 +1,6 @@
 """Two pushes of the same articles into one project at the same time (two `corpus push`
 processes against the real Label Studio): afterwards each article is in the project exactly
-once. Bounded here (FAULTS_DOCS, default 300); make faults pushes 5,000."""
+once. Bounded here (FAULTS_DOCS, default 200); make faults pushes 5,000."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.labelstudio]
 
 
 def test_two_concurrent_pushes_put_each_article_in_the_project_once(labelstudio, tmp_path):
-    n = int_env("FAULTS_DOCS", 300)
+    n = int_env("FAULTS_DOCS", 200)
     seed = seed_of("concurrent push")
     store = tmp_path / "store"
     src = write_articles(tmp_path / "in" / "articles.jsonl", n, seed)

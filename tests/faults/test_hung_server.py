@@ -16,7 +16,7 @@ from faultkit import cli
 from corpus.core.errors import EXIT_ENVIRONMENT
 
 pytestmark = pytest.mark.faults
-BUDGET = 3.0
+BUDGET = 2.0
 
 
 @pytest.fixture
