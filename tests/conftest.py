@@ -144,3 +144,17 @@ def browser(chromium):
             yield b
         finally:
             b.close()
+
+
+# ---------------------------------------------------------------- fault suite (tests/faults)
+
+
+@pytest.fixture(scope="session")
+def annotated(labelstudio, tmp_path_factory):
+    """(store, project title, number of tasks): articles in a store and in Label Studio, each
+    annotated once; the fault suite's pulls read it, nobody changes it."""
+    from faults.faultkit import annotated_project, int_env
+
+    n = int_env("FAULTS_PULL_DOCS", 150)
+    folder = tmp_path_factory.mktemp("faults-annotated")
+    return annotated_project(labelstudio, folder, n, 15, "faults-annotated"), "faults-annotated", n

@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from faultkit import cli
+from faults.faultkit import cli
 
 from corpus.core.errors import EXIT_PROBLEMS
 from corpus.store.table import CorpusStore

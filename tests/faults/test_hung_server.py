@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from faultkit import cli
+from faults.faultkit import cli
 
 from corpus.core.errors import EXIT_ENVIRONMENT
 

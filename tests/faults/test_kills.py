@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faultkit import cli, int_env, kill_at, leftover_files, project_docs, seed_of, write_articles
+from faults.faultkit import cli, int_env, kill_at, leftover_files, project_docs, seed_of, write_articles
 
 from corpus.store.table import CorpusStore
 

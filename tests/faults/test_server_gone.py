@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from faultkit import CLI, cli, env_for, int_env, project_docs, seed_of, write_articles
+from faults.faultkit import CLI, cli, env_for, int_env, project_docs, seed_of, write_articles
 
 from corpus.core.errors import EXIT_ENVIRONMENT, LabelStudioError
 from corpus.labelstudio import server as lsserver

@@ -12,7 +12,7 @@ import random
 import subprocess
 
 import pytest
-from faultkit import cli, int_env, leftover_files, seed_of, tree_digest
+from faults.faultkit import cli, int_env, leftover_files, seed_of, tree_digest
 
 from corpus.core.errors import EXIT_ENVIRONMENT
 
