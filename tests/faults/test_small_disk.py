@@ -102,3 +102,27 @@ def test_release_build_onto_a_full_disk(labelstudio, annotated, tmp_path, small_
         assert tree_digest(release) == before  # the previous release, byte for byte
         assert sorted(p.name for p in dist.iterdir()) == ["faults-0.1.0"]  # no work folder left
         assert leftover_files(dist) == []
+
+
+def test_export_onto_a_full_disk_never_crashes(tmp_path, small_disk):
+    """#15 saw one export in 18 end in a segmentation fault (exit 139) on a full disk: a scan
+    reader left open by the failed write still had I/O threads calling into Python while the
+    interpreter shut down. Each run here is a fresh process at a seeded fill level: exit 3 with
+    E901 every time, never 139 / 134, and no partial file (FAULTS_EXPORT_RUNS, default 3)."""
+    from faults.faultkit import write_articles
+
+    seed = seed_of("export on a full disk")
+    rnd = random.Random(seed)
+    store = tmp_path / "store"
+    assert cli("import", write_articles(tmp_path / "a.jsonl", 3000, seed, words=120), "--store", store).returncode == 0
+    codes: dict[int, int] = {}
+    for _ in range(int_env("FAULTS_EXPORT_RUNS", 3)):
+        for f in small_disk.iterdir():
+            f.unlink()
+        fill(small_disk, rnd.randrange(0, 900_000))  # the Parquet export is ~930 KB, the JSONL ~2.5 MB
+        ext = rnd.choice(["parquet", "jsonl"])
+        r = cli("export", "--store", store, "--out", small_disk / f"x.{ext}", "--json")
+        codes[r.returncode] = codes.get(r.returncode, 0) + 1
+        assert_disk_full(r)
+        assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+    print(f"[faults] export on a full disk: exit codes {codes}")
