@@ -158,3 +158,97 @@ def annotated(labelstudio, tmp_path_factory):
     n = int_env("FAULTS_PULL_DOCS", 150)
     folder = tmp_path_factory.mktemp("faults-annotated")
     return annotated_project(labelstudio, folder, n, 15, "faults-annotated"), "faults-annotated", n
+
+
+# ---------------------------------------------------------------- local Ray cluster (tests/ingest/test_ray_engine.py)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A real two-node Ray cluster on 127.0.0.1: a head and one worker node (``ray start
+    --block``, one CPU and a 200 MB object store each), in process groups of our own that
+    teardown kills (never ``ray stop``, which stops every Ray of the user). Yields the address.
+    No ray installed: skip (fail under CI=true)."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        if _in_ci():
+            pytest.fail("CI: ray is required (make install installs newscorpus[ray])")
+        pytest.skip("ray is not installed (pip install 'newscorpus[ray]')")
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    temp = tempfile.mkdtemp(prefix="rt-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    common = ["--num-cpus=1", "--object-store-memory=200000000", "--block", "--disable-usage-stats"]
+    procs = []
+    log = tmp_path_factory.mktemp("ray-logs")
+
+    def start(args, name):
+        out = open(log / f"{name}.log", "wb")
+        procs.append(
+            subprocess.Popen(
+                [ray_bin, "start", *args, *common], env=env, stdout=out, stderr=out, start_new_session=True
+            )
+        )
+
+    def alive_nodes() -> int:
+        r = subprocess.run(
+            [sys.executable, "-c", f"import ray; ray.init(address='{address}', log_to_driver=False); "
+             "print(sum(n['Alive'] for n in ray.nodes()))"],  # fmt: skip
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return int(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else 0
+
+    try:
+        start(
+            [
+                "--head",
+                "--node-ip-address=127.0.0.1",
+                f"--port={port}",
+                "--include-dashboard=false",
+                f"--temp-dir={temp}",
+            ],
+            "head",
+        )
+        deadline = time.time() + 120
+        while True:
+            time.sleep(2)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or procs[0].poll() is not None:
+                    pytest.fail(f"the Ray head did not start: see {log / 'head.log'}")
+        start([f"--address={address}", "--node-ip-address=127.0.0.1"], "worker")
+        while alive_nodes() < 2:
+            if time.time() > deadline or any(p.poll() is not None for p in procs):
+                pytest.fail(f"the Ray worker node did not join: see {log}")
+            time.sleep(1)
+        saved = os.environ.get("RAY_AUTH_MODE")
+        os.environ["RAY_AUTH_MODE"] = "disabled"  # drivers of this process and its children: as the cluster
+        try:
+            yield address
+        finally:
+            if saved is None:
+                os.environ.pop("RAY_AUTH_MODE", None)
+            else:
+                os.environ["RAY_AUTH_MODE"] = saved
+    finally:
+        for p in reversed(procs):  # SIGKILL: SIGTERM would drain for 30 s first
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -22,6 +22,7 @@ ADAPTERS = {
     "huggingface_hub": "corpus/release/publish.py",
     "matplotlib": "corpus/release/report.py",
     "spacy": "corpus/predict/spacy_model.py",
+    "ray": "corpus/ingest/ray_engine.py",
 }
 
 

@@ -20,6 +20,24 @@ store_option = click.option(
 )
 
 
+def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine and --ray-address, shared by import and release build."""
+    f = click.option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        default=None,
+        help="--engine ray: the cluster (auto, or HOST:PORT, or ray://HOST:PORT); "
+        "default: a Ray started on this machine for the run. Env: RAY_ADDRESS.",
+    )(f)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where the work runs: this machine, or a Ray cluster (needs newscorpus[ray]).",
+    )(f)
+
+
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     ctx.meta["corpus.json"] = value  # meta is shared by the whole context chain: the group reads it
     return value

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from corpus.cli.app import Outcome, main
-from corpus.cli.options import annotations_option, echo_problems, emit_json, json_option, progress_enabled, store_option
+from corpus.cli.options import (
+    annotations_option,
+    echo_problems,
+    emit_json,
+    engine_options,
+    json_option,
+    progress_enabled,
+    store_option,
+)
 
 # ================================================================ release
 
@@ -62,6 +70,7 @@ def release_group() -> None:
     help="Also accept annotations of this origin as gold (by default 'prediction' is never gold).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the release folder exists.")
+@engine_options
 @json_option
 def release_build(
     release_version: str,
@@ -87,6 +96,8 @@ def release_build(
     language: str,
     include_origin: tuple[str, ...],
     force: bool,
+    engine: str,
+    ray_address: str | None,
     as_json: bool,
 ) -> Outcome:
     """Join a pinned corpus version with annotation snapshots into dist/<name>-<version>/.
@@ -123,16 +134,17 @@ def release_build(
         exclude_origins=tuple(o for o in DEFAULT_EXCLUDED_ORIGINS if o not in include_origin),
         force=force,
     )
-    if progress_enabled(as_json):
-        from rich.progress import Progress
+    with release.article_source(CorpusStore(store), engine, ray_address) as source:
+        if progress_enabled(as_json):
+            from rich.progress import Progress
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task("Building release", total=None)
-            report = release.build_release(
-                opts, CorpusStore(store), progress=lambda done, total: bar.update(task, completed=done, total=total)
-            )
-    else:
-        report = release.build_release(opts, CorpusStore(store))
+            with Progress(transient=True) as bar:
+                task = bar.add_task("Building release", total=None)
+                report = release.build_release(
+                    opts, source, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                )
+        else:
+            report = release.build_release(opts, source)
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -12,6 +12,7 @@ from corpus.cli.options import (
     annotations_option,
     echo_problems,
     emit_json,
+    engine_options,
     json_option,
     progress_enabled,
     store_option,
@@ -80,6 +81,7 @@ def _import_summary(r: Any) -> str:
 )
 @click.option("--annotations-out", default=None, help="brat only: write the .ann files as a snapshot here.")
 @click.option("--mapping", default=None, help="brat only: brat-to-taxonomy mapping file (default: PolNeAR).")
+@engine_options
 @store_option
 @json_option
 def import_cmd(
@@ -99,6 +101,8 @@ def import_cmd(
     near_dup_threshold,
     annotations_out,
     mapping,
+    engine,
+    ray_address,
     store,
     as_json,
 ) -> Outcome:
@@ -110,6 +114,8 @@ def import_cmd(
     from corpus.store.table import CorpusStore
 
     st = CorpusStore(store)
+    if fmt == "brat" and engine != "local":
+        raise UsageError("--format brat runs on the local engine only", hint="drop --engine ray")
     if fmt == "brat":
         from corpus.annotations.brat.collection import import_brat  # lazily: brat pulls in the annotation model
 
@@ -162,6 +168,8 @@ def import_cmd(
         metadata=metadata,
         max_bytes=max_bytes,
         threshold=near_dup_threshold,
+        engine=engine,
+        ray_address=ray_address,
     )
     if as_json:
         emit_json(report.to_dict())

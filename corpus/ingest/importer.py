@@ -138,8 +138,19 @@ def import_paths(
     metadata: str | Path | MetadataTable | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     threshold: float = dedup.THRESHOLD,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> ImportReport:
-    """Import files and directories (see ``corpus.ingest.readers``) as one new corpus version."""
+    """Import files and directories (see ``corpus.ingest.readers``) as one new corpus version.
+
+    ``engine="ray"``: the same import on a Ray cluster (``corpus.ingest.ray_engine``)."""
+    if engine == "ray":
+        from corpus.ingest import ray_engine
+
+        return ray_engine.import_paths(
+            paths, store, fmt, source, message, field_map, progress,
+            metadata=metadata, max_bytes=max_bytes, threshold=threshold, address=ray_address,
+        )  # fmt: skip
     paths = [Path(p) for p in paths]
     opts = ReadOptions(source=source, field_map=dict(field_map or {}), max_bytes=max_bytes)
     md = load_metadata(metadata) if isinstance(metadata, (str, Path)) else metadata

@@ -21,6 +21,7 @@ the Parquet files, so two builds of the same inputs are byte-identical apart fro
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import pickle
@@ -28,7 +29,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -74,6 +75,19 @@ class ArticleSource(Protocol):
     def iter_batches(
         self, version: int | str | None = None, columns: list[str] | None = None, batch_size: int = 1000
     ) -> Iterable[pa.RecordBatch]: ...
+
+
+@contextlib.contextmanager
+def article_source(store: Any, engine: str = "local", ray_address: str | None = None) -> Iterator[Any]:
+    """The store itself (``local``), or (``ray``) the store read with Ray Data on a cluster
+    (``corpus.ingest.ray_engine.RaySource``): the release files are the same bytes."""
+    if engine != "ray":
+        yield store
+        return
+    from corpus.ingest import ray_engine
+
+    with ray_engine.cluster(ray_address) as ray:
+        yield ray_engine.RaySource(store, ray)
 
 
 # ---------------------------------------------------------------- streaming Parquet writer

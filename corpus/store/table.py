@@ -440,6 +440,33 @@ class CorpusStore:
 
     # ------------------------------------------------------------------ writing
 
+    def version_files(self, version: int | str | None = None) -> list[str]:
+        """The data files of a version, as URIs any Parquet reader opens (other engines read
+        them directly: ``corpus.ingest.ray_engine``)."""
+        return list(self.table(self.resolve_version(version)).file_uris())
+
+    def writers_lock(self) -> Any:
+        """The writers' lock, shared (see ``commit``): held by an engine whose workers write data
+        files before the driver commits them (``commit_files``), so vacuum never takes them for
+        orphans while the import lives."""
+        return self._writers_lock(exclusive=False)
+
+    def commit_files(self, files: list[dict[str, Any]], **kwargs: Any) -> int:
+        """``commit`` of data files already written into the table folder by ``write_data_files``
+        (on other machines); ``kwargs`` as for ``_commit``. On failure the files are deleted."""
+        with on_disk_full("writing the new version", self.display_uri), self._writers_lock(exclusive=False):
+            version = self._commit([], written=files, **kwargs)
+        return version
+
+    def discard_files(self, files: list[dict[str, Any]]) -> None:
+        """Delete data files written by ``write_data_files`` that will not be committed."""
+        fs, root = self._filesystem()
+        for f in files:
+            try:
+                fs.delete_file(f"{root}/{f['path']}" if root else f["path"])
+            except OSError:
+                pass
+
     def commit(self, batches: Iterable[pa.RecordBatch], **kwargs: Any) -> int:
         """``_commit`` (below) under the writers' shared lock: vacuum waits for commits in flight,
         so the files a commit has written but not yet logged are never taken for orphans."""
@@ -476,8 +503,11 @@ class CorpusStore:
         message: str | None,
         counts: dict[str, int],
         replace: Iterable[str] | None = None,
+        written: list[dict[str, Any]] | None = None,
     ) -> int:
         """Write rows as ONE commit on top of ``read_version`` (None: create the table).
+
+        ``written``: data files already written (``write_data_files``) that join the commit.
 
         The rows go to new Parquet files (pyarrow, streamed: one open file per bucket, rotated
         at ``TARGET_FILE_SIZE``). Documents in ``replace`` get new revisions: the files that
@@ -499,7 +529,7 @@ class CorpusStore:
             if replace and read_version is not None:
                 dt = DeltaTable(self.uri, version=read_version, storage_options=self.storage_options)
                 removes = self._rewrite_without(dt, set(replace), files, now_ms)
-            adds = files.close()
+            adds = files.close() + [_add_action(f) for f in written or []]
             if read_version is None:
                 if self.exists():
                     raise ConcurrentCommit("the store was created by another writer meanwhile")
@@ -518,9 +548,11 @@ class CorpusStore:
                 dt.create_write_transaction([*adds, *removes], "append", SCHEMA, ["bucket"], commit_properties=props)
         except (CommitFailedError, ConcurrentCommit) as e:
             files.discard()
+            self.discard_files(written or [])
             raise ConcurrentCommit(f"another import committed first ({e})") from e
         except DeltaError as e:
             files.discard()
+            self.discard_files(written or [])
             if is_disk_full(e):
                 raise disk_full("writing the new version", self.display_uri, e) from None
             if "already exists" in str(e).lower() or "version" in str(e).lower() and "exist" in str(e).lower():
@@ -528,6 +560,7 @@ class CorpusStore:
             raise StoreError(f"writing to {self.display_uri} failed: {e}") from e
         except BaseException:
             files.discard()
+            self.discard_files(written or [])
             raise
         return DeltaTable(self.uri, storage_options=self.storage_options).version()
 
@@ -897,6 +930,38 @@ class _FileSet:
                 self.fs.delete_file(self._full(rel))
             except OSError:
                 pass
+
+
+def write_data_files(
+    uri: str, batches: Iterable[pa.RecordBatch], now: str, storage_options: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Write rows (``SCHEMA``) as new data files of the table at ``uri`` without committing them
+    (a worker's part of a distributed import; the driver commits with ``commit_files``).
+    Returns the files as plain dicts (picklable, no deltalake types); ``now`` stamps ``imported_at``."""
+    store = CorpusStore(uri, storage_options)
+    fs, root = store._filesystem()
+    files = _FileSet(fs, root)
+    try:
+        for batch in batches:
+            files.write(_stamp(batch, now))
+        adds = files.close()
+    except BaseException:
+        files.discard()
+        raise
+    return [
+        {
+            "path": a.path,
+            "size": a.size,
+            "partition_values": dict(a.partition_values),
+            "modification_time": a.modification_time,
+            "stats": a.stats,
+        }
+        for a in adds
+    ]
+
+
+def _add_action(f: dict[str, Any]) -> AddAction:
+    return AddAction(f["path"], f["size"], f["partition_values"], f["modification_time"], True, f["stats"])
 
 
 def _stamp(batch: pa.RecordBatch, now: str) -> pa.RecordBatch:
