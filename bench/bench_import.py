@@ -6,12 +6,15 @@ Reports docs/s, MB/s and peak RSS for, each in its own process so peaks do not m
   reimport  the same import again (everything unchanged: no new version)
   import/4  import of the first N/4 records, to see whether memory grows with N
   (--large M) baseline and import of M generated articles as well (e.g. 1000000; minutes)
+  (--ray) the Ray engine on a local two-node cluster (127.0.0.1, head + worker, one CPU each)
+          vs the local engine, both importing the same N articles cut into 8 JSONL files: the
+          stored rows are checked equal and the time ratio ray/local is the engine's overhead
 and the ratios of the goals, measured in the same run: import/baseline (<= 2, at N and at M),
 reimport/import (<= 0.10), and peak RSS at M vs N (<= 1.25, importer and workers).
 Peak RSS is the importing process's; big imports also run worker processes
 ($CORPUS_IMPORT_WORKERS, default one per CPU), whose largest peak is shown beside it.
 
-    python bench/bench_import.py [--n 100000] [--large 1000000] [--json]
+    python bench/bench_import.py [--n 100000] [--large 1000000] [--ray] [--json]
 """
 
 from __future__ import annotations
@@ -95,12 +98,12 @@ def phase_baseline(data: Path, out: Path, limit: int | None) -> dict:
     return {"docs": n, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
 
 
-def phase_import(data: Path, store_uri: str) -> dict:
+def phase_import(data: Path, store_uri: str, engine: str = "local") -> dict:
     from corpus.ingest.importer import import_paths
     from corpus.store.table import CorpusStore
 
     t0 = time.perf_counter()
-    r = import_paths([data], CorpusStore(store_uri), message="bench")
+    r = import_paths([data], CorpusStore(store_uri), message="bench", engine=engine)
     secs = time.perf_counter() - t0
     return {
         "docs": r.added + r.updated + r.unchanged + r.duplicates,
@@ -117,8 +120,102 @@ def phase_import(data: Path, store_uri: str) -> dict:
     }
 
 
-def run_phase(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", *args], capture_output=True, text=True, cwd=REPO)
+def phase_rows(store_uri: str) -> dict:
+    """A digest of the stored rows (what both engines must agree on), and their count."""
+    from corpus.store.table import CorpusStore
+
+    cols = ["doc_id", "text_sha256", "raw_sha256", "minhash", "near_dup_cluster", "source_key", "title", "meta"]
+    rows = sorted(
+        tuple(r[c] for c in cols) for b in CorpusStore(store_uri).iter_batches(None, cols, 20000) for r in b.to_pylist()
+    )
+    return {"rows": len(rows), "digest": hashlib.sha256(repr(rows).encode()).hexdigest()}
+
+
+class LocalRay:
+    """A two-node Ray cluster on 127.0.0.1 (``ray start --block`` head + worker, one CPU and
+    500 MB of object store each), in process groups of our own, killed on exit."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.temp = tempfile.mkdtemp(prefix="rb-", dir="/tmp")
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> LocalRay:
+        ray_bin = str(Path(sys.executable).with_name("ray"))
+        common = ["--num-cpus=1", "--object-store-memory=500000000", "--block", "--disable-usage-stats"]
+        head = ["--head", "--node-ip-address=127.0.0.1", f"--port={self.port}", "--include-dashboard=false"]
+        for args in ([*head, f"--temp-dir={self.temp}"], [f"--address={self.address}", "--node-ip-address=127.0.0.1"]):
+            self.procs.append(
+                subprocess.Popen(
+                    [ray_bin, "start", *args, *common],
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+            time.sleep(8)
+        probe = f"import ray; ray.init(address='{self.address}'); print(sum(n['Alive'] for n in ray.nodes()))"
+        for _ in range(60):
+            r = subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "2":
+                return self
+            time.sleep(2)
+        self.__exit__()
+        raise SystemExit("the local Ray cluster did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for p in reversed(self.procs):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def bench_ray(data: Path, work: Path, shards: int = 8) -> dict:
+    """Local engine vs Ray engine on the same input (N articles in ``shards`` JSONL files)."""
+    folder = work / "shards"
+    folder.mkdir()
+    outs = [open(folder / f"part-{i:02d}.jsonl", "w", encoding="utf-8") for i in range(shards)]
+    with open(data, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            outs[i % shards].write(line)
+    for o in outs:
+        o.close()
+    local = run_phase("import", str(folder), str(work / "store-local-engine"))
+    with LocalRay() as cluster:
+        ray = run_phase(
+            "ray", str(folder), str(work / "store-ray-engine"), env={**cluster.env, "RAY_ADDRESS": cluster.address}
+        )
+    same = run_phase("rows", str(work / "store-local-engine")) == run_phase("rows", str(work / "store-ray-engine"))
+    keys = ("added", "duplicates", "near_duplicates", "errors")
+    return {
+        "files": shards,
+        "cluster": "2 nodes x 1 CPU on 127.0.0.1",
+        "local_s": round(local["seconds"], 2),
+        "ray_s": round(ray["seconds"], 2),
+        "ratio_ray_vs_local": round(ray["seconds"] / local["seconds"], 2),
+        "same_rows": same,
+        "same_counts": all(local[k] == ray[k] for k in keys),
+        "counts": {k: ray[k] for k in keys},
+        "driver_peak_rss_mb": round(ray["peak_rss_mb"]),
+    }
+
+
+def run_phase(*args: str, env: dict | None = None) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", *args], capture_output=True, text=True, cwd=REPO, env=env
+    )
     if out.returncode != 0:
         raise SystemExit(f"phase {args[0]} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -136,6 +233,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="articles to generate (default 100000)")
     ap.add_argument("--large", type=int, default=0, help="also import this many articles (e.g. 1000000)")
+    ap.add_argument("--ray", action="store_true", help="also the Ray engine on a local cluster vs the local engine")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -144,8 +242,10 @@ def main() -> None:
         kind, *rest = args.phase
         if kind == "baseline":
             res = phase_baseline(Path(rest[0]), Path(rest[1]), None)
+        elif kind == "rows":
+            res = phase_rows(rest[0])
         else:
-            res = phase_import(Path(rest[0]), rest[1])
+            res = phase_import(Path(rest[0]), rest[1], "ray" if kind == "ray" else "local")
         print(json.dumps(res))
         return
 
@@ -172,6 +272,7 @@ def main() -> None:
             (work / "baseline-large.parquet").unlink(missing_ok=True)
             big_imp = run_phase("import", str(big), str(work / "store-large"))
             large = (big_bytes, big_base, big_imp)
+        ray_result = bench_ray(data, work) if args.ray else None
 
         mb = nbytes / 1e6
         q_n = max(1, args.n // 4)
@@ -218,6 +319,8 @@ def main() -> None:
                 if imp["worker_peak_rss_mb"]
                 else None,
             }
+        if ray_result is not None:
+            result["ray"] = ray_result
         if args.json:
             print(json.dumps(result, indent=2))
             return
@@ -259,6 +362,12 @@ def main() -> None:
             print(
                 f"  peak RSS {m} vs {args.n} = x{rr2} importer (goal <= 1.25: {ok(rr2, 1.25)}),"
                 f" x{lg['ratio_worker_peak_rss_vs_n']} workers"
+            )
+        if ray_result is not None:
+            r = ray_result
+            print(
+                f"  ray engine ({r['cluster']}, {r['files']} files): {r['ray_s']} s vs local engine {r['local_s']} s"
+                f" = x{r['ratio_ray_vs_local']}; same rows: {r['same_rows']}, same counts: {r['same_counts']}"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -97,7 +97,7 @@ def _ray() -> Any:
     except ImportError as e:
         raise UsageError(
             "the Ray engine needs Ray Data, which is not installed",
-            hint='pip install "newscorpus[ray]" (or use --engine local)',
+            hint='pip install "newscorpus[ray]" (or use the local engine)',
         ) from e
     return ray
 
@@ -134,7 +134,7 @@ def cluster(address: str | None = None) -> Iterator[Any]:
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise StoreError(
             f"cannot connect to the Ray cluster at {address or 'a local Ray'}: {e}",
-            hint="start it (ray start --head) or check --ray-address / RAY_ADDRESS",
+            hint="start the cluster's head node first, or check the address (RAY_ADDRESS)",
         ) from e
     _quiet(ray)
     try:
@@ -750,7 +750,9 @@ class RaySource:
         uris = self.store.version_files(n)
         if not uris:
             return
-        ds = self.ray.data.read_parquet(uris, columns=columns)
+        ds = self.ray.data.read_parquet(uris)
+        if columns is not None:
+            ds = ds.select_columns(columns)
         for b in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
             for rb in pa.table(b).to_batches():
                 if rb.num_rows:
