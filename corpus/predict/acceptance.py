@@ -24,6 +24,16 @@ from corpus.core.model import Annotation
 OUTCOMES = ("kept", "edited", "deleted", "added")
 
 
+def rate(counts: dict[str, Any]) -> float | None:
+    """Share of predicted spans kept unchanged, from ``compare``'s counts (or their sums, with or
+    without the card's ``regions_`` prefix); None when nothing was predicted."""
+    kept = counts.get("kept", counts.get("regions_kept", 0))
+    predicted = counts.get("predicted", counts.get("regions_predicted"))
+    if predicted is None:
+        predicted = sum(counts.get(k, 0) for k in ("kept", "edited", "deleted"))
+    return round(kept / predicted, 4) if predicted else None
+
+
 def compare(annotation: Annotation, prediction: Annotation) -> dict[str, Any]:
     """Totals (``kept``, ``edited``, ``deleted``, ``added``, ``predicted``, ``acceptance_rate``) and ``by_layer``."""
     totals: Counter[str] = Counter()
@@ -55,9 +65,9 @@ def compare(annotation: Annotation, prediction: Annotation) -> dict[str, Any]:
     return {
         **{k: totals[k] for k in OUTCOMES},
         "predicted": predicted,
-        "acceptance_rate": round(totals["kept"] / predicted, 4) if predicted else None,
+        "acceptance_rate": rate({"kept": totals["kept"], "predicted": predicted}),
         "by_layer": by_layer,
     }
 
 
-__all__ = ["OUTCOMES", "compare"]
+__all__ = ["OUTCOMES", "compare", "rate"]

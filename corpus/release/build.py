@@ -688,6 +688,7 @@ def _card_extras(
             "origins": ann["origins"],
             "annotators": ann["annotators"],
             "acceptance": ann["acceptance"],
+            "acceptance_by_layer": ann.get("acceptance_by_layer", {}),
         },
         "computed_agreement": card.agreement_summary(data.get("agreement")),
         "figures": figures,

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from corpus.predict.acceptance import OUTCOMES, rate
 from corpus.release.rows import LabelSet
 from corpus.release.splits import SPLITS
 
@@ -171,6 +172,51 @@ def _load_section(stats: dict[str, Any], repo: str, version: str) -> list[str]:
     return lines
 
 
+def acceptance_lines(acc: dict[str, dict[str, int]], by_layer: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """How much of each model version's pre-annotation the annotators kept (``meta.acceptance`` of
+    the pulled records, ``corpus.predict.acceptance``): annotations started from it, its predicted
+    regions kept unchanged / edited / deleted, regions added, and the share kept; per layer too."""
+    if not acc:
+        return []
+    counted = any(c.get("regions_predicted") for c in acc.values())
+    rows = []
+    for mv, c in acc.items():
+        pred = c.get("regions_predicted", 0)
+        regions = [pred, *(c.get(f"regions_{k}", 0) for k in OUTCOMES)] if pred else ["-"] * (len(OUTCOMES) + 1)
+        rows.append(
+            [f"`{mv}`", c.get("human_from_prediction", 0), c.get("machine_accepted", 0), *regions, _pct(rate(c))]
+        )
+    lines = [
+        "### Pre-annotation acceptance",
+        "",
+        "Annotations that started from a prediction, per model version of the prediction: how many "
+        "were submitted by a person or accepted by the machine annotator, and what became of the predicted "
+        "regions (kept unchanged, edited, deleted; regions the annotator added). Acceptance is the share "
+        "of predicted regions kept unchanged.",
+        "",
+        _table(
+            ["model version", "by a person", "machine-accepted", "regions predicted", *OUTCOMES, "acceptance"],
+            rows,
+        ),
+        "",
+    ]
+    if not counted:
+        lines += ["No pulled record compared its annotation with the prediction region by region.", ""]
+    layer_rows = [
+        [f"`{mv}`", layer, sum(c.get(k, 0) for k in OUTCOMES[:3]), *(c.get(k, 0) for k in OUTCOMES), _pct(rate(c))]
+        for mv, layers in by_layer.items()
+        for layer, c in layers.items()
+    ]
+    if layer_rows:
+        lines += [
+            "Per layer:",
+            "",
+            _table(["model version", "layer", "regions predicted", *OUTCOMES, "acceptance"], layer_rows),
+            "",
+        ]
+    return lines
+
+
 def _annotations_section(stats: dict[str, Any]) -> list[str]:
     ann = stats.get("annotations")
     if ann is None:
@@ -210,17 +256,7 @@ def _annotations_section(stats: dict[str, Any]) -> list[str]:
             "(`human_from_prediction`).",
             "",
         ]
-    acc = ann.get("acceptance") or {}
-    if acc:
-        lines += [
-            "Annotations that started from a prediction, per model version of the prediction:",
-            "",
-            _table(
-                ["model version", *sorted({k for c in acc.values() for k in c})],
-                [[mv, *[c.get(k, 0) for k in sorted({k for c in acc.values() for k in c})]] for mv, c in acc.items()],
-            ),
-            "",
-        ]
+    lines += acceptance_lines(ann.get("acceptance") or {}, ann.get("acceptance_by_layer") or {})
     g = stats.get("guidelines")
     tax = stats["provenance"].get("taxonomy_version")
     lines += [

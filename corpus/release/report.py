@@ -150,6 +150,7 @@ def annotation_data(files: Sequence[Path], show_emails: bool = False) -> tuple[d
     annotators: Counter = Counter()
     people: dict[str, set[str]] = defaultdict(set)
     acc: dict[str, Counter] = defaultdict(Counter)
+    acc_layers: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     preds: Counter = Counter()
     bad: Counter = Counter()
     docs: set[str] = set()
@@ -181,6 +182,11 @@ def annotation_data(files: Sequence[Path], show_emails: bool = False) -> tuple[d
                 for k, v in detail.items():
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
                         acc[mv][f"regions_{k}"] += int(v)
+                for layer, labels in (detail.get("by_layer") or {}).items():
+                    for counts in (labels or {}).values():
+                        for k, v in (counts or {}).items():
+                            if isinstance(v, int) and not isinstance(v, bool):
+                                acc_layers[mv][layer][k] += v
     out = {
         "records": records,
         "unreadable_lines": bad["lines"],
@@ -191,6 +197,9 @@ def annotation_data(files: Sequence[Path], show_emails: bool = False) -> tuple[d
         "undated": undated,
         "lead_time": {w: sorted(v) for w, v in sorted(lead.items())},
         "acceptance": {mv: dict(c) for mv, c in sorted(acc.items())},
+        "acceptance_by_layer": {
+            mv: {layer: dict(c) for layer, c in sorted(layers.items())} for mv, layers in sorted(acc_layers.items())
+        },
         "predictions": dict(preds),
     }
     return out, {doc for doc, w in people.items() if len(w) >= 2}

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from corpus.cli import main
 from corpus.core.model import MACHINE_ANNOTATOR, Annotation, Article, Entity, Span, make_doc_id
 from corpus.ingest.importer import import_articles
+from corpus.predict import acceptance
 from corpus.predict.preannotate import RuleAttributionPreannotator
 from corpus.store.snapshot import write_snapshot
 from corpus.store.table import CorpusStore
@@ -194,3 +195,51 @@ def test_changes_since_a_previous_release(demo_release):
         ],
     )
     assert r.exit_code == 2 and "is not a built release" in r.output
+
+
+def test_card_reports_acceptance_per_model_version(tmp_path):
+    """Records pulled from tasks started from a prediction carry ``meta.acceptance`` (pull compares
+    them with the parent prediction); the card sums them per model version and per layer."""
+    store_uri = str(tmp_path / "corpus")
+    run("import", str(REPO / "seeds"), "--store", store_uri)
+    (article,) = list(CorpusStore(store_uri).iter_articles())
+    pred = RuleAttributionPreannotator().predict(article)
+    assert pred is not None and len(pred.attributions) >= 2
+    person = Annotation.from_dict(pred.to_dict())
+    person.annotator, person.origin, person.model_version = "editor@example.org", "labelstudio", None
+    person.attributions = person.attributions[1:]  # one attribution deleted, the others kept
+    i = article.text.index("Pentagon")
+    person.entities = [Entity("T1", "ORG", Span.from_offsets(article.text, [(i, i + len("Pentagon"))]))]  # added
+    person.created_at = "2026-12-01T10:00:00Z"
+    cmp = acceptance.compare(person, pred)
+    cmp.pop("acceptance_rate")
+    person.meta = {"parent_prediction": 3, "acceptance": {"model_version": pred.model_version, **cmp}}
+    bot = accepted_prediction(article, 3)  # the machine's own acceptance, without a region comparison
+    bot.meta["parent_model_version"] = pred.model_version
+    write_snapshot([bot, person], tmp_path / "annotations" / "20261201T100000Z.jsonl")
+    built = run(
+        "release",
+        "build",
+        "--version",
+        "0.1.0",
+        "--store",
+        store_uri,
+        "--annotations",
+        str(tmp_path / "annotations"),
+        "--out",
+        str(tmp_path / "dist"),
+    )
+    card = (Path(built["folder"]) / "README.md").read_text(encoding="utf-8")
+    section = card.split("### Pre-annotation acceptance\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    assert cmp["deleted"] >= 3 and cmp["added"] == 1 and cmp["kept"] > 0  # one attribution = cue, content, source
+    rate = cmp["kept"] / cmp["predicted"]
+    row = (
+        f"| `{pred.model_version}` | 1 | 1 | {cmp['predicted']} | {cmp['kept']} | {cmp['edited']} | "
+        f"{cmp['deleted']} | {cmp['added']} | {100 * rate:.1f} % |"
+    )
+    assert row in section, section
+    att = cmp["by_layer"]["attribution"]
+    kept = sum(c.get("kept", 0) for c in att.values())
+    deleted = sum(c.get("deleted", 0) for c in att.values())
+    assert f"| `{pred.model_version}` | attribution | {kept + deleted} | {kept} | 0 | {deleted} | 0 |" in section
+    assert f"| `{pred.model_version}` | entities | 0 | 0 | 0 | 0 | 1 | - |" in section
