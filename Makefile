@@ -106,7 +106,8 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 # server killed mid-push; two concurrent pushes of 5,000 articles; the hostile inputs. make test runs
 # the same tests in a bounded form (2 kills each, 200 articles). FAULTS_SEED=N replays a run.
 FAULTS_SIZE := FAULTS_KILLS=10 FAULTS_DOCS=5000 FAULTS_IMPORT_DOCS=6000 FAULTS_PUSH_DOCS=300 \
-               FAULTS_PULL_DOCS=2000 FAULTS_DISK_ROUNDS=5 FAULTS_EXPORT_RUNS=20 FAULTS_FULL=1
+               FAULTS_PULL_DOCS=2000 FAULTS_DISK_ROUNDS=5 FAULTS_DISK_MB=48 FAULTS_EXPORT_RUNS=20 \
+               FAULTS_FULL=1
 
 faults: $(VENV)/.installed install-labelstudio
 	$(FAULTS_SIZE) $(BIN)/pytest -q -s -m faults tests/faults
