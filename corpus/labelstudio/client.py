@@ -179,8 +179,8 @@ class LSClient:
 
     def _raw(self, method: str, path: str, *, what: str, retries: bool = True, **kwargs) -> Any:
         """A plain API request for endpoints the SDK does not wrap (drafts, task listing by fields)."""
-        opts = None if retries else NO_RETRY
         idempotent = retries and method in ("GET", "PATCH", "PUT", "DELETE")
+        opts = None if idempotent else NO_RETRY  # the SDK would repeat a POST on a 5xx too
 
         def go():
             r = self.sdk._client_wrapper.httpx_client.request(path, method=method, request_options=opts, **kwargs)
@@ -428,7 +428,11 @@ class LSClient:
             kwargs["completed_by"] = completed_by
         if lead_time is not None:
             kwargs["lead_time"] = lead_time
-        a = self._call(f"annotate task {task_id}", self.sdk.annotations.create, task_id, _retry=False, **kwargs)
+        # never repeated, by us or by the SDK (which retries a 5xx by default): a POST whose response
+        # was lost may have landed, and a repeat would give the annotator a second annotation
+        a = self._call(
+            f"annotate task {task_id}", self.sdk.annotations.create, task_id, request_options=NO_RETRY, **kwargs
+        )
         return self._dump(a)
 
     def create_draft(
