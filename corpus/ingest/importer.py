@@ -92,6 +92,19 @@ class ImportReport:
     message: str | None = None
     files_skipped: int = 0  # input files known unchanged by their fingerprint (not read)
 
+    def near_duplicate(self, doc_id: str, source_key: str, near: dedup.Match) -> None:
+        """Count a record kept as a near-duplicate of ``near`` (both engines report it so)."""
+        self.near_duplicates += 1
+        self.near_duplicate_of.append(
+            {
+                "doc_id": doc_id,
+                "source_key": source_key,
+                "cluster": near.cluster,
+                "similar_to": near.doc_id,
+                "similarity": round(near.similarity, 4),
+            }
+        )
+
     def doc_id_of(self, source_key: str) -> str:
         """The doc_id a source key of this import went to (duplicates: the original's)."""
         return self.doc_ids.get(source_key) or make_doc_id(source_key)
@@ -941,16 +954,7 @@ def _plan_batch(
                     near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
         if near is not None:
             cl[j] = near.cluster
-            report.near_duplicates += 1
-            report.near_duplicate_of.append(
-                {
-                    "doc_id": doc_id,
-                    "source_key": key,
-                    "cluster": near.cluster,
-                    "similar_to": near.doc_id,
-                    "similarity": round(near.similarity, 4),
-                }
-            )
+            report.near_duplicate(doc_id, key, near)
         if old is None:
             report.added += 1
         else:

@@ -608,16 +608,7 @@ class _Import:
             )
             cl = near.cluster if near is not None else None
             if near is not None:
-                report.near_duplicates += 1
-                report.near_duplicate_of.append(
-                    {
-                        "doc_id": doc_id,
-                        "source_key": key,
-                        "cluster": near.cluster,
-                        "similar_to": near.doc_id,
-                        "similarity": round(near.similarity, 4),
-                    }
-                )
+                report.near_duplicate(doc_id, key, near)
             if old is None:
                 report.added += 1
             else:
