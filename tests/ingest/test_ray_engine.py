@@ -17,6 +17,7 @@ import pytest
 from ingest.test_ingest import WORDS, write
 from release.test_release import fixture_release  # noqa: F401  (a fixture)
 
+import corpus
 from corpus.ingest import importer
 from corpus.store.table import CorpusStore
 
@@ -125,7 +126,8 @@ def test_ray_import_decides_and_stores_like_the_local_engine(tmp_path, ray_conn)
         return corpus.__file__, ray.get_runtime_context().get_node_id()
 
     got = ray.get([where.options(scheduling_strategy="SPREAD").remote() for _ in range(4)])
-    assert all(Path(f).name == "__init__.py" and "/work/main/" not in f for f, _ in got)
+    checkout = Path(corpus.__file__).resolve().parent  # the driver's (editable) package
+    assert all(Path(f).name == "__init__.py" and Path(f).resolve().parent != checkout for f, _ in got)
     assert len(ray.nodes()) == 2
     # an unchanged re-import: files skipped by their fingerprints, no version
     again = importer.import_paths([in2], remote, engine="ray", ray_address=ray_conn)
