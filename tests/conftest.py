@@ -188,8 +188,10 @@ def ray_cluster(tmp_path_factory):
         port = s.getsockname()[1]
     address = f"127.0.0.1:{port}"
     temp = tempfile.mkdtemp(prefix="rt-", dir="/tmp")  # short: Ray's socket paths have a length limit
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    # no PYTHONPATH to the checkout: the workers get corpus from the driver's runtime environment
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
+    env.pop("PYTHONPATH", None)
     common = ["--num-cpus=1", "--object-store-memory=200000000", "--block", "--disable-usage-stats"]
     procs = []
     log = tmp_path_factory.mktemp("ray-logs")

@@ -90,7 +90,10 @@ def ray_conn(ray_cluster):
     """This test process connected to the cluster as a driver (the engine reuses the connection)."""
     import ray
 
-    ray.init(address=ray_cluster, log_to_driver=False, configure_logging=False)
+    from corpus.ingest.ray_engine import _runtime_env
+
+    # as the engine connects: this checkout shipped to the workers as a runtime environment
+    ray.init(address=ray_cluster, log_to_driver=False, configure_logging=False, runtime_env=_runtime_env())
     try:
         yield ray_cluster
     finally:
@@ -116,18 +119,27 @@ def test_ray_import_decides_and_stores_like_the_local_engine(tmp_path, ray_conn)
     first = reports[0]
     assert first.duplicates == 8 and first.near_duplicates >= 40 and len(first.errors) == 3
     assert [m for m in first.near_duplicate_of if m["similar_to"] != m["cluster"]]  # chains: the cluster is kept
-    # the workers ran this checkout's corpus (shipped as a runtime environment), on both nodes
+    # the workers, on both nodes, ran this checkout's corpus (the runtime environment ships it when
+    # it is not installed; an editable install of the same checkout is as good)
+    import hashlib
+
     import ray
+
+    def digest(pkg: Path) -> str:
+        files = sorted(pkg.rglob("*.py"))
+        return hashlib.sha256(
+            b"".join(f.relative_to(pkg).as_posix().encode() + f.read_bytes() for f in files)
+        ).hexdigest()
 
     @ray.remote(num_cpus=1)
     def where() -> tuple[str, str]:
         import corpus
 
-        return corpus.__file__, ray.get_runtime_context().get_node_id()
+        return digest(Path(corpus.__file__).parent), ray.get_runtime_context().get_node_id()
 
     got = ray.get([where.options(scheduling_strategy="SPREAD").remote() for _ in range(4)])
-    checkout = Path(corpus.__file__).resolve().parent  # the driver's (editable) package
-    assert all(Path(f).name == "__init__.py" and Path(f).resolve().parent != checkout for f, _ in got)
+    assert {d for d, _ in got} == {digest(Path(corpus.__file__).parent)}
+    assert len({n for _, n in got}) == 2
     assert len(ray.nodes()) == 2
     # an unchanged re-import: files skipped by their fingerprints, no version
     again = importer.import_paths([in2], remote, engine="ray", ray_address=ray_conn)
