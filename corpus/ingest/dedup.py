@@ -10,8 +10,8 @@ finalizer); the top bits pick one of 128 bins, the low 32 bits are the value, an
 keeps its minimum. Empty bins borrow the value of a non-empty bin chosen by a fixed
 bin-dependent probe sequence, so equal shingle sets give equal signatures and the share of
 equal slots still estimates Jaccard similarity. That is O(shingles) per text instead of
-O(shingles x 128) for classic MinHash (which cost half the import time), and it is
-computed for a whole batch of texts in a few numpy calls. Stores written with another
+O(shingles x 128) for classic MinHash (which cost half the import time), computed in one
+compiled pass over the bytes of a batch of texts (``corpus.ingest.minhash``). Stores written with another
 scheme are recognised by ``store.minhash_scheme`` and their signatures recomputed
 (see ``corpus.ingest.importer``).
 
@@ -30,7 +30,6 @@ cluster value of its own (rewriting it would make it look updated in ``diff``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,21 +39,28 @@ from corpus.store.table import MINHASH_SCHEME
 
 NUM_PERM = 128
 THRESHOLD = 0.9
-SHINGLE = 3
 SCHEME = MINHASH_SCHEME  # named in the store's schema (corpus.store.table); change it whenever signatures change
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
-_M32 = np.uint64(0xFFFFFFFF)
-_EMPTY = np.uint64(1 << 32)
-_U32 = np.uint64(32)
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer (vectorized, wraps modulo 2**64): a well-mixed 64-bit hash."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+# The kernels (corpus.ingest.minhash) are imported when first used: numba costs a process
+# about half a second to load, which only processes that sign texts should pay.
+def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
+    """Signatures of many texts at once: (len(texts), num_perm) uint32 (see the module docstring)."""
+    from corpus.ingest import minhash
+
+    return minhash.signatures(texts, num_perm)
+
+
+def word_hashes(text: str) -> np.ndarray:
+    from corpus.ingest import minhash
+
+    return minhash.word_hashes(text)
+
+
+def shingle_hashes(text: str) -> list[int]:
+    from corpus.ingest import minhash
+
+    return minhash.shingle_hashes(text)
 
 
 def _false_positive(threshold: float, b: int, r: int) -> float:
@@ -77,177 +83,6 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.01, fn_w
             if err < best:
                 best, opt = err, (b, r)
     return opt
-
-
-_P = 1099511628211  # odd, so invertible modulo 2**64
-_POW: np.ndarray = np.empty(0, np.uint64)
-_INVPOW: np.ndarray = np.empty(0, np.uint64)
-_VECTOR_LIMIT = 1 << 20  # longer texts are hashed in pieces (keeps the power tables small)
-_BATCH_BYTES = 1 << 18  # texts hashed together: big enough to amortize numpy calls, small enough for the cache
-_WS_RE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f ]")
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    global _POW, _INVPOW
-    if len(_POW) < n:
-        m = max(n, 2 * len(_POW), 4096)
-        one = np.ones(1, np.uint64)
-        _POW = np.cumprod(np.concatenate((one, np.full(m - 1, _P, np.uint64))), dtype=np.uint64)
-        inv = np.uint64(pow(_P, -1, 2**64))
-        _INVPOW = np.cumprod(np.concatenate((one, np.full(m - 1, inv, np.uint64))), dtype=np.uint64)
-    return _POW[:n], _INVPOW[:n]
-
-
-def _word_hashes_bytes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of the whitespace-separated words of UTF-8 bytes ``b``, their start offsets and
-    their end offsets."""
-    n = len(b)
-    if n == 0:
-        e = np.empty(0, np.int64)
-        return np.empty(0, np.uint64), e, e
-    ws = b == 32  # word separators: the bytes of _WS_RE (comparisons beat a table lookup per byte)
-    ws |= (b - np.uint8(9)) <= 4  # \t \n \v \f \r (uint8 wraps below 9)
-    ws |= (b - np.uint8(28)) <= 3  # \x1c-\x1f
-    word = ~ws
-    starts = np.flatnonzero(word & np.concatenate(([True], ws[:-1])))
-    ends = np.flatnonzero(word & np.concatenate((ws[1:], [True]))) + 1
-    pw, ipw = _powers(n)
-    prefix = np.empty(n + 1, np.uint64)
-    prefix[0] = 0
-    np.cumsum(b.astype(np.uint64) * pw, dtype=np.uint64, out=prefix[1:])
-    h = (prefix[ends] - prefix[starts]) * ipw[starts]
-    return h, starts, ends
-
-
-def _lower_word_hashes(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """``_word_hashes_bytes`` of the lower-cased text, from the UTF-8 bytes of the text as is.
-
-    ``str.lower`` of a whole non-ASCII text costs more than the hashing; here ASCII letters are
-    lowered by ``bytes.lower`` and only the few words with non-ASCII bytes go through
-    ``str.lower`` (word by word: the same result, as no case mapping crosses whitespace).
-    """
-    w, starts, ends = _word_hashes_bytes(np.frombuffer(raw.lower(), dtype=np.uint8))  # ASCII only
-    high = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) >= 0x80)
-    if len(high):
-        wi = np.unique(np.searchsorted(ends, high, side="right"))  # words holding a non-ASCII byte
-        words = [
-            raw[s:e].decode("utf-8", "surrogatepass").lower().encode("utf-8", "surrogatepass")
-            for s, e in zip(starts[wi].tolist(), ends[wi].tolist())
-        ]
-        fixed, _, _ = _word_hashes_bytes(np.frombuffer(b"\n".join(words), dtype=np.uint8))
-        w[wi] = fixed
-    return w, starts
-
-
-def _encode(text: str) -> bytes:
-    return text.lower().encode("utf-8", "surrogatepass")
-
-
-def word_hashes(text: str) -> np.ndarray:
-    """64-bit hashes of the lower-cased, whitespace-separated words of ``text``.
-
-    Vectorized: a polynomial prefix hash over the UTF-8 bytes, differenced at word bounds
-    (about 10x faster than hashing each word in Python, which dominated import time).
-    """
-    raw = _encode(text)
-    if len(raw) > _VECTOR_LIMIT:  # cut at whitespace into pieces; word hashes do not depend on position
-        parts, pos = [], 0
-        while pos < len(text):
-            m = _WS_RE.search(text, pos + _VECTOR_LIMIT // 4)
-            end = m.start() if m else len(text)
-            parts.append(word_hashes(text[pos:end]))
-            pos = end
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
-    return _word_hashes_bytes(np.frombuffer(raw, dtype=np.uint8))[0]
-
-
-def _shingles(words: np.ndarray, doc: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes and their document numbers, from the word hashes of several documents
-    (``doc``: nondecreasing document number of each word). Word 3-grams; documents with
-    fewer than 3 words use their words, documents without words one constant shingle."""
-    counts = np.bincount(doc, minlength=n_docs)
-    if len(words) >= SHINGLE:
-        a, b, c = words[:-2], words[1:-1], words[2:]
-        ok = doc[:-2] == doc[2:]
-        sh = (a * _MIX[0] ^ b * _MIX[1] ^ c * _MIX[2])[ok]
-        sd = doc[:-2][ok]
-    else:
-        sh, sd = np.empty(0, np.uint64), np.empty(0, np.int64)
-    short = (counts < SHINGLE) & (counts > 0)
-    if short.any():
-        keep = short[doc]
-        sh, sd = np.concatenate((sh, words[keep])), np.concatenate((sd, doc[keep]))
-    empty = np.flatnonzero(counts == 0)
-    if len(empty):
-        sh, sd = np.concatenate((sh, np.zeros(len(empty), np.uint64))), np.concatenate((sd, empty))
-    return sh, sd
-
-
-def shingle_hashes(text: str) -> list[int]:
-    """64-bit hashes of the lower-cased word 3-grams (single words for very short texts)."""
-    w = word_hashes(text)
-    sh, _ = _shingles(w, np.zeros(len(w), np.int64), 1)
-    return sh.tolist()
-
-
-def _oph(sh: np.ndarray, sd: np.ndarray, n_docs: int, num_perm: int) -> np.ndarray:
-    """One-permutation hashing + optimal densification: (n_docs, num_perm) uint32."""
-    x = _splitmix(sh)
-    k = np.uint64(num_perm)
-    bins = (((x >> _U32) * k) >> _U32).astype(np.int64)
-    flat = np.full(n_docs * num_perm, _EMPTY, np.uint64)
-    np.minimum.at(flat, sd * num_perm + bins, x & _M32)
-    sig = flat.reshape(n_docs, num_perm)
-    d, j = np.nonzero(sig == _EMPTY)
-    if len(d):
-        orig = sig.copy()
-        jj = j.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        t = 0
-        while len(d):
-            t += 1
-            if t > 4096:  # (1 - 1/128) ** 4096 ~ 1e-14: never, but stay total
-                for dd, j0 in zip(d.tolist(), j.tolist()):
-                    full = np.flatnonzero(orig[dd] != _EMPTY)
-                    sig[dd, j0] = orig[dd, full[np.searchsorted(full, j0) % len(full)]]
-                break
-            c = (((_splitmix(jj + np.uint64(t)) >> _U32) * k) >> _U32).astype(np.int64)
-            v = orig[d, c]
-            hit = v != _EMPTY
-            sig[d[hit], j[hit]] = v[hit]
-            miss = ~hit
-            d, j, jj = d[miss], j[miss], jj[miss]
-    return sig.astype(np.uint32)
-
-
-def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
-    """Signatures of many texts at once: (len(texts), num_perm) uint32. Row i depends on
-    ``texts[i]`` only, so batching changes nothing but speed."""
-    n = len(texts)
-    out = np.empty((n, num_perm), np.uint32)
-    i = 0
-    while i < n:
-        # a run of texts up to _BATCH_BYTES, hashed together ("\n" keeps words apart)
-        enc: list[bytes] = []
-        size, j = 0, i
-        while j < n:
-            e = texts[j].encode("utf-8", "surrogatepass")  # lower-cased while hashing
-            if enc and size + len(e) > _BATCH_BYTES:
-                break
-            enc.append(e)
-            size += len(e) + 1
-            j += 1
-        if len(enc) == 1 and len(enc[0]) > _VECTOR_LIMIT // 2:  # lower() may grow a text a bit
-            w = word_hashes(texts[i])
-            doc: np.ndarray = np.zeros(len(w), np.int64)
-        else:
-            lens = np.fromiter((len(e) + 1 for e in enc), np.int64, len(enc))
-            bounds = np.cumsum(lens) - lens
-            w, starts = _lower_word_hashes(b"\n".join(enc))
-            doc = np.searchsorted(bounds, starts, side="right") - 1
-        sh, sd = _shingles(w, doc, len(enc))
-        out[i:j] = _oph(sh, sd, len(enc), num_perm)
-        i = j
-    return out
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray:

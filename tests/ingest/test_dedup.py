@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 
@@ -23,21 +24,70 @@ def test_word_hashes_depend_on_the_word_only():
     assert h[0] == h[3] and h[1] == h[4] and len({h[0], h[1], h[2]}) == 3
 
 
-def test_long_texts_hash_like_short_ones(monkeypatch):
-    t = text(1, 2000)
-    expected = word_hashes(t)
-    monkeypatch.setattr(dedup, "_VECTOR_LIMIT", 1000)
-    assert (word_hashes(t) == expected).all()
+def reference_signature(t: str, num_perm: int = 128) -> list[int]:
+    """The scheme in plain Python (the module docstring of corpus.ingest.minhash), slow and obvious."""
+    m64 = 2**64 - 1
+    words = [w for w in re.split("[\t\n\x0b\x0c\r\x1c-\x1f ]+", t.lower()) if w]
+    wh = [
+        sum(c * pow(1099511628211, i, 2**64) for i, c in enumerate(w.encode("utf-8", "surrogatepass"))) % 2**64
+        for w in words
+    ]
+    m = [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9]
+    if len(wh) >= 3:
+        sh = [((a * m[0]) & m64) ^ ((b * m[1]) & m64) ^ ((c * m[2]) & m64) for a, b, c in zip(wh, wh[1:], wh[2:])]
+    else:
+        sh = wh or [0]
+
+    def mix(x: int) -> int:
+        x ^= x >> 30
+        x = (x * 0xBF58476D1CE4E5B9) & m64
+        x ^= x >> 27
+        x = (x * 0x94D049BB133111EB) & m64
+        return x ^ (x >> 31)
+
+    empty = 1 << 32
+    sig = [empty] * num_perm
+    for h in sh:
+        x = mix(h)
+        j = ((x >> 32) * num_perm) >> 32
+        sig[j] = min(sig[j], x & 0xFFFFFFFF)
+    orig = list(sig)
+    for j in range(num_perm):
+        t_ = 1
+        while orig[j] == empty and sig[j] == empty:
+            c = ((mix(((j * m[0]) + t_) & m64) >> 32) * num_perm) >> 32
+            if orig[c] != empty:
+                sig[j] = orig[c]
+            t_ += 1
+    return sig
 
 
-def test_signatures_of_a_batch_are_the_signatures_of_each_text(monkeypatch):
+def test_signatures_follow_the_scheme():
+    """The compiled kernel against the plain Python statement of the scheme, on hard cases."""
+    rng = random.Random(5)
+    texts = ["", "one", "Two words", "a b c", "ΟΔΟΣ ΣΟΦΟΣ", "İstanbul ǅemal ẞtraße", "Ꭰ 𐐀deseret", "\ud800 lone"]
+    texts += [
+        "".join(rng.choice("aZÉéΣσİıǅ 𐐀\u00a0\t\n—’\x1c\x08\r") for _ in range(rng.randrange(90))) for _ in range(60)
+    ]
+    texts.append(text(9, 3000))
+    got = dedup.signatures(texts)
+    for t, row in zip(texts, got):
+        assert row.tolist() == reference_signature(t), t
+
+
+def test_no_lower_case_above_the_table():
+    from corpus.ingest import minhash
+
+    assert all(chr(c).lower() == chr(c) for c in range(minhash.LOWER_LIMIT, 0x110000) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_signatures_of_a_batch_are_the_signatures_of_each_text():
     texts = ["", "one", "Two words", text(7, 5000), "CAFÉ Zürich it’s\nnew", text(8), "  \t ", "ÉTAT état"]
     batch = signature_matrix = dedup.signatures(texts)
     assert batch.shape == (len(texts), dedup.NUM_PERM) and batch.dtype == np.uint32
     for t, row in zip(texts, signature_matrix):
         assert (signature(t) == row).all()
-    monkeypatch.setattr(dedup, "_BATCH_BYTES", 50)  # every text in its own run: same result
-    assert (dedup.signatures(texts) == batch).all()
+    assert (dedup.signatures(texts[::-1]) == batch[::-1]).all()  # batching changes nothing
     # lower-cased words, whitespace-insensitive; no word / one word texts still fill every slot
     assert (signature("café zürich IT’S new") == batch[4]).all()
     assert (batch[0] == batch[6]).all() and not (batch[1] == batch[2]).all()
@@ -139,10 +189,8 @@ def test_near_duplicates_at_the_threshold_are_found():
 
 
 def test_batched_word_hashing_lowercases_like_str_lower():
-    """signatures() lowers ASCII bytes and then only the words with non-ASCII bytes; that must
-    hash every word exactly as the lower-cased text would (a plain Python reference)."""
-    import re
-
+    """The kernel lowers code points as it reads them (and Python lowers the texts with the two
+    context-dependent characters); every word must hash exactly as in the lower-cased text."""
     p, m = 1099511628211, 2**64
 
     def reference(t: str) -> list[int]:
@@ -165,7 +213,6 @@ def test_batched_word_hashing_lowercases_like_str_lower():
         "".join(rng.choice("aZÉéΣσİıǅ 𐐀\u00a0\t\n—’\x1c\x08\r") for _ in range(rng.randrange(60))) for _ in range(300)
     ]
     for t in texts:
-        assert dedup._lower_word_hashes(t.encode("utf-8", "surrogatepass"))[0].tolist() == reference(t), t
         assert word_hashes(t).tolist() == reference(t), t
 
 
