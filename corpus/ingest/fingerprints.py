@@ -88,6 +88,7 @@ class Ledger:
     skipped: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped_records: int = 0
     _bad: set[int] = field(default_factory=set)  # record numbers with a problem
+    _blank: list[tuple[int, int]] = field(default_factory=list)  # (record number, unused numbers)
 
     def load(self, store: Any, version: int | None) -> None:
         if self.digest is not None and version is not None:
@@ -138,6 +139,11 @@ class Ledger:
             except OSError:
                 f.stable = False
 
+    def blank_lines(self, seq: int, n: int) -> None:
+        """``n`` record numbers of the range starting at ``seq`` held no record (blank lines of a
+        JSONL file read in parallel, whose records are numbered by line)."""
+        self._blank.append((seq, n))
+
     def problem(self, seq: int) -> None:
         """Record ``seq`` was not stored as read (error, duplicate, repeated key)."""
         self._bad.add(seq)
@@ -158,5 +164,6 @@ class Ledger:
             i = bisect.bisect_left(bad, f.start)
             if i < len(bad) and bad[i] < f.end:
                 continue  # a record of this file had a problem: read it again next time
-            out[f.key] = {**f.fp, "records": f.end - f.start}
+            blank = sum(n for s, n in self._blank if f.start <= s < f.end)
+            out[f.key] = {**f.fp, "records": f.end - f.start - blank}
         return out

@@ -60,12 +60,14 @@ from corpus.ingest.readers import (
     MetadataTable,
     RawRecord,
     ReadOptions,
+    jsonl,
     load_metadata,
     plan_files,
 )
 from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row
 
 BATCH = 5000
+SHARD_BYTES = 4 << 20  # a JSONL file this big is read by the workers, in ranges of about this size
 DOC_IDS_KEPT = 100_000  # ImportReport.doc_ids is complete up to this many records (memory flat)
 MAX_ATTEMPTS = 30
 # staged rows also carry their record number (to tie duplicates back to their input file)
@@ -171,8 +173,10 @@ def import_paths(
     n_files = sum(1 for p in planned if not isinstance(p, Problem))
     ledger = Ledger(options_digest(fmt, opts, metadata))
 
-    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem]:
-        seq = 0
+    shards = md is None and _workers() > 1  # big JSONL files are read by the workers themselves
+
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem | _Shard]:
+        seq = 0  # as _run_import numbers them
         for entry in planned:
             if isinstance(entry, Problem):
                 yield entry
@@ -182,16 +186,32 @@ def import_paths(
             if ledger.begin(path, rel, f, seq):  # unchanged since it went in: not read
                 tick()
                 continue
-            for rec in FORMATS[f][0](path, rel, opts, display):
-                if md is not None and isinstance(rec, RawRecord):
-                    md.apply(rec, path)
-                yield rec
-                seq += 1
+            if shards and f == "jsonl" and _size(path) >= SHARD_BYTES:
+                for part in jsonl.plan_ranges(path, display, opts.max_bytes, SHARD_BYTES):
+                    if isinstance(part, jsonl.Range):
+                        yield _Shard(path, rel, display, opts, part)
+                        seq += part.lines
+                    else:
+                        yield part[1]
+                        seq += 1
+            else:
+                for rec in FORMATS[f][0](path, rel, opts, display):
+                    if md is not None and isinstance(rec, RawRecord):
+                        md.apply(rec, path)
+                    yield rec
+                    seq += 1
             ledger.end(seq)
             tick()
 
     msg = message or "import " + " ".join(str(p) for p in paths)
     return _run(store, items, msg, progress=progress, total=n_files, threshold=threshold, ledger=ledger)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def import_articles(
@@ -514,22 +534,26 @@ def _run_import(
     raw_by_doc = _RawHashes(store, version)
     report = ImportReport(version=version, message=message)
     staging = _Staging()
-    builder = _Builder(staging)
+    admission = _Admission(report, raw_by_doc)
+    builder = _Builder(staging, admission, ledger)
     errors: list[tuple[int, Problem]] = []  # (record number, problem): kept in input order
     try:
         with _progress(progress, total) as tick:
-            seen = _Seen()
-            for seq, item in enumerate(make_items(tick)):
+            seq = 0  # record number (a shard's records are numbered by line)
+            for item in make_items(tick):
                 tick.record()
                 if isinstance(item, Problem):
                     errors.append((seq, item))
-                    continue
-                job = _admit(seq, item, report, errors, seen, raw_by_doc)
-                if job is not None:
-                    builder.add(job)
+                    seq += 1
+                elif isinstance(item, _Shard):
+                    builder.add_shard(seq, item)
+                    seq += item.range.lines
+                else:
+                    builder.add(_job(seq, item))
+                    seq += 1
             builder.finish()
-        del raw_by_doc
-        errors.extend(builder.errors)
+        del raw_by_doc, admission.raw_by_doc
+        errors.extend(admission.errors)
         report.errors = [e for _, e in sorted(errors, key=lambda x: x[0])]
         if ledger is not None:
             report.unchanged += ledger.skipped_records
@@ -552,79 +576,145 @@ def _run_import(
 
 # A job: (record number, the record, doc_id, source key, raw sha256 or None, where for errors)
 _Job = tuple[int, "RawRecord | Article", str, str, "str | None", dict[str, Any]]
+# record number -> (file, line, is an imported Article)
+_Where = Callable[[int], tuple["str | None", "int | None", bool]]
 
 
-def _admit(
-    seq: int,
-    item: RawRecord | Article,
-    report: ImportReport,
-    errors: list[tuple[int, Problem]],
-    seen: _Seen,
-    raw_by_doc: _RawHashes,
-) -> _Job | None:
-    """What must be decided in order: repeated keys, and "unchanged" from the raw hash alone
-    (no normalization). The rest (``_build_rows``) can run anywhere."""
+def _job(seq: int, item: RawRecord | Article) -> _Job:
+    """What a record's row is built from; nothing here depends on the other records."""
     where = {"path": getattr(item, "path", None), "line": getattr(item, "line", None)}
     if isinstance(item, Article):
         key = item.meta.get("source_key") or item.doc_id
         doc_id = item.doc_id or make_doc_id(key)
         where["path"] = where["path"] or item.meta.get("path") or key
-    else:
-        key = item.source_key
-        doc_id = make_doc_id(key)
-    if not seen.add(doc_id):
-        errors.append(
-            (
-                seq,
-                Problem(
+        return (seq, item, doc_id, key, None, where)
+    return (seq, item, make_doc_id(item.source_key), item.source_key, item.raw_sha256 or None, where)
+
+
+@dataclass
+class _Built:
+    """A batch of records built into staged rows (by a worker or here), before admission:
+    its rows (``_STAGE_SCHEMA``), its problems, and the facts of the records whose row failed
+    (their keys still count as seen: the first record of a key is the one kept)."""
+
+    table: pa.Table | None
+    errors: list[tuple[int, Problem]]
+    failed: list[tuple[int, str, str]]  # (record number, doc_id, source key)
+
+
+class _Admission:
+    """The order-dependent part of an import, applied to each built batch in input order:
+    a source key seen before is a repeated key (the first record is kept), and a record whose
+    raw input is the one stored is unchanged. Batches are built anywhere (worker processes
+    read and normalize in parallel); their admission happens here, one batch at a time."""
+
+    def __init__(self, report: ImportReport, raw_by_doc: _RawHashes) -> None:
+        self.report, self.raw_by_doc = report, raw_by_doc
+        self.seen = _Seen()
+        self.errors: list[tuple[int, Problem]] = []
+
+    def take(self, built: _Built, where: _Where) -> pa.Table | None:
+        """Admit a built batch; returns its admitted rows. ``where(seq)``: the record's file,
+        line, and whether it is an imported Article (never "unchanged" by its raw hash)."""
+        report, t = self.report, built.table
+        problems = dict(built.errors)
+        events: list[tuple[int, int, str, str, str | None]] = [(s, -1, d, k, None) for s, d, k in built.failed]
+        if t is not None:
+            c = t.select(["_seq", "doc_id", "source_key", "raw_sha256"]).to_pydict()
+            events += [
+                (s, j, d, k, r)
+                for j, (s, d, k, r) in enumerate(zip(c["_seq"], c["doc_id"], c["source_key"], c["raw_sha256"]))
+            ]
+            events.sort()
+        keep = np.ones(t.num_rows if t is not None else 0, dtype=bool)
+        for seq, j, doc_id, key, raw in events:
+            if not self.seen.add(doc_id):
+                path, line, _ = where(seq)
+                problems[seq] = Problem(
                     "repeated_source_key",
                     f"source key {key!r} appears more than once in this import; first kept",
-                    file=where["path"],
-                    line=where["line"],
-                ),
-            )
-        )
-        return None
-    if isinstance(item, Article) or len(report.doc_ids) < DOC_IDS_KEPT:
-        report.doc_ids[key] = doc_id
-    else:
-        report.doc_ids_complete = False
-    raw_sha = None
-    if isinstance(item, RawRecord):
-        known = raw_by_doc.get(doc_id)
-        if known is None:  # a new document: its raw hash is computed with the row (maybe in a worker)
-            return (seq, item, doc_id, key, item.raw_sha256 or None, where)
-        if item.raw_sha256:
-            raw_sha = item.raw_sha256
-            same = known is not None and known.hex() == raw_sha
-        else:
-            digest = hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).digest()
-            same = known == digest
-            raw_sha = digest.hex()
-        if same:
-            report.unchanged += 1  # same bytes as stored: skip normalization entirely
-            return None
-    return (seq, item, doc_id, key, raw_sha, where)
+                    file=path,
+                    line=line,
+                )
+                if j >= 0:
+                    keep[j] = False
+                continue
+            if len(report.doc_ids) < DOC_IDS_KEPT or doc_id != make_doc_id(key):
+                report.doc_ids[key] = doc_id
+            else:
+                report.doc_ids_complete = False
+            if j >= 0 and raw and not where(seq)[2]:
+                known = self.raw_by_doc.get(doc_id)
+                if known is not None and known.hex() == raw:
+                    report.unchanged += 1  # same bytes as stored
+                    keep[j] = False
+        self.errors.extend(problems.items())
+        if t is None or keep.all():
+            return t
+        return t.filter(pa.array(keep)) if keep.any() else None
 
 
-def _build_rows(jobs: list[_Job]) -> tuple[pa.Table | None, list[tuple[int, Problem]]]:
+def _build_rows(jobs: list[_Job]) -> _Built:
     """Normalize records into stored rows, with their MinHash signatures (one batch at once).
 
     Pure (no store, no report): runs in worker processes for big imports."""
     columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
     errors: list[tuple[int, Problem]] = []
+    failed: list[tuple[int, str, str]] = []
     for seq, item, doc_id, key, raw_sha, where in jobs:
         row = _row(item, doc_id, key, raw_sha)
         if isinstance(row, tuple):
             errors.append((seq, Problem(*row, file=where["path"], line=where["line"])))
+            failed.append((seq, doc_id, key))
             continue
         row["_seq"] = seq
         for name, values in columns.items():
             values.append(row[name])
     if not columns["doc_id"]:
-        return None, errors
+        return _Built(None, errors, failed)
     columns["minhash"] = _binary_column(dedup.signatures(columns["text"]))
-    return pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors
+    return _Built(pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors, failed)
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """Lines of a big JSONL file that a worker process reads itself (no records cross a pipe)."""
+
+    path: Path
+    rel: str
+    display: str
+    opts: ReadOptions
+    range: jsonl.Range
+
+    def to_json(self, seq: int) -> str:
+        r, o = self.range, self.opts
+        return json.dumps(
+            [
+                str(self.path),
+                self.rel,
+                self.display,
+                [o.source, o.field_map, o.max_bytes],
+                [r.start, r.end, r.first_line, r.lines],
+                seq,
+            ]
+        )
+
+    @staticmethod
+    def build(spec: str) -> tuple[_Built, int]:
+        """A worker's part: read, normalize and sign the shard. Returns the batch and the number
+        of items (records and problems) its lines held."""
+        path, rel, display, (source, field_map, max_bytes), rng, seq = json.loads(spec)
+        opts = ReadOptions(source=source, field_map=field_map, max_bytes=max_bytes)
+        jobs: list[_Job] = []
+        problems: list[tuple[int, Problem]] = []
+        for i, item in jsonl.read_range(Path(path), jsonl.Range(*rng), opts, rel, display):
+            if isinstance(item, Problem):
+                problems.append((seq + i, item))
+            else:
+                jobs.append(_job(seq + i, item))
+        built = _build_rows(jobs)
+        built.errors.extend(problems)
+        return built, len(jobs) + len(problems)
 
 
 def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | tuple[str, str]:
@@ -704,22 +794,24 @@ def _workers() -> int:
 
 
 class _Builder:
-    """Turns admitted records into staged batches of BATCH rows, in order.
+    """Turns records into staged, admitted batches, in input order.
 
     A small import (less than one batch) is built here; in a big one, batches go to worker
     processes (``corpus.ingest.worker``) round robin, at most two per worker in flight, so
-    memory stays flat and reading goes on while they normalize and hash. Jobs and results
-    travel through files in the staging directory; the pipes carry one short line each.
+    memory stays flat and reading goes on while they normalize and hash. A batch is either
+    records (pickled to a file in the staging directory) or a shard of a big JSONL file, which
+    the worker reads itself (then this process only cuts the file at line ends). Results come
+    back in input order and are admitted (``_Admission``) as they do.
     """
 
-    def __init__(self, staging: _Staging) -> None:
-        self.staging = staging
+    def __init__(self, staging: _Staging, admission: _Admission, ledger: Ledger | None = None) -> None:
+        self.staging, self.admission, self.ledger = staging, admission, ledger
         self.jobs: list[_Job] = []
-        self.errors: list[tuple[int, Problem]] = []
         self.batches = 0
         self.n_workers = _workers()
         self.procs: list[subprocess.Popen[str]] = []
-        self.pending: deque[tuple[subprocess.Popen[str], Path, Path]] = deque()
+        # (worker, jobs file or None, output file, where-function, (first record number, lines) of a shard)
+        self.pending: deque[tuple[subprocess.Popen[str], Path | None, Path, _Where, tuple[int, int] | None]] = deque()
 
     def add(self, job: _Job) -> None:
         self.jobs.append(job)
@@ -727,6 +819,19 @@ class _Builder:
             if self.n_workers > 1 and not self.procs:  # a big import: worth starting workers
                 self._start()
             self._submit()
+
+    def add_shard(self, seq: int, shard: _Shard) -> None:
+        """Lines of a JSONL file, records ``seq``... (one per line), read by a worker."""
+        if self.jobs:
+            self._submit()
+        if not self.procs:
+            self._start()
+        display, first = shard.display, shard.range.first_line
+
+        def where(s: int) -> tuple[str | None, int | None, bool]:
+            return display, first + s - seq, False
+
+        self._send(f"shard\t{shard.to_json(seq)}", None, where, (seq, shard.range.lines))
 
     def _start(self) -> None:
         env = _worker_env()
@@ -744,39 +849,54 @@ class _Builder:
 
     def _submit(self) -> None:
         jobs, self.jobs = self.jobs, []
-        self.batches += 1
+        places = {seq: (w["path"], w["line"], isinstance(item, Article)) for seq, item, _, _, _, w in jobs}
         if not self.procs:
-            self._take_local(_build_rows(jobs))
+            self._take(_build_rows(jobs), places.__getitem__)
             return
-        while len(self.pending) >= 2 * len(self.procs):
-            self._take_remote()
-        proc = self.procs[self.batches % len(self.procs)]
-        jobs_path = self.staging.dir / f"jobs-{self.batches:06d}.pickle"
-        out = self.staging.dir / f"{self.batches:06d}.arrow"
+        jobs_path = self.staging.dir / f"jobs-{self.batches + 1:06d}.pickle"
         with open(jobs_path, "wb") as f:
             pickle.dump(_pack(jobs), f, protocol=pickle.HIGHEST_PROTOCOL)
-        assert proc.stdin is not None
-        proc.stdin.write(f"{jobs_path}\t{out}\n")
-        proc.stdin.flush()
-        self.pending.append((proc, jobs_path, out))
+        self._send(f"records\t{jobs_path}", jobs_path, places.__getitem__, None)
 
-    def _take_local(self, result: tuple[pa.Table | None, list[tuple[int, Problem]]]) -> None:
-        table, errors = result
-        self.errors.extend(errors)
+    def _send(self, what: str, jobs_path: Path | None, where: _Where, shard: tuple[int, int] | None) -> None:
+        while len(self.pending) >= 2 * len(self.procs):
+            self._take_remote()
+        self.batches += 1
+        proc = self.procs[self.batches % len(self.procs)]
+        out = self.staging.dir / f"{self.batches:06d}.arrow"
+        assert proc.stdin is not None
+        proc.stdin.write(f"{what}\t{out}\n")
+        proc.stdin.flush()
+        self.pending.append((proc, jobs_path, out, where, shard))
+
+    def _take(self, built: _Built, where: _Where, out: Path | None = None) -> None:
+        table = self.admission.take(built, where)
+        if out is not None and table is not None and built.table is not None and table.num_rows == built.table.num_rows:
+            self.staging.add_file(out, table.num_rows)  # all admitted: the worker's file as it is
+            return
         if table is not None:
             self.staging.write(table)
+        if out is not None:
+            out.unlink(missing_ok=True)
 
     def _take_remote(self) -> None:
-        proc, jobs_path, out = self.pending.popleft()
+        proc, jobs_path, out, where, shard = self.pending.popleft()
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
             raise StoreError("an import worker process failed (see its error above)", hint="run the import again")
         res = json.loads(line)
-        jobs_path.unlink(missing_ok=True)
-        self.errors.extend((seq, Problem.from_dict(err)) for seq, err in res["errors"])
+        if jobs_path is not None:
+            jobs_path.unlink(missing_ok=True)
+        table = None
         if res["rows"]:
-            self.staging.add_file(out, res["rows"])
+            with pa.memory_map(str(out), "r") as src:
+                table = pa.ipc.open_file(src).read_all()
+        errors = [(seq, Problem.from_dict(err)) for seq, err in res["errors"]]
+        built = _Built(table, errors, [(s, d, k) for s, d, k in res["failed"]])
+        if shard is not None and self.ledger is not None and res["items"] < shard[1]:
+            self.ledger.blank_lines(shard[0], shard[1] - res["items"])
+        self._take(built, where, out)
 
     def finish(self) -> None:
         if self.jobs:

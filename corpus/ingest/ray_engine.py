@@ -51,7 +51,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.core.errors import StoreError, UsageError, on_disk_full
-from corpus.core.model import make_doc_id
 from corpus.core.problems import Problem
 from corpus.ingest import dedup, importer
 from corpus.ingest.fingerprints import Ledger, options_digest
@@ -173,9 +172,7 @@ def _read_files(batch: pa.Table, opts: ReadOptions, md: MetadataTable | None, nu
                 continue
             if md is not None and isinstance(rec, RawRecord):
                 md.apply(rec, path)
-            key = rec.source_key
-            where = {"path": rec.path, "line": rec.line}
-            jobs.append((seq, rec, make_doc_id(key), key, rec.raw_sha256 or None, where))
+            jobs.append(importer._job(seq, rec))
             if len(jobs) >= _CHUNK:
                 yield _rows(jobs, problems)
                 jobs, problems = [], []
@@ -185,7 +182,8 @@ def _read_files(batch: pa.Table, opts: ReadOptions, md: MetadataTable | None, nu
 
 def _rows(jobs: list[importer._Job], problems: list[tuple[int, Problem]]) -> pa.Table:
     """Stage-1 rows of a chunk: the signed rows, then the problems (reader's: no doc_id)."""
-    table, errors = importer._build_rows(jobs) if jobs else (None, [])
+    built = importer._build_rows(jobs)
+    table, errors = built.table, built.errors
     by_seq = {j[0]: j for j in jobs}
     extra: list[tuple[int, Problem, str | None, str | None]] = [(seq, p, None, None) for seq, p in problems]
     extra += [(seq, p, by_seq[seq][2], by_seq[seq][3]) for seq, p in errors]

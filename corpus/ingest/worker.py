@@ -1,9 +1,12 @@
-"""Worker process of a big import (``corpus.ingest.importer``): normalize + hash batches of records.
+"""Worker process of a big import (``corpus.ingest.importer``): build batches of staged rows.
 
-Started as ``python -m corpus.ingest.worker DIR`` by ``ingest._Builder``, never forked from
-the importing process (whose Arrow and Delta threads must not be copied) and never through
+Started as ``python -m corpus.ingest.worker`` by ``importer._Builder``, never forked from the
+importing process (whose Arrow and Delta threads must not be copied) and never through
 ``multiprocessing`` (which re-imports the caller's ``__main__``). Protocol, one line each:
-stdin ``JOBS_PICKLE OUT_ARROW``; stdout ``{"rows": n, "errors": [[record number, problem as a dict]]}``.
+stdin ``records<TAB>JOBS_PICKLE<TAB>OUT_ARROW`` (records read by the importer) or
+``shard<TAB>SPEC_JSON<TAB>OUT_ARROW`` (lines of a JSONL file, read here); stdout
+``{"rows": n, "errors": [[record number, problem as a dict]], "failed": [[record number,
+doc_id, source key]], "items": records and problems read}``.
 """
 
 from __future__ import annotations
@@ -17,21 +20,25 @@ import sys
 def main() -> None:
     # Ctrl-C is the importing process's to handle: it closes our stdin, and we stop after the batch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from corpus.ingest.importer import _build_rows, _unpack, _write_ipc
+    from corpus.ingest.importer import _build_rows, _Shard, _unpack, _write_ipc
 
     for line in sys.stdin:
-        jobs_path, out_path = line.rstrip("\n").split("\t")
-        with open(jobs_path, "rb") as f:
-            jobs = _unpack(pickle.load(f))
-        table, errors = _build_rows(jobs)
-        if table is not None:
-            _write_ipc(table, out_path)
-        sys.stdout.write(
-            json.dumps(
-                {"rows": table.num_rows if table is not None else 0, "errors": [[s, p.to_dict()] for s, p in errors]}
-            )
-            + "\n"
-        )
+        kind, what, out_path = line.rstrip("\n").split("\t")
+        if kind == "shard":
+            built, items = _Shard.build(what)
+        else:
+            with open(what, "rb") as f:
+                jobs = _unpack(pickle.load(f))
+            built, items = _build_rows(jobs), len(jobs)
+        if built.table is not None:
+            _write_ipc(built.table, out_path)
+        result = {
+            "rows": built.table.num_rows if built.table is not None else 0,
+            "errors": [[s, p.to_dict()] for s, p in built.errors],
+            "failed": built.failed,
+            "items": items,
+        }
+        sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 
 

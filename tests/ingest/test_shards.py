@@ -1,0 +1,173 @@
+"""Big JSONL files read by the import workers themselves, in line ranges ("shards"): the same
+report, the same stored rows and the same fingerprints as reading them in the importing process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ingest.test_ingest import article_text
+
+from corpus.ingest import importer
+from corpus.ingest.readers import ReadOptions, jsonl
+from corpus.store.table import CorpusStore
+
+
+def hostile_jsonl(path: Path, n: int = 120, seed: int = 0, edited: tuple[int, ...] = ()) -> Path:
+    """Records with every line-level case the reader knows, spread over many shards."""
+    lines: list[bytes] = []
+    base = article_text(4000 + seed)
+    for i in range(n):
+        rec = {
+            "id": f"r{i}",
+            "title": f"T{i}",
+            "text": article_text(seed * 1000 + i) + (" edited" if i in edited else ""),
+        }
+        if i % 17 == 3:
+            rec["text"] = base  # exact duplicates (the first one kept)
+        if i % 23 == 5:
+            rec["text"] = base.replace("vote", "ballot", 1) + " extra"  # near-duplicates
+        lines.append(json.dumps(rec, ensure_ascii=i % 2 == 0).encode("utf-8"))
+        if i % 11 == 0:
+            lines.append(b"")  # blank line
+        if i % 13 == 0:
+            lines.append(b"   \t ")  # whitespace only
+        if i % 19 == 0:
+            lines.append(b'{"id": "bad", "text": ')  # malformed
+        if i % 29 == 0:
+            lines.append(b"[1, 2]")  # not an object
+        if i % 31 == 0:
+            lines.append(json.dumps({"id": f"r{i // 2}", "text": "repeated id, later"}).encode())
+        if i % 37 == 0:
+            lines.append(json.dumps({"id": f"e{i}", "text": "  "}).encode())  # empty text
+        if i % 41 == 0:
+            lines.append(json.dumps({"id": f"l{i}", "text": "caf\xe9 " + article_text(i)}).encode("latin-1"))
+        if i % 43 == 0:
+            lines.append(json.dumps({"id": f"x{i}", "text": "x" * 5000}).encode())  # over max_bytes
+        if i % 47 == 0:
+            lines.append(json.dumps({"id": f"c{i}", "text": article_text(7000 + i)}).encode() + b"\r")  # CRLF
+        if i % 53 == 0:
+            lines.append(b'{"id": "s%d",\r "text": "a stray CR between tokens"}' % i)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))  # a BOM, and no newline at the end
+    return path
+
+
+def _import(paths: list[Path], store: CorpusStore, monkeypatch, *, shards: bool) -> dict:
+    monkeypatch.setattr(importer, "SHARD_BYTES", 3000 if shards else 1 << 40)
+    monkeypatch.setattr(importer, "BATCH", 25)  # record batches go to the workers too
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "2")
+    r = importer.import_paths(paths, store, message="m", max_bytes=4000)
+    d = r.to_dict()
+    d.pop("message", None)
+    return d
+
+
+def _rows(store: CorpusStore) -> list[tuple]:
+    cols = ["doc_id", "source_key", "text", "title", "raw_sha256", "minhash", "near_dup_cluster", "meta"]
+    return sorted(tuple(r[c] for c in cols) for b in store.iter_batches(None, cols, 1000) for r in b.to_pylist())
+
+
+def test_ranges_cover_every_line_once(tmp_path):
+    p = hostile_jsonl(tmp_path / "a.jsonl")
+    parts = list(jsonl.plan_ranges(p, "a.jsonl", 4000, 3000))
+    ranges = [x for x in parts if isinstance(x, jsonl.Range)]
+    too_long = [x for x in parts if not isinstance(x, jsonl.Range)]
+    assert len(ranges) > 20 and too_long  # many shards, and the long lines cut out of them
+    # consecutive line numbers and bytes: every line in exactly one range or reported
+    line, total = 1, 0
+    for part in parts:
+        if isinstance(part, jsonl.Range):
+            assert part.first_line == line
+            line += part.lines
+            total += part.end - part.start
+        else:
+            assert part[0] == line and part[1].code == "line_too_long"
+            line += 1
+    assert line - 1 == p.read_bytes().count(b"\n") + 1
+    opts = ReadOptions(max_bytes=4000)
+    sharded = [
+        (r.first_line + i, getattr(item, "source_key", None) or item.code)
+        for r in ranges
+        for i, item in jsonl.read_range(p, r, opts, "a.jsonl", "a.jsonl")
+    ] + [(n, prob.code) for n, prob in too_long]
+    whole = [
+        (item.line, getattr(item, "source_key", None) or item.code)
+        for item in jsonl.read(p, "a.jsonl", opts, "a.jsonl")
+    ]
+    assert sorted(sharded) == sorted(whole)
+
+
+@pytest.mark.slow
+def test_sharded_import_equals_the_sequential_one(tmp_path, monkeypatch):
+    big, other = hostile_jsonl(tmp_path / "in" / "big.jsonl"), tmp_path / "in" / "small.jsonl"
+    big.parent.mkdir(exist_ok=True)
+    # a later file repeating ids of the big one: the first record of a key (in big.jsonl) is kept
+    other.write_text("\n".join(json.dumps({"id": f"r{i}", "text": f"later {i}"}) for i in range(0, 40, 7)) + "\n")
+    results = {}
+    for shards in (False, True):
+        store = CorpusStore(tmp_path / f"store-{shards}")
+        first = _import([big.parent], store, monkeypatch, shards=shards)
+        # an update: changed and unchanged records of a re-read file (raw-hash admission)
+        big2 = hostile_jsonl(tmp_path / "v2" / "big.jsonl", edited=(8, 60, 100))  # one path: equal reports
+        big2.write_bytes(big2.read_bytes().replace(b'"id": "r9",', b'"id": "r9x",'))
+        second = _import([big2.parent], store, monkeypatch, shards=shards)
+        again = _import([big2.parent], store, monkeypatch, shards=shards)  # fingerprint: skipped
+        results[shards] = (first, second, again, _rows(store))
+    for a, b in zip(results[False], results[True]):
+        assert a == b
+    first, second, again, rows = results[True]
+    codes = {e["code"] for e in first["errors"]}
+    assert {"malformed_json", "not_json_object", "repeated_source_key", "empty_text", "line_too_long"} <= codes
+    assert first["duplicates"] >= 5 and first["near_duplicates"] >= 3 and first["added"] > 100
+    repeated = [e["file"] for e in first["errors"] if e["code"] == "repeated_source_key"]
+    assert sum(f.endswith("small.jsonl") for f in repeated) == 6  # r0, r7, ... r35: big.jsonl came first
+    assert (second["updated"], second["added"]) == (3, 0) and second["unchanged"] > 90
+    assert any(d["source_key"] == "r9x" for d in second["duplicate_of"])  # r9's text under a new id
+    assert again["files_skipped"] == 0  # the file had problems: read again, all unchanged
+    assert again["unchanged"] == second["unchanged"] + second["updated"] + second["added"]
+
+
+@pytest.mark.slow
+def test_skipped_sharded_file_counts_its_records_not_its_lines(tmp_path, monkeypatch):
+    p = tmp_path / "in" / "clean.jsonl"
+    p.parent.mkdir()
+    recs = [json.dumps({"id": f"k{i}", "text": article_text(i)}) for i in range(60)]
+    p.write_text("\n\n".join(recs) + "\n\n\n")  # blank lines between and after
+    store = CorpusStore(tmp_path / "s")
+    first = _import([p], store, monkeypatch, shards=True)
+    again = _import([p], store, monkeypatch, shards=True)
+    assert first["added"] == 60 and first["errors"] == []
+    assert again["files_skipped"] == 1 and again["unchanged"] == 60
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(obj=st.dictionaries(st.text(max_size=8), _json_values, max_size=6), ascii_only=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_fast_json_parse_is_jsons(obj, ascii_only):
+    """orjson's parse is used only when it equals json's (big integers, NaN, surrogates: json's)."""
+    raw = json.dumps(obj, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    fast = jsonl._fast_loads(raw)
+    if fast is not None:
+        assert repr(fast) == repr(json.loads(raw.decode("utf-8", "surrogatepass")))
+
+
+def test_fast_json_parse_leaves_the_hard_cases_to_json():
+    for raw in [
+        b'{"a": 123456789012345678901234567890}',
+        b'{"a": NaN}',
+        b'{"a": "\\ud800"}',
+        b"\xef\xbb\xbf{}",
+        b"[" * 500 + b"]" * 500,
+    ]:
+        assert jsonl._fast_loads(raw) is None
+    assert jsonl._fast_loads(b'{"a": [1, 2.5, "x"]}\r\n') == {"a": [1, 2.5, "x"]}
