@@ -25,6 +25,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -828,6 +829,10 @@ class _FileSet:
 
     Each closed file becomes a Delta ``AddAction`` with exact statistics (row count, min/max
     and null count of the key columns): readers use them to skip files, so they must be right.
+
+    Row groups are encoded and compressed on a few threads (pyarrow releases the GIL), at most
+    one per file at a time, so a commit uses the machine's cores: the Parquet encoding of the
+    texts is the biggest serial step of an import.
     """
 
     def __init__(self, fs: pafs.FileSystem, root: str):
@@ -835,6 +840,7 @@ class _FileSet:
         self.open: dict[str, dict[str, Any]] = {}
         self.done: list[AddAction] = []
         self.paths: list[str] = []
+        self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="parquet")
 
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel}" if self.root else rel
@@ -894,15 +900,23 @@ class _FileSet:
         if f["bytes"] >= 3 * TARGET_FILE_SIZE:  # ~3x compression on news text
             self._close(bucket)
 
-    @staticmethod
-    def _flush_rows(f: dict[str, Any]) -> None:
+    def _flush_rows(self, f: dict[str, Any]) -> None:
         if f["pending"]:
-            f["writer"].write_table(pa.Table.from_batches(f["pending"]), row_group_size=_ROW_GROUP)
+            self._wait(f)  # one write per file at a time: row groups stay in order
+            table = pa.Table.from_batches(f["pending"])
+            f["future"] = self.pool.submit(f["writer"].write_table, table, row_group_size=_ROW_GROUP)
             f["pending"], f["pending_rows"] = [], 0
+
+    @staticmethod
+    def _wait(f: dict[str, Any]) -> None:
+        future = f.pop("future", None)
+        if future is not None:
+            future.result()  # its error (a full disk...) is raised here
 
     def _close(self, bucket: str) -> None:
         f = self.open.pop(bucket)
         self._flush_rows(f)
+        self._wait(f)
         f["writer"].close()
         size = self.fs.get_file_info(self._full(f["rel"])).size
         stats = {"numRecords": f["rows"], "minValues": f["min"], "maxValues": f["max"], "nullCount": f["nulls"]}
@@ -913,12 +927,16 @@ class _FileSet:
         )
 
     def close(self) -> list[AddAction]:
-        for b in sorted(self.open):
-            self._close(b)
+        try:
+            for b in sorted(self.open):
+                self._close(b)
+        finally:
+            self.pool.shutdown()
         return self.done
 
     def discard(self) -> None:
         """Delete the files of a commit that did not happen (they would be orphans)."""
+        self.pool.shutdown(cancel_futures=True)  # waits for the writes under way
         for f in self.open.values():
             try:
                 f["writer"].close()
