@@ -27,20 +27,19 @@ are re-planned against the new version and the commit is retried (``store.Concur
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
 import pickle
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -436,44 +435,51 @@ def _load_memory_index(store: CorpusStore, version: int | None, threshold: float
 
 class _Seen:
     """The doc ids admitted so far in this import, 8 bytes each: 64-bit doc ids (16 hex digits,
-    as ``make_doc_id`` makes them) go to a set, flushed into one sorted ``array('Q')`` searched
-    with ``bisect``; other ids (imported Articles) stay in a set of strings."""
+    as ``make_doc_id`` makes them) go to sorted numpy runs (one per batch, merged into one array
+    every ``_FLUSH`` ids) searched with ``searchsorted`` a batch at a time; other ids (imported
+    Articles) stay in a set of strings."""
 
     _FLUSH = 1 << 16
+    _HEX16 = re.compile("[0-9a-f]{16}")
 
     def __init__(self) -> None:
-        self.recent: set[int] = set()
-        self.old = array("Q")
+        self.old = np.empty(0, np.uint64)
+        self.runs: list[np.ndarray] = []
+        self.recent = 0
         self.other: set[str] = set()
 
     def add(self, doc_id: str) -> bool:
         """Record ``doc_id``; False if it was already there."""
-        if len(doc_id) == 16:
-            try:
-                k = int(doc_id, 16)
-            except ValueError:
-                k = -1
-            if k >= 0 and doc_id == format(k, "016x"):
-                if k in self.recent:
-                    return False
-                i = bisect.bisect_left(self.old, k)
-                if i < len(self.old) and self.old[i] == k:
-                    return False
-                self.recent.add(k)
-                if len(self.recent) >= self._FLUSH:
-                    merged = np.sort(
-                        np.concatenate(
-                            (np.frombuffer(self.old, np.uint64), np.fromiter(self.recent, np.uint64, len(self.recent)))
-                        )
-                    )
-                    self.old = array("Q")
-                    self.old.frombytes(merged.tobytes())
-                    self.recent = set()
-                return True
-        if doc_id in self.other:
-            return False
-        self.other.add(doc_id)
-        return True
+        return self.add_many([doc_id])[0]
+
+    def add_many(self, doc_ids: Sequence[str]) -> list[bool]:
+        """Record ids in order; for each, False if it was there already (or earlier in the list)."""
+        out = [True] * len(doc_ids)
+        hexes: list[int] = []
+        for i, d in enumerate(doc_ids):
+            if self._HEX16.fullmatch(d):
+                hexes.append(i)
+            elif d in self.other:
+                out[i] = False
+            else:
+                self.other.add(d)
+        if not hexes:
+            return out
+        keys = np.frombuffer(bytes.fromhex("".join(doc_ids[i] for i in hexes)), ">u8").astype(np.uint64)
+        new = np.zeros(len(keys), bool)
+        new[np.unique(keys, return_index=True)[1]] = True  # first in the list
+        for run in (self.old, *self.runs):
+            if len(run):
+                pos = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+                new &= run[pos] != keys
+        self.runs.append(np.unique(keys))
+        self.recent += len(keys)
+        if self.recent >= self._FLUSH:
+            self.old = np.sort(np.concatenate((self.old, *self.runs)))
+            self.runs, self.recent = [], 0
+        for i, ok in zip(hexes, new.tolist()):
+            out[i] = ok
+        return out
 
 
 class _RawHashes:
@@ -627,8 +633,9 @@ class _Admission:
             ]
             events.sort()
         keep = np.ones(t.num_rows if t is not None else 0, dtype=bool)
-        for seq, j, doc_id, key, raw in events:
-            if not self.seen.add(doc_id):
+        first = self.seen.add_many([e[2] for e in events])
+        for (seq, j, doc_id, key, raw), is_first in zip(events, first):
+            if not is_first:
                 path, line, _ = where(seq)
                 problems[seq] = Problem(
                     "repeated_source_key",
