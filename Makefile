@@ -95,11 +95,12 @@ bench: $(VENV)/.installed install-labelstudio install-postgresql
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_release.py
 	$(BIN)/python bench/bench_push.py
+	$(BIN)/python bench/bench_push.py --n 1000 --vs-predictions spacy
 	$(BIN)/python bench/bench_pull.py
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_annotators.py
 	$(BIN)/python bench/bench_exit.py
-	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_models.py --train
 
 # The fault suite (tests/faults, issue #15) at full size: kill -9 of import, push and pull, 10 each,
 # at seeded random moments; full disks (tmpfs) during pull and release build; a hung server; the

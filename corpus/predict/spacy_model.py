@@ -429,6 +429,30 @@ def _reference(nlp: Any, text: str, spans: list[tuple[int, int, str]]) -> tuple[
     return doc, len(spans) - len(kept)
 
 
+def pieces(docs: list[TrainDoc], max_chars: int) -> list[TrainDoc]:
+    """Documents cut at line breaks that no span crosses into pieces of up to ``max_chars``
+    (a longer paragraph stays whole), spans shifted: more, smaller updates per pass over the
+    data than whole articles give at the same cost."""
+    out: list[TrainDoc] = []
+    for text, spans in docs:
+        inside = [False] * (len(text) + 1)
+        for s, e, _ in spans:
+            for i in range(s, e):
+                inside[i] = True
+        cuts = [i + 1 for i, ch in enumerate(text) if ch == "\n" and not inside[i] and not inside[i + 1]]
+        bounds, start = [], 0
+        for prev, cut in zip([0, *cuts], [*cuts, len(text)]):
+            if cut - start > max_chars and prev > start:
+                bounds.append((start, prev))
+                start = prev
+        bounds.append((start, len(text)))
+        for a, b in bounds:
+            mine = [(s - a, e - a, lab) for s, e, lab in spans if a <= s and e <= b]
+            if text[a:b].strip():
+                out.append((text[a:b], mine))
+    return out
+
+
 def ner_config(width: int = 96, depth: int = 4) -> dict[str, Any]:
     """spaCy's default NER model (a CNN token encoder + transition parser) at a given size."""
     return {
@@ -510,6 +534,7 @@ def train_ner(
     base: str | None = DEFAULT_PIPELINE,
     patience: int = 4,
     batch_size: int = 8,
+    piece_chars: int | None = 1000,
 ) -> tuple[Any, dict[str, Any]]:
     """One NER over ``labels``, trained on CPU with a fixed seed.
 
@@ -519,8 +544,14 @@ def train_ner(
     norms; it is fine-tuned with the NER. (Frozen base vectors with only the NER's transition model
     trained were tried: dev overlap F1 0.57 after 5 epochs against 0.73 fine-tuned, on PolNeAR.)
     Without ``base``: a blank English pipeline with a small CNN encoder trained from scratch. Spans of one document that overlap
-    are resolved longest first (NER cannot nest); the number dropped is reported. Stops after
-    ``epochs``, after ``max_seconds``, or when the dev score (mean overlap F1 over the labels) has not
+    are resolved longest first (NER cannot nest); the number dropped is reported (on PolNeAR
+    train: none but exact duplicates, a source shared by several cues: its cue, source and content
+    spans do not overlap, a nested attribution is cut out of the outer content). With
+    ``piece_chars`` the training documents are cut into pieces of about that size at line breaks
+    no span crosses (``pieces``): on PolNeAR, dev overlap F1 0.67 after one epoch against 0.40 for
+    whole articles, 0.78 against 0.77 within the same 600 s. Stops after
+    ``epochs``, after ``max_seconds`` CPU seconds of this process (a budget in CPU time stops at the
+    same epoch on a busy machine as on an idle one: the lead's benchmarks share the cores), or when the dev score (mean overlap F1 over the labels) has not
     improved for ``patience`` epochs, and keeps the best epoch. Returns the pipeline and a log.
     """
     import random
@@ -531,7 +562,7 @@ def train_ner(
     from spacy.util import fix_random_seed, minibatch
 
     fix_random_seed(seed)
-    start = time.monotonic()
+    start, cpu0 = time.monotonic(), time.process_time()
     pretrained: bytes | None = None
     with cpu_ops():
         if base:  # the NER's own encoder, of the base's tok2vec architecture, starting from its weights
@@ -547,7 +578,7 @@ def train_ner(
         ner.add_label(lab)
 
     examples, dropped = [], 0
-    for text, spans in train:
+    for text, spans in pieces(train, piece_chars) if piece_chars else train:
         ref, d = _reference(nlp, text, spans)
         dropped += d
         examples.append(Example(nlp.make_doc(text), ref))
@@ -578,10 +609,11 @@ def train_ner(
             if best is None or entry["dev_overlap_f1"] > best[0]:
                 best = (entry["dev_overlap_f1"], epoch + 1, ner.to_bytes())
         entry["seconds"] = round(time.monotonic() - start, 1)
+        entry["cpu_seconds"] = round(time.process_time() - cpu0, 1)
         info["epochs"].append(entry)
         if log is not None:
             log(entry)
-        if max_seconds is not None and time.monotonic() - start > max_seconds:
+        if max_seconds is not None and time.process_time() - cpu0 > max_seconds:
             info["stopped"] = "time budget"
             break
         if best is not None and epoch + 1 - best[1] >= patience:
@@ -591,6 +623,7 @@ def train_ner(
         ner.from_bytes(best[2])
         info["best_dev_overlap_f1"], info["best_epoch"] = best[0], best[1]
     info["seconds"] = round(time.monotonic() - start, 1)
+    info["cpu_seconds"] = round(time.process_time() - cpu0, 1)
     return nlp, info
 
 

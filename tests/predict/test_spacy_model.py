@@ -194,3 +194,26 @@ def test_indexed_attribute_ruler_sets_what_spacy_s_ruler_sets(spacy_pre, seed_ar
         if text == EXCEPTIONS:  # the two-token and regular-expression patterns did fire
             lemmas = {t.lower_: t.lemma_ for t in mine}
             assert (lemmas["gon"], lemmas["na"], lemmas["nothin'"], lemmas["ai"]) == ("go", "to", "nothing", "be")
+
+
+def test_training_pieces_cut_at_line_breaks_no_span_crosses():
+    from corpus.predict.spacy_model import pieces
+
+    text = 'Anna said no.\n\n"The bridge\nis closed," Tom said.\nMarkets opened.\nEnd of the story here.'
+    spans = []
+    for s, lab in (("said", "cue"), ("The bridge\nis closed", "content"), ("Tom", "source"), ("said", "cue")):
+        start = text.index(s, spans[-1][0] + 1 if spans and s == "said" else 0)
+        spans.append((start, start + len(s), lab))
+    got = pieces([(text, spans)], max_chars=20)
+    assert "".join(t for t, _ in got) == text  # nothing lost or repeated
+    assert sum(len(s) for _, s in got) == len(spans)  # every span kept, in one piece
+    want = sorted(text[s:e] for s, e, _ in spans)
+    assert sorted(t[s:e] for t, sp in got for s, e, _ in sp) == want
+    assert any("The bridge\nis closed" in t for t, _ in got)  # the content's line break is not a cut
+    # a piece grows to max_chars at most, unless one paragraph is longer: it stays whole
+    assert [t for t, _ in got] == [
+        "Anna said no.\n\n",
+        '"The bridge\nis closed," Tom said.\n',
+        "Markets opened.\n",
+        "End of the story here.",
+    ]

@@ -13,7 +13,7 @@ from corpus.cli import main
 from corpus.core.model import Annotation, Article
 from corpus.predict import spacy_model as sm
 from corpus.predict.evaluate import evaluate
-from corpus.predict.train import TrainedPreannotator, assemble_attributions
+from corpus.predict.train import TrainedPreannotator, assemble_attributions, attribution_sentences
 from corpus.release.splits import assign_split
 
 pytest.importorskip("spacy")
@@ -233,3 +233,61 @@ def test_model_predictions_round_trip_push_pull_with_exact_offsets(trained, gold
             for s in (a.cue, a.content, a.source):
                 if s is not None:
                     assert s.text == s.expected_text(arts[doc_id].text)
+
+
+def _sp(text: str, s: str, lab: str, nth: int = 0) -> tuple[int, int, str]:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(s, start + 1)
+    return start, start + len(s), lab
+
+
+def test_a_cue_the_model_gave_no_content_gets_the_longer_side_of_its_sentence():
+    text = "Markets opened. Anna Berg said the bridge was closed for repairs. Tom Reyes agreed."
+    spans = [
+        _sp(text, "said", "cue"),
+        _sp(text, "Anna Berg", "source"),
+        _sp(text, "agreed", "cue"),
+        _sp(text, "Tom Reyes", "source"),
+    ]
+    got = assemble_attributions(text, spans)
+    # "agreed" has no side of two words in its sentence: no guess rather than a made-up content
+    assert [(text[slice(*g.cue[0])], text[slice(*g.source[0])], text[slice(*g.content[0])]) for g in got] == [
+        ("said", "Anna Berg", "the bridge was closed for repairs")
+    ]
+    with_content = assemble_attributions(text, spans + [_sp(text, "the bridge was closed for repairs", "content")])
+    assert got[0].score < with_content[0].score  # the guess is marked less sure (push --order uncertainty)
+    assert assemble_attributions(text, spans, fallback_content=False) == []
+
+
+def test_a_content_piece_goes_to_the_nearest_cue_it_does_not_contain():
+    text = "Nobody knew what he said, Anna later told reporters."
+    spans = [
+        _sp(text, "said", "cue"),
+        _sp(text, "told", "cue"),
+        _sp(text, "Anna", "source"),
+        _sp(text, "Nobody knew what he said", "content"),
+    ]
+    got = assemble_attributions(text, spans, fallback_content=False)
+    assert [(text[slice(*g.cue[0])], text[slice(*g.content[0])]) for g in got] == [("told", "Nobody knew what he said")]
+
+
+def test_a_title_before_a_name_does_not_end_the_sentence_of_its_cue():
+    text = "Markets fell. Sen. Marco Rubio said that taxes would rise. Gov. J. Smith agreed with him."
+    got = assemble_attributions(
+        text,
+        [
+            _sp(text, "said", "cue"),
+            _sp(text, "Sen. Marco Rubio", "source"),
+            _sp(text, "taxes would rise", "content"),
+            _sp(text, "agreed", "cue"),
+            _sp(text, "Gov. J. Smith", "source"),
+            _sp(text, "with him", "content"),
+        ],
+    )
+    assert [text[slice(*g.source[0])] for g in got if g.source] == ["Sen. Marco Rubio", "Gov. J. Smith"]
+    assert [text[s:e] for s, e in attribution_sentences(text)] == [
+        "Markets fell.",
+        "Sen. Marco Rubio said that taxes would rise.",
+        "Gov. J. Smith agreed with him.",
+    ]
