@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_models.py                        # rules vs dependency rules, seed, docs/s
     .venv/bin/python bench/bench_models.py --model models/polnear # and a model from `corpus train`
-    .venv/bin/python bench/bench_models.py --train                # train it first (once; ~15 min on 2 cores)
+    .venv/bin/python bench/bench_models.py --train                # train it first (~11 min, 640 CPU-s)
 
 1. **Attribution on PolNeAR's held-out tenth** (../shared/data/polnear/train, imported with the brat
    reader; the documents the release split puts in `test`): regex rules (`rules`), dependency
