@@ -56,7 +56,8 @@ class PullReport:
         }
 
 
-_LEFTOVER_PATTERNS = (".*.export.json", ".*.jsonl.tmp", ".*.manifest.json.*.tmp")
+# atomic.atomic_open's temporary names are ".<name>.<random>.tmp"
+_LEFTOVER_PATTERNS = (".*.export.json", ".*.jsonl.tmp", ".*.jsonl.*.tmp", ".*.manifest.json.*.tmp")
 
 
 def clean_leftovers(out_dir: Path) -> list[str]:

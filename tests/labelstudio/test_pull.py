@@ -347,3 +347,25 @@ def test_pull_cleans_the_leftovers_of_a_killed_pull(labelstudio, annotated, tmp_
     assert left == sorted(
         [f"gold-{killed}.jsonl", *(Path(x).name for x in (out.snapshot, out.manifest, out.errors_file))]
     )
+
+
+def test_leftovers_of_a_killed_pull_are_the_atomic_writers_temporary_files(tmp_path):
+    """What a pull killed mid-write leaves (atomic_open's temporary files, under their real
+    names) is what clean_leftovers removes; finished snapshots and other files stay."""
+    import shutil
+
+    from corpus.core import atomic
+    from corpus.labelstudio.pull import clean_leftovers
+
+    left = []
+    for name in ("20261202T000000Z.jsonl", "20261202T000000Z.errors.jsonl", "20261202T000000Z.manifest.json"):
+        with atomic.atomic_open(tmp_path / name) as fh:  # Discard: removed quietly
+            fh.write("{}\n")
+            (tmp,) = [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.name not in left]
+            shutil.copy(tmp, tmp_path.parent / "saved")  # as a kill would leave it
+            raise atomic.Discard
+        shutil.move(tmp_path.parent / "saved", tmp)
+        left.append(tmp.name)
+    (tmp_path / "gold-1.jsonl").write_text("{}\n")  # another writer's snapshot: not ours to remove
+    assert sorted(clean_leftovers(tmp_path)) == sorted(left)
+    assert [p.name for p in tmp_path.iterdir()] == ["gold-1.jsonl"]
