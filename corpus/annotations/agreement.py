@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +148,7 @@ def exact_counts(a: set, b: set) -> PRF:
     return PRF(tp, len(a), tp, len(b))
 
 
-def overlap_counts(a: set[tuple[str, Frags]], b: set[tuple[str, Frags]]) -> PRF:
+def overlap_counts(a: Collection[tuple[str, Frags]], b: Collection[tuple[str, Frags]]) -> PRF:
     ma = sum(1 for la, fa in a if any(la == lb and overlaps(fa, fb) for lb, fb in b))
     mb = sum(1 for lb, fb in b if any(la == lb and overlaps(fa, fb) for la, fa in a))
     return PRF(ma, len(a), mb, len(b))

@@ -455,43 +455,34 @@ def pieces(docs: list[TrainDoc], max_chars: int) -> list[TrainDoc]:
 
 def ner_config(width: int = 96, depth: int = 4) -> dict[str, Any]:
     """spaCy's default NER model (a CNN token encoder + transition parser) at a given size."""
-    return {
-        "model": {
-            "@architectures": "spacy.TransitionBasedParser.v2",
-            "state_type": "ner",
-            "extra_state_tokens": False,
-            "hidden_width": 64,
-            "maxout_pieces": 2,
-            "use_upper": True,
-            "nO": None,
-            "tok2vec": {
-                "@architectures": "spacy.HashEmbedCNN.v2",
-                "pretrained_vectors": None,
-                "width": width,
-                "depth": depth,
-                "embed_size": 2000,
-                "window_size": 1,
-                "maxout_pieces": 3,
-                "subword_features": True,
-            },
+    return _ner_model(
+        {
+            "@architectures": "spacy.HashEmbedCNN.v2",
+            "pretrained_vectors": None,
+            "width": width,
+            "depth": depth,
+            "embed_size": 2000,
+            "window_size": 1,
+            "maxout_pieces": 3,
+            "subword_features": True,
         }
-    }
+    )
 
 
 def overlap_f1(pred: list[list[tuple[int, int, str]]], gold: list[list[tuple[int, int, str]]], labels: Sequence[str]):
     """Mean over ``labels`` of the span F1 where a span counts when it overlaps one of the same
-    label on the other side (the matching ``corpus evaluate`` reports): the dev score of training."""
+    label on the other side (``corpus.annotations.agreement``'s overlap matching, which ``corpus
+    evaluate`` reports): the dev score of training."""
+    from corpus.annotations.agreement import PRF, overlap_counts
+
     f1s = []
     for lab in labels:
-        tp_p = tp_g = n_p = n_g = 0
+        prf = PRF()
         for p_doc, g_doc in zip(pred, gold):
-            ps = [(s, e) for s, e, lb in p_doc if lb == lab]
-            gs = [(s, e) for s, e, lb in g_doc if lb == lab]
-            n_p, n_g = n_p + len(ps), n_g + len(gs)
-            tp_p += sum(any(s < ge and gs_ < e for gs_, ge in gs) for s, e in ps)
-            tp_g += sum(any(s < pe and ps_ < e for ps_, pe in ps) for s, e in gs)
-        prec, rec = (tp_p / n_p if n_p else 0.0), (tp_g / n_g if n_g else 0.0)
-        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+            g = [(lab, ((s, e),)) for s, e, lb in g_doc if lb == lab]
+            p = [(lab, ((s, e),)) for s, e, lb in p_doc if lb == lab]
+            prf.add(overlap_counts(g, p))
+        f1s.append(prf.f1 or 0.0)
     return sum(f1s) / len(f1s) if f1s else 0.0
 
 
