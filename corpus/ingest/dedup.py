@@ -51,18 +51,6 @@ def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
     return minhash.signatures(texts, num_perm)
 
 
-def word_hashes(text: str) -> np.ndarray:
-    from corpus.ingest import minhash
-
-    return minhash.word_hashes(text)
-
-
-def shingle_hashes(text: str) -> list[int]:
-    from corpus.ingest import minhash
-
-    return minhash.shingle_hashes(text)
-
-
 def _false_positive(threshold: float, b: int, r: int) -> float:
     s = np.linspace(0.0, threshold, 1001)
     return float(np.trapezoid(1 - (1 - s**r) ** b, s))

@@ -8,7 +8,8 @@ import re
 import numpy as np
 
 from corpus.ingest import dedup
-from corpus.ingest.dedup import DedupIndex, jaccard, shingle_hashes, signature, word_hashes
+from corpus.ingest.dedup import DedupIndex, jaccard, signature
+from corpus.ingest.minhash import shingle_hashes, word_hashes
 
 EXPECTED_PREFIX = [2990059405, 1825485219, 1201925018, 4125856419]
 

@@ -189,6 +189,10 @@ def record_from_mapping(
     )
 
 
+def too_long(max_bytes: int, display: str, line: int) -> Problem:
+    return Problem("line_too_long", f"line longer than max_bytes {max_bytes}", file=display, line=line)
+
+
 def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tuple[int, bytes] | Problem]:
     """Binary lines of a big file, streamed; a line over ``max_bytes`` is reported, not read."""
     try:
@@ -208,7 +212,7 @@ def lines_with_numbers(path: Path, display: str, max_bytes: int) -> Iterator[tup
                 return
             n += 1
             if len(line) > max_bytes and not line.endswith(b"\n"):
-                yield Problem("line_too_long", f"line longer than max_bytes {max_bytes}", file=display, line=n)
+                yield too_long(max_bytes, display, n)
                 while line and not line.endswith(b"\n"):  # skip the rest of it
                     line = f.readline(1 << 20)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from corpus.ingest.readers.base import (
     lines_with_numbers,
     lone_surrogate,
     record_from_mapping,
+    too_long,
 )
 
 EXTENSIONS = (".jsonl", ".ndjson")
@@ -137,25 +139,19 @@ def plan_ranges(path: Path, display: str, max_bytes: int, target: int) -> Iterat
                 yield line, Problem("unreadable_file", f"read failed: {e.strerror or e}", file=display, line=line)
                 return
             buf += more
-            if more:
-                cut = buf.rfind(b"\n") + 1
-            else:  # the end: what follows the last line end is the last line
-                cut = len(buf)
-                if len(buf) - (buf.rfind(b"\n") + 1) > max_bytes:
-                    cut = buf.rfind(b"\n") + 1
-                    if cut:
-                        yield Range(pos, pos + cut, line, buf.count(b"\n", 0, cut))
-                    n = line + buf.count(b"\n", 0, cut)
-                    yield n, Problem("line_too_long", f"line longer than max_bytes {max_bytes}", file=display, line=n)
-                    return
+            cut = buf.rfind(b"\n") + 1
+            if not more and len(buf) - cut <= max_bytes:
+                cut = len(buf)  # the end: the last line, without a line end
             if cut:
                 n = buf.count(b"\n", 0, cut) + (0 if buf[cut - 1 : cut] == b"\n" else 1)
                 yield Range(pos, pos + cut, line, n)
                 pos, line, buf = pos + cut, line + n, buf[cut:]
             if not more:
+                if buf:  # the last line, over the limit
+                    yield line, too_long(max_bytes, display, line)
                 return
             if len(buf) > max_bytes:  # a line over the limit: reported, skipped, not held
-                yield line, Problem("line_too_long", f"line longer than max_bytes {max_bytes}", file=display, line=line)
+                yield line, too_long(max_bytes, display, line)
                 while (i := buf.find(b"\n")) < 0:
                     pos += len(buf)
                     buf = f.read(1 << 20)
@@ -176,14 +172,9 @@ def read_range(path: Path, rng: Range, opts: ReadOptions, rel: str, display: str
         return
     if rng.start == 0 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    lines = [line + b"\n" for line in data.split(b"\n")]  # only \n ends a line (as for readline)
-    lines[-1] = lines[-1][:-1]
-    if not lines[-1]:
-        lines.pop()
-    for i, raw in enumerate(lines):
+    for i, raw in enumerate(io.BytesIO(data)):  # lines end at \n only, as for readline
         if len(raw) - raw.endswith(b"\n") > opts.max_bytes:
-            msg = f"line longer than max_bytes {opts.max_bytes}"
-            yield i, Problem("line_too_long", msg, file=display, line=rng.first_line + i)
+            yield i, too_long(opts.max_bytes, display, rng.first_line + i)
             continue
         got = parse_line(raw, rng.first_line + i, opts, rel, display)
         if got is not None:
