@@ -15,6 +15,7 @@ import codecs
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import ftfy
@@ -251,6 +252,14 @@ def normalize_text(s: str) -> str:
             break
         s = out
     return s
+
+
+def normalize_many(texts: Sequence[str]) -> list[str]:
+    """``normalize_text`` of each text; the texts a compiled scan proves unchanged
+    (``corpus.core.textscan``: most news text) skip the Python checks."""
+    from corpus.core.textscan import settled
+
+    return [t if ok else normalize_text(t) for t, ok in zip(texts, settled(texts).tolist())]
 
 
 def _normalize_once(s: str) -> str:

@@ -44,11 +44,14 @@ SCHEME = MINHASH_SCHEME  # named in the store's schema (corpus.store.table); cha
 
 # The kernels (corpus.ingest.minhash) are imported when first used: numba costs a process
 # about half a second to load, which only processes that sign texts should pay.
-def signatures(texts: Sequence[str], num_perm: int = NUM_PERM) -> np.ndarray:
-    """Signatures of many texts at once: (len(texts), num_perm) uint32 (see the module docstring)."""
+def signatures(
+    texts: Sequence[str], num_perm: int = NUM_PERM, *, encoded: Sequence[bytes | None] | None = None
+) -> np.ndarray:
+    """Signatures of many texts at once: (len(texts), num_perm) uint32 (see the module docstring).
+    ``encoded``: the texts' UTF-8 where the caller has it already (None entries are encoded here)."""
     from corpus.ingest import minhash
 
-    return minhash.signatures(texts, num_perm)
+    return minhash.signatures(texts, num_perm, encoded=encoded)
 
 
 def _false_positive(threshold: float, b: int, r: int) -> float:

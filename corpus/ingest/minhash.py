@@ -191,17 +191,19 @@ def _sign(buf, offsets, lowered, lower, num_perm):
     return out
 
 
-def _prepare(text: str) -> tuple[bytes, bool]:
-    """The bytes the kernels read, and whether they are lower-cased already."""
+def _prepare(text: str, data: bytes | None = None) -> tuple[bytes, bool]:
+    """The bytes the kernels read, and whether they are lower-cased already (``data``: the
+    text's UTF-8, when the caller has it)."""
     if any(c in text for c in _PYTHON_LOWERS):
         return text.lower().encode("utf-8", "surrogatepass"), True
-    return text.encode("utf-8", "surrogatepass"), False
+    return (data if data is not None else text.encode("utf-8", "surrogatepass")), False
 
 
-def signatures(texts: Sequence[str], num_perm: int) -> np.ndarray:
+def signatures(texts: Sequence[str], num_perm: int, encoded: Sequence[bytes | None] | None = None) -> np.ndarray:
     """Signatures of many texts at once: (len(texts), num_perm) uint32. Row i depends on
-    ``texts[i]`` only, so batching changes nothing but speed."""
-    prepared = [_prepare(t) for t in texts]
+    ``texts[i]`` only, so batching changes nothing but speed. ``encoded[i]``: the UTF-8 of
+    ``texts[i]`` (surrogatepass) when the caller has it, else None."""
+    prepared = [_prepare(t, e) for t, e in zip(texts, encoded)] if encoded is not None else [_prepare(t) for t in texts]
     offsets = np.zeros(len(prepared) + 1, np.int64)
     np.cumsum(np.fromiter((len(b) for b, _ in prepared), np.int64, len(prepared)), out=offsets[1:])
     buf = np.frombuffer(b"".join(b for b, _ in prepared), np.uint8)

@@ -289,3 +289,49 @@ def test_prefilter_never_hides_what_ftfy_would_fix(s):
     if not N.maybe_mojibake(s):
         assert not is_bad(s)
         assert ftfy.fix_text(s, FTFY_CONFIG) == s
+
+
+# ------------------------------------------------------------------ the compiled scan (textscan)
+
+# combining marks, Hangul jamo (L, V, T), "Maybe" starters (U+0B3E after U+0B47), singletons
+# (U+212B Angstrom), astral characters, lone surrogates, C1 controls, \r
+SCAN_HARD = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        st.sampled_from(
+            list("\r\n aé\u0301\u0300\u0327ÃÂ©€™œ“”’–\u1100\u1161\u11a8\uac00\u0b47\u0b3e\u212b\u2126\u0344\u0958")
+            + ["\U0001f600", "\U0001d15e", "\ud800", "\udfff", "\x85", "\x9d", "\u00a0"]
+        ),
+    ),
+    max_size=50,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(SCAN_HARD, hard_texts()), max_size=6))
+def test_scan_only_settles_texts_normalization_leaves_alone(texts):
+    from corpus.core import textscan
+
+    settled = textscan.settled(texts).tolist()
+    for t, ok in zip(texts, settled):
+        if ok:
+            assert normalize_text(t) == t and N.normalize_many([t]) == [t]
+    assert N.normalize_many(texts) == [normalize_text(t) for t in texts]
+
+
+def test_scan_settles_ordinary_news_text_and_not_what_needs_work():
+    from corpus.core import textscan
+
+    fine = ["plain ASCII", "naïve café in Zürich, “quoted” — it’s €5", "Ελληνικά και русский", "한국어 문장"]
+    work = [
+        "a\r\nb",  # newline
+        unicodedata.normalize("NFD", "café"),  # combining mark
+        "\u212b",  # NFC rewrites it
+        "the minister\u00e2\u20ac\u2122s plan",  # mojibake
+        "\u1100\u1161",  # jamo NFC composes
+        "emoji \U0001f600",  # beyond the BMP: the full path decides
+    ]
+    # Latin text settles; other scripts (adjacent non-ASCII letters) take the full path, as
+    # maybe_mojibake decides for them
+    assert textscan.settled(fine).tolist() == [True, True, False, False]
+    assert not any(textscan.settled(work).tolist())
