@@ -17,7 +17,9 @@ take 8 bytes each. (Still in memory, per stored document: the raw-input hashes o
 corpus, loaded when a record of a re-read file needs them.) Input files unchanged since they
 went in are not read at all (``corpus.ingest.fingerprints``).
 In a big import (more than one batch) the normalizing and hashing run in worker processes
-(``$CORPUS_IMPORT_WORKERS``, default one per CPU) while this process reads. A record whose
+(``$CORPUS_IMPORT_WORKERS``, default one per CPU) while this process reads, and each round of
+staged rows is decided and written to data files as soon as it is complete (``_Pipeline``),
+so that only the last round and the commit remain when the reading ends. A record whose
 raw bytes are the ones already stored is recognized as unchanged before any normalization,
 so re-importing an unchanged corpus costs little more than reading it.
 
@@ -63,12 +65,13 @@ from corpus.ingest.readers import (
     load_metadata,
     plan_files,
 )
-from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row
+from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row, write_data_files
 
 BATCH = 5000
 SHARD_BYTES = 4 << 20  # a JSONL file this big is read by the workers, in ranges of about this size
 DOC_IDS_KEPT = 100_000  # ImportReport.doc_ids is complete up to this many records (memory flat)
 MAX_ATTEMPTS = 30
+IN_FLIGHT = 4  # batches queued per worker process: they keep working while this process decides a round
 # staged rows also carry their record number (to tie duplicates back to their input file)
 _STAGE_SCHEMA = SCHEMA.append(pa.field("_seq", pa.int64()))
 
@@ -310,6 +313,7 @@ class _Staging:
         self.dir = root / new.name[len(".new-") :]
         os.rename(new, self.dir)
         self.files: list[Path] = []
+        self.counts: list[int] = []  # rows of each staged file
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
@@ -320,6 +324,7 @@ class _Staging:
     def add_file(self, path: Path, rows: int) -> None:
         """A staged file written elsewhere (by an import worker)."""
         self.files.append(path)
+        self.counts.append(rows)
         self.rows += rows
 
     def read(self, i: int, columns: list[str] | None = None) -> pa.Table:
@@ -541,7 +546,8 @@ def _run_import(
     report = ImportReport(version=version, message=message)
     staging = _Staging()
     admission = _Admission(report, raw_by_doc)
-    builder = _Builder(staging, admission, ledger)
+    pipeline = _Pipeline(store, staging, version, threshold)
+    builder = _Builder(staging, admission, ledger, on_staged=lambda: pipeline.staged(report))
     errors: list[tuple[int, Problem]] = []  # (record number, problem): kept in input order
     try:
         with _progress(progress, total) as tick:
@@ -566,8 +572,12 @@ def _run_import(
             report.files_skipped = len(ledger.skipped)
         dup_seqs: list[int] = []
         if staging.rows:  # else all unchanged or failed: the signatures are never loaded
-            index = _load_index(store, version, threshold, staging.rows)
-            dup_seqs = _plan_and_commit(store, staging, index, version, report, threshold)
+            got = pipeline.commit(report, message)
+            if got is not None:
+                dup_seqs = got
+            else:  # a small import, or another import committed first
+                first = 2 if pipeline.planner is not None else 1
+                dup_seqs = _plan_and_commit(store, staging, None, version, report, threshold, first=first)
         if ledger is not None and report.version is not None:
             for seq in [s for s, _ in errors] + dup_seqs:
                 ledger.problem(seq)
@@ -577,6 +587,7 @@ def _run_import(
         return report
     finally:
         builder.close()
+        pipeline.close()
         staging.close()
 
 
@@ -664,12 +675,22 @@ class _Admission:
 def _build_rows(jobs: list[_Job]) -> _Built:
     """Normalize records into stored rows, with their MinHash signatures (one batch at once).
 
+    Each record's text is encoded to UTF-8 once: a compiled scan of those bytes tells which
+    texts normalization cannot change (``corpus.core.textscan``), and for those the same bytes
+    give the raw hash, the text hash (the same) and the signature's input.
+
     Pure (no store, no report): runs in worker processes for big imports."""
+    from corpus.core import textscan  # numba: loaded by the processes that build rows only
+
     columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
+    encoded: list[bytes | None] = []  # the UTF-8 of each row's stored text, where known
     errors: list[tuple[int, Problem]] = []
     failed: list[tuple[int, str, str]] = []
-    for seq, item, doc_id, key, raw_sha, where in jobs:
-        row = _row(item, doc_id, key, raw_sha)
+    raws = [None if isinstance(j[1], Article) else j[1].text.encode("utf-8", "surrogatepass") for j in jobs]
+    settled = iter(textscan.settled_bytes([r for r in raws if r is not None]).tolist())
+    for (seq, item, doc_id, key, raw_sha, where), raw in zip(jobs, raws):
+        data = raw if raw is not None and next(settled) else None
+        row = _row(item, doc_id, key, raw_sha, data)
         if isinstance(row, tuple):
             errors.append((seq, Problem(*row, file=where["path"], line=where["line"])))
             failed.append((seq, doc_id, key))
@@ -677,9 +698,10 @@ def _build_rows(jobs: list[_Job]) -> _Built:
         row["_seq"] = seq
         for name, values in columns.items():
             values.append(row[name])
+        encoded.append(data)
     if not columns["doc_id"]:
         return _Built(None, errors, failed)
-    columns["minhash"] = _binary_column(dedup.signatures(columns["text"]))
+    columns["minhash"] = _binary_column(dedup.signatures(columns["text"], encoded=encoded))
     return _Built(pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors, failed)
 
 
@@ -724,8 +746,11 @@ class _Shard:
         return built, len(jobs) + len(problems)
 
 
-def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) -> dict[str, Any] | tuple[str, str]:
-    """The stored row of one record (signature left out), or the problem (code, message)."""
+def _row(
+    item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None, settled: bytes | None = None
+) -> dict[str, Any] | tuple[str, str]:
+    """The stored row of one record (signature left out), or the problem (code, message).
+    ``settled``: the UTF-8 of a record's text known to be normalized already (``_build_rows``)."""
     if isinstance(item, Article):
         text = item.text
         if not text or not text.strip():
@@ -744,7 +769,14 @@ def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) 
             meta=dict(item.meta),
         )
     else:
-        text = normalize_text(item.text)
+        if settled is not None:  # stored as it came: its raw hash is its text hash
+            text = item.text
+            text_sha = hashlib.sha256(settled).hexdigest()
+            raw = raw_sha or text_sha
+        else:
+            text = normalize_text(item.text)
+            text_sha = ""  # Article hashes it
+            raw = raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
         if not text.strip():
             return "empty_text", "empty text"
         article = Article(
@@ -755,7 +787,8 @@ def _row(item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None) 
             url=_clean(item.url),
             published=_clean(item.published),
             language=_clean(item.language),
-            raw_sha256=raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest(),
+            text_sha256=text_sha,
+            raw_sha256=raw,
             meta=dict(item.meta),
         )
     return article_to_row(article, source_key=key)
@@ -804,15 +837,21 @@ class _Builder:
     """Turns records into staged, admitted batches, in input order.
 
     A small import (less than one batch) is built here; in a big one, batches go to worker
-    processes (``corpus.ingest.worker``) round robin, at most two per worker in flight, so
-    memory stays flat and reading goes on while they normalize and hash. A batch is either
+    processes (``corpus.ingest.worker``) round robin, at most ``IN_FLIGHT`` per worker queued
+    (on disk), so memory stays flat and they go on while this process reads and decides. A batch is either
     records (pickled to a file in the staging directory) or a shard of a big JSONL file, which
     the worker reads itself (then this process only cuts the file at line ends). Results come
     back in input order and are admitted (``_Admission``) as they do.
     """
 
-    def __init__(self, staging: _Staging, admission: _Admission, ledger: Ledger | None = None) -> None:
-        self.staging, self.admission, self.ledger = staging, admission, ledger
+    def __init__(
+        self,
+        staging: _Staging,
+        admission: _Admission,
+        ledger: Ledger | None = None,
+        on_staged: Callable[[], None] | None = None,
+    ) -> None:
+        self.staging, self.admission, self.ledger, self.on_staged = staging, admission, ledger, on_staged
         self.jobs: list[_Job] = []
         self.batches = 0
         self.n_workers = _workers()
@@ -866,7 +905,7 @@ class _Builder:
         self._send(f"records\t{jobs_path}", jobs_path, places.__getitem__, None)
 
     def _send(self, what: str, jobs_path: Path | None, where: _Where, shard: tuple[int, int] | None) -> None:
-        while len(self.pending) >= 2 * len(self.procs):
+        while len(self.pending) >= IN_FLIGHT * len(self.procs):
             self._take_remote()
         self.batches += 1
         proc = self.procs[self.batches % len(self.procs)]
@@ -880,11 +919,13 @@ class _Builder:
         table = self.admission.take(built, where)
         if out is not None and table is not None and built.table is not None and table.num_rows == built.table.num_rows:
             self.staging.add_file(out, table.num_rows)  # all admitted: the worker's file as it is
-            return
-        if table is not None:
-            self.staging.write(table)
-        if out is not None:
-            out.unlink(missing_ok=True)
+        else:
+            if table is not None:
+                self.staging.write(table)
+            if out is not None:
+                out.unlink(missing_ok=True)
+        if table is not None and self.procs and self.on_staged is not None:  # a big import: decide as we go
+            self.on_staged()
 
     def _take_remote(self) -> None:
         proc, jobs_path, out, where, shard = self.pending.popleft()
@@ -936,17 +977,19 @@ def _clean(v: str | None) -> str | None:
 def _plan_and_commit(
     store: CorpusStore,
     staging: _Staging,
-    index: dedup.DedupIndex | diskindex.TieredIndex,
+    index: dedup.DedupIndex | diskindex.TieredIndex | None,
     version: int | None,
     report: ImportReport,
     threshold: float,
+    first: int = 1,
 ) -> list[int]:
-    """Plan and commit, re-planning after a lost race. Returns the record numbers of the
-    exact duplicates (not stored)."""
+    """Plan and commit, re-planning after a lost race (``first``: the attempt to start with;
+    from the second on, the index is loaded again). Returns the record numbers of the exact
+    duplicates (not stored)."""
     base = (report.unchanged, list(report.errors))
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(first, MAX_ATTEMPTS + 1):
         report.attempts = attempt
-        if attempt > 1:
+        if attempt > 1 or index is None:
             version = store.latest_version()
             index = _load_index(store, version, threshold, staging.rows)
         dup_seqs: list[int] = []
@@ -979,14 +1022,133 @@ def _plan_and_commit(
     )
 
 
-def _rounds(staging: _Staging, tiered: bool) -> list[list[int]]:
-    """Staged files grouped into rounds of at most ``diskindex.RUN`` rows (one round in memory)."""
+class _Pipeline:
+    """The first attempt of a big import, planned and written while it still reads.
+
+    As soon as a round of rows is staged, a thread of its own decides it (``_Planner``) and
+    writes its rows as data files in the table folder (``table.write_data_files``: the Parquet
+    encoding releases the GIL), while this process goes on handing batches to the workers and
+    admitting their results. The commit at the end only logs those files
+    (``CorpusStore.commit_files``). If another import committed first, the files are deleted and
+    the import is planned again from the staged rows (``_plan_and_commit``, second attempt on).
+    Killed before the commit, the files are unreferenced leftovers: no version reads them, and
+    ``corpus vacuum`` deletes them (the writers' lock, held meanwhile, keeps vacuum away from a
+    live import's files).
+    """
+
+    def __init__(self, store: CorpusStore, staging: _Staging, version: int | None, threshold: float) -> None:
+        import queue
+
+        self.store, self.staging, self.version, self.threshold = store, staging, version, threshold
+        self.planned = ImportReport(version=version)  # the plan's counts, until they are committed
+        self.dup_seqs: list[int] = []
+        self.planner: _Planner | None = None
+        self.rounds: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self.pending: list[int] = []  # staged files of the round being filled
+        self.pending_rows = 0
+        self.tiered = True
+        self.thread: Any = None
+        self.lock: Any = None
+        self.files: list[dict[str, Any]] = []
+        self.error: BaseException | None = None
+
+    def staged(self, report: ImportReport) -> None:
+        """The builder staged another file (in input order)."""
+        i = len(self.staging.files) - 1
+        if self.thread is None:
+            self._start(report)
+        if self.pending and (not self.tiered or self.pending_rows + self.staging.counts[i] > diskindex.RUN):
+            self.rounds.put(self.pending)
+            self.pending, self.pending_rows = [], 0
+        self.pending.append(i)
+        self.pending_rows += self.staging.counts[i]
+
+    def _start(self, report: ImportReport) -> None:
+        import threading
+
+        from corpus.store.table import utc_now
+
+        self.planned.doc_ids = report.doc_ids  # duplicates are remapped in the report's own map
+        index = _load_index(self.store, self.version, self.threshold, staged=diskindex.RUN + 1)
+        self.planner = _Planner(self.staging, index, self.planned, self.dup_seqs)
+        self.tiered = self.planner.tiered
+        self.lock = self.store.writers_lock()
+        self.lock.__enter__()
+        self.thread = threading.Thread(target=self._run, args=(utc_now(),), name="import-planner", daemon=True)
+        self.thread.start()
+
+    def _run(self, now: str) -> None:
+        planner = self.planner
+        assert planner is not None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while (files := self.rounds.get()) is not None:
+                planner.round(files)
+                yield from _batches(self.staging, planner.masks, planner.clusters, files)
+
+        try:
+            self.files = write_data_files(self.store.uri, batches(), now, self.store.storage_options)
+        except BaseException as e:  # raised in the importing thread by commit()
+            self.error = e
+
+    def _join(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            if self.pending:
+                self.rounds.put(self.pending)
+                self.pending = []
+            self.rounds.put(None)
+            self.thread.join()
+        if self.planner is not None and isinstance(self.planner.index, diskindex.TieredIndex):
+            self.planner.index.close()
+
+    def commit(self, report: ImportReport, message: str) -> list[int] | None:
+        """Decide the rest and commit. Returns the exact duplicates' record numbers, or None
+        when there is no first attempt (a small import) or another import committed first."""
+        if self.planner is None:
+            return None
+        self._join()
+        if self.error is not None:
+            raise self.error
+        files, self.files = self.files, []
+        p, before = self.planned, report.unchanged
+        report.attempts, report.version = 1, self.version
+        report.unchanged += p.unchanged
+        report.added, report.updated, report.duplicates = p.added, p.updated, p.duplicates
+        report.near_duplicates, report.duplicate_of, report.near_duplicate_of = (
+            p.near_duplicates, p.duplicate_of, p.near_duplicate_of,
+        )  # fmt: skip
+        if self.planner.result() is None:  # nothing to write: no empty version
+            self.store.discard_files(files)
+            return self.dup_seqs
+        try:
+            report.version = self.store.commit_files(
+                files, read_version=self.version, message=message, counts=report.counts(), replace=self.planner.updated
+            )
+        except ConcurrentCommit:  # the files are deleted; the caller plans again
+            report.unchanged = before
+            return None
+        report.created = True
+        return self.dup_seqs
+
+    def close(self) -> None:
+        """Stop; files of a commit that did not happen are deleted."""
+        self._join()
+        if self.files:
+            self.store.discard_files(self.files)
+            self.files = []
+        if self.lock is not None:
+            self.lock.__exit__(None, None, None)
+            self.lock = None
+
+
+def _rounds(counts: Sequence[int], tiered: bool) -> list[list[int]]:
+    """Staged files (their row counts) grouped into rounds of at most ``diskindex.RUN`` rows
+    (one round in memory)."""
     if not tiered:
-        return [list(range(len(staging.files)))]
+        return [list(range(len(counts)))]
     rounds: list[list[int]] = [[]]
     rows = 0
-    for i in range(len(staging.files)):
-        n = staging.read(i, ["doc_id"]).num_rows
+    for i, n in enumerate(counts):
         if rounds[-1] and rows + n > diskindex.RUN:
             rounds.append([])
             rows = 0
@@ -1002,20 +1164,45 @@ def _plan(
     base: tuple[int, list[Problem]],
     dup_seqs: list[int] | None = None,
 ) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
-    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids.
-
-    Rows are decided in order (a row can duplicate an earlier row of the same import), but the
-    near-duplicate candidates of a whole staged batch are looked up at once: against the index
-    (``DedupIndex.candidates``) and against earlier rows of the batch (equal band keys).
-    """
+    """Decide each staged row's outcome against ``index``: write masks, clusters, updated ids
+    (None: nothing to write)."""
     report.unchanged, report.errors = base[0], list(base[1])
     report.added = report.updated = report.duplicates = report.near_duplicates = 0
     report.duplicate_of, report.near_duplicate_of = [], []
-    masks: list[np.ndarray] = []
-    clusters: list[list[str | None]] = []
-    updated: set[str] = set()
-    tiered = isinstance(index, diskindex.TieredIndex)
-    for files in _rounds(staging, tiered):
+    planner = _Planner(staging, index, report, dup_seqs)
+    for files in _rounds(staging.counts, planner.tiered):
+        planner.round(files)
+    return planner.result()
+
+
+class _Planner:
+    """Decides staged files round by round, in order (a row can duplicate an earlier row of the
+    same import), so rounds can be decided while later rows are still being read.
+
+    The near-duplicate candidates of a whole staged batch are looked up at once: against the
+    index (``DedupIndex.candidates``; a ``TieredIndex`` looks up a whole round on disk at once)
+    and against earlier rows of the batch (equal band keys)."""
+
+    def __init__(
+        self,
+        staging: _Staging,
+        index: dedup.DedupIndex | diskindex.TieredIndex,
+        report: ImportReport,
+        dup_seqs: list[int] | None,
+    ) -> None:
+        self.staging, self.index, self.report, self.dup_seqs = staging, index, report, dup_seqs
+        self.tiered = isinstance(index, diskindex.TieredIndex)
+        self.masks: list[np.ndarray] = []
+        self.clusters: list[list[str | None]] = []
+        self.updated: set[str] = set()
+
+    @property
+    def planned(self) -> int:
+        """Staged files decided so far (files 0..planned-1)."""
+        return len(self.masks)
+
+    def round(self, files: list[int]) -> None:
+        staging, index = self.staging, self.index
         offset = 0
         if isinstance(index, diskindex.TieredIndex):  # the whole round looked up on disk at once
             t = pa.concat_tables(staging.read(i, ["doc_id", "text_sha256", "minhash"]) for i in files)
@@ -1024,12 +1211,17 @@ def _plan(
             index.begin_round(t.column("doc_id").to_pylist(), t.column("text_sha256").to_pylist(), sigs)
             del t, sigs
         for i in files:
-            offset += _plan_batch(staging, i, index, report, updated, masks, clusters, dup_seqs, offset, tiered)
+            offset += _plan_batch(
+                staging, i, index, self.report, self.updated, self.masks, self.clusters, self.dup_seqs, offset,
+                self.tiered,
+            )  # fmt: skip
         if isinstance(index, diskindex.TieredIndex):
             index.end_round()
-    if report.added + report.updated == 0:
-        return None
-    return masks, clusters, updated
+
+    def result(self) -> tuple[list[np.ndarray], list[list[str | None]], set[str]] | None:
+        if self.report.added + self.report.updated == 0:
+            return None
+        return self.masks, self.clusters, self.updated
 
 
 def _plan_batch(
@@ -1117,9 +1309,13 @@ def _earlier_in_batch(index: dedup.DedupIndex, sigs: np.ndarray) -> dict[int, li
     return out
 
 
-def _batches(staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]]) -> Iterator[pa.RecordBatch]:
+def _batches(
+    staging: _Staging, masks: list[np.ndarray], clusters: list[list[str | None]], files: Iterable[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The rows to write of staged ``files`` (default: all), with their clusters."""
     ci = SCHEMA.get_field_index("near_dup_cluster")
-    for i, mask in enumerate(masks):
+    for i in range(len(masks)) if files is None else files:
+        mask = masks[i]
         if not mask.any():
             continue
         t = staging.read(i, SCHEMA.names)

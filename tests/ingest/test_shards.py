@@ -171,3 +171,123 @@ def test_fast_json_parse_leaves_the_hard_cases_to_json():
     ]:
         assert jsonl._fast_loads(raw) is None
     assert jsonl._fast_loads(b'{"a": [1, 2.5, "x"]}\r\n') == {"a": [1, 2.5, "x"]}
+
+
+def _decided(paths: list[Path], store: CorpusStore, monkeypatch, *, workers: int) -> dict:
+    monkeypatch.setattr(importer, "SHARD_BYTES", 3000)
+    monkeypatch.setattr(importer, "BATCH", 25)
+    monkeypatch.setattr(importer.diskindex, "RUN", 60)  # many rounds: decided while later ones are read
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", str(workers))
+    d = importer.import_paths(paths, store, message="m", max_bytes=4000).to_dict()
+    d.pop("message", None)
+    return d
+
+
+@pytest.mark.slow
+def test_deciding_while_reading_equals_deciding_after_it(tmp_path, monkeypatch):
+    """Worker processes: rounds are decided and written while the import reads (``_Pipeline``);
+    in one process: all decided after reading. Same reports, same rows, and no file left over."""
+    big = hostile_jsonl(tmp_path / "in" / "big.jsonl", n=300)
+    big2 = hostile_jsonl(tmp_path / "v2" / "big.jsonl", n=300, edited=(8, 60, 100, 250))
+    started = []
+    start = importer._Pipeline._start
+    monkeypatch.setattr(importer._Pipeline, "_start", lambda self, report: started.append(1) or start(self, report))
+    out = {}
+    for workers in (0, 2):
+        store = CorpusStore(tmp_path / f"store-{workers}")
+        first = _decided([big.parent], store, monkeypatch, workers=workers)
+        second = _decided([big2.parent], store, monkeypatch, workers=workers)  # updates: files rewritten
+        out[workers] = (first, second, _rows(store))
+        assert store.vacuum(dry_run=True) == []
+    assert out[0] == out[2]
+    assert len(started) == 2  # both imports with workers decided while reading, none without
+    first, second, _ = out[2]
+    assert first["duplicates"] >= 10 and first["near_duplicates"] >= 6 and second["updated"] == 4
+
+
+@pytest.mark.slow
+def test_an_import_that_loses_the_race_decides_again_from_its_staged_rows(tmp_path, monkeypatch):
+    """Another import commits while a big one reads: the files the big one wrote are deleted, its
+    rows are decided again against the new version (attempt 2), and nothing is lost or left over."""
+    big = hostile_jsonl(tmp_path / "in" / "big.jsonl", n=200)
+    rival = tmp_path / "rival.jsonl"
+    texts = [json.loads(line)["text"] for line in big.read_bytes()[3:].splitlines()[:40] if b'"title"' in line]
+    texts = list(dict.fromkeys(texts))[:10]  # distinct: each rival record is stored
+    rival.write_text("".join(json.dumps({"id": f"rival{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    store = CorpusStore(tmp_path / "store")
+    commit = importer._Pipeline.commit
+
+    def rival_commits_first(self, report, message):
+        if self.planner is None:  # the rival itself (one process)
+            return commit(self, report, message)
+        monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
+        assert importer.import_paths([rival], store, message="rival").created
+        monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "2")
+        return commit(self, report, message)
+
+    monkeypatch.setattr(importer._Pipeline, "commit", rival_commits_first)
+    attempts = []
+    plan_and_commit = importer._plan_and_commit
+    monkeypatch.setattr(
+        importer, "_plan_and_commit", lambda *a, **k: attempts.append(k.get("first")) or plan_and_commit(*a, **k)
+    )
+    got = _decided([big], store, monkeypatch, workers=2)
+    assert attempts == [1, 2] and got["created"] and got["version"] == 1  # the rival's, then ours from attempt 2
+    assert got["duplicates"] >= 10  # the rival's texts, stored first, make ten of ours duplicates
+    assert {d["duplicate_of"] for d in got["duplicate_of"]} >= {
+        importer.make_doc_id(f"rival{i}") for i in range(len(texts))
+    }
+    assert store.vacuum(dry_run=True) == []  # the lost attempt's files were deleted
+    monkeypatch.setattr(importer._Pipeline, "commit", commit)
+    clean = CorpusStore(tmp_path / "clean")
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
+    importer.import_paths([rival], clean, message="rival")
+    expected = _decided([big], clean, monkeypatch, workers=0)
+    assert {k: v for k, v in got.items() if k != "attempts"} == {k: v for k, v in expected.items() if k != "attempts"}
+    assert _rows(store) == _rows(clean)
+
+
+@pytest.mark.slow
+def test_an_import_killed_while_writing_leaves_the_previous_version(tmp_path):
+    """kill -9 once the data files of a big import are being written (decided while reading):
+    the store stays at its previous version, vacuum finds exactly those files, a rerun converges."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ingest.test_ingest import article_text
+
+    big = tmp_path / "big.jsonl"
+    with open(big, "w") as f:
+        for i in range(12000):
+            f.write(json.dumps({"id": f"k{i}", "text": article_text(50_000 + i, 300)}) + "\n")
+    small = tmp_path / "small.jsonl"
+    small.write_text(json.dumps({"id": "k0", "text": article_text(50_000, 300)}) + "\n")
+    uri = tmp_path / "store"
+    importer.import_paths([small], CorpusStore(uri), message="m")
+    before = _rows(CorpusStore(uri))
+    env = {**os.environ, "CORPUS_IMPORT_WORKERS": "2", "CORPUS_IMPORT_INDEX": "memory"}  # memory: a round per batch
+    args = [sys.executable, "-c", "from corpus.cli import main; main()", "import", str(big), "--store", str(uri)]
+    proc = subprocess.Popen([*args, "-m", "m"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    old = {p for p in uri.rglob("*.parquet")}
+    deadline = time.monotonic() + 120
+    while not (set(uri.rglob("*.parquet")) - old) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the import ended before its files were written"
+    st = CorpusStore(uri)
+    assert st.latest_version() == 0 and _rows(st) == before
+    orphans = st.vacuum(dry_run=True)
+    assert orphans and all(f.endswith(".parquet") for f in orphans)
+    r = subprocess.run([*args, "--json", "-m", "m"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["added"] == 11999 and st.latest_version() == 1
+    clean = CorpusStore(tmp_path / "clean")
+    importer.import_paths([small], clean, message="m")
+    importer.import_paths([big], clean, message="m")
+    assert _rows(st) == _rows(clean)
+    assert sorted(st.vacuum()) == sorted(orphans)  # leftovers: exactly the killed run's files
+    assert _rows(st) == _rows(clean)
