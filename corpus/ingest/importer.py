@@ -1046,7 +1046,6 @@ class _Pipeline:
         self.rounds: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
         self.pending: list[int] = []  # staged files of the round being filled
         self.pending_rows = 0
-        self.tiered = True
         self.thread: Any = None
         self.lock: Any = None
         self.files: list[dict[str, Any]] = []
@@ -1055,9 +1054,10 @@ class _Pipeline:
     def staged(self, report: ImportReport) -> None:
         """The builder staged another file (in input order)."""
         i = len(self.staging.files) - 1
-        if self.thread is None:
+        if self.planner is None:
             self._start(report)
-        if self.pending and (not self.tiered or self.pending_rows + self.staging.counts[i] > diskindex.RUN):
+        assert self.planner is not None
+        if self.pending and (not self.planner.tiered or self.pending_rows + self.staging.counts[i] > diskindex.RUN):
             self.rounds.put(self.pending)
             self.pending, self.pending_rows = [], 0
         self.pending.append(i)
@@ -1071,7 +1071,6 @@ class _Pipeline:
         self.planned.doc_ids = report.doc_ids  # duplicates are remapped in the report's own map
         index = _load_index(self.store, self.version, self.threshold, staged=diskindex.RUN + 1)
         self.planner = _Planner(self.staging, index, self.planned, self.dup_seqs)
-        self.tiered = self.planner.tiered
         self.lock = self.store.writers_lock()
         self.lock.__enter__()
         self.thread = threading.Thread(target=self._run, args=(utc_now(),), name="import-planner", daemon=True)
@@ -1132,6 +1131,7 @@ class _Pipeline:
 
     def close(self) -> None:
         """Stop; files of a commit that did not happen are deleted."""
+        self.pending = []  # (after a failure: the round being filled is not worth deciding)
         self._join()
         if self.files:
             self.store.discard_files(self.files)
@@ -1195,11 +1195,6 @@ class _Planner:
         self.masks: list[np.ndarray] = []
         self.clusters: list[list[str | None]] = []
         self.updated: set[str] = set()
-
-    @property
-    def planned(self) -> int:
-        """Staged files decided so far (files 0..planned-1)."""
-        return len(self.masks)
 
     def round(self, files: list[int]) -> None:
         staging, index = self.staging, self.index
