@@ -14,6 +14,11 @@ fixed seed (``corpus.predict.spacy_model.train_ner``):
   content piece gets the longer side of its sentence as a less sure guess (on PolNeAR's held-out
   tenth a fifth of the model's cues had none and were dropped before).
 
+With ``ensemble=N`` (``corpus train --ensemble N``) each layer gets N such NERs with seeds
+``seed`` .. ``seed + N - 1``, trained in parallel processes (one core each), whose spans are
+combined (``combine_spans``: the first model's, then the others' where they overlap none kept);
+they are stored as ``attribution/``, ``attribution.2/`` ...
+
 Each pipeline is the default spaCy pipeline's tokenizer with an NER whose token encoder starts from
 that pipeline's pretrained ``tok2vec`` weights (fine-tuned), early-stopped on the validation
 documents. For attribution, the dependency rules' attributions whose cue overlaps none of the
@@ -199,6 +204,25 @@ def _sentence_side(
 # ---------------------------------------------------------------- the trained pre-annotator
 
 
+def member_folders(layer: str, card: dict[str, Any]) -> list[str]:
+    """The folders of a layer's models: ``attribution``, then ``attribution.2`` ... for an ensemble."""
+    n = int((card.get("ensemble") or {}).get(layer, 1))
+    return [layer] + [f"{layer}.{k}" for k in range(2, n + 1)]
+
+
+def combine_spans(members: Sequence[list[tuple[int, int, str]]]) -> list[tuple[int, int, str]]:
+    """The spans of an ensemble's models: all of the first model's, then each later model's spans
+    that overlap none kept so far (whatever their label). A union: on PolNeAR's validation tenth
+    two seeds gave cue / source / content overlap F1 0.784 / 0.763 / 0.834 against 0.767 / 0.754 /
+    0.826 for the first alone (more recall for a little precision)."""
+    out = list(members[0]) if members else []
+    for spans in members[1:]:
+        for s, e, lab in spans:
+            if not any(s < e2 and s2 < e for s2, e2, _ in out):
+                out.append((s, e, lab))
+    return sorted(out)
+
+
 class TrainedPreannotator:
     """``--predictions model:models/NAME``: the pipelines ``corpus train`` wrote."""
 
@@ -214,8 +238,11 @@ class TrainedPreannotator:
             card = json.loads(card_path.read_text(encoding="utf-8"))
         self.card = card
         self.pipelines = pipelines or {
-            layer: sm.load_pipeline(str(self.path / layer)) for layer in card["layers"] if (self.path / layer).is_dir()
+            layer: [sm.load_pipeline(str(self.path / name)) for name in member_folders(layer, card)]
+            for layer in card["layers"]
+            if (self.path / layer).is_dir()
         }
+        self.pipelines = {k: v if isinstance(v, list) else [v] for k, v in self.pipelines.items()}
         self.tax = taxonomy_mod.load()
         self.name = f"model:{self.path.name}"
         self.model_version = card["model_version"]
@@ -246,7 +273,10 @@ class TrainedPreannotator:
 
     def predict_many(self, articles: Sequence[Article]) -> list[Annotation | None]:
         texts = [a.text for a in articles]
-        per_layer = {layer: list(sm.predict_spans(nlp, texts)) for layer, nlp in self.pipelines.items()}
+        per_layer = {
+            layer: [combine_spans(spans) for spans in zip(*(sm.predict_spans(nlp, texts) for nlp in members))]
+            for layer, members in self.pipelines.items()
+        }
         all_atts = [
             assemble_attributions(art.text, per_layer["attribution"][k]) if "attribution" in per_layer else []
             for k, art in enumerate(articles)
@@ -327,7 +357,8 @@ def _card_markdown(card: dict[str, Any]) -> str:
         f"- model version: `{card['model_version']}`",
         f"- trained: {card['trained_at']} in {card['training_seconds']} s ({card.get('training_cpu_seconds')} CPU-s) (seed {card['seed']})",
         f"- corpus version: {card['corpus_version']}; taxonomy {card['taxonomy_version']}; toolkit {card['toolkit_version']}",
-        f"- layers: {', '.join(card['layers'])}",
+        f"- layers: {', '.join(card['layers'])}"
+        + "".join(f"; {layer}: {n} models (seeds from {card['seed']}), spans combined" for layer, n in (card.get("ensemble") or {}).items() if n > 1),
         f"- documents: {json.dumps(card['documents'])} (release split; validation and test never trained on)",
         "- attribution: "
         + (
@@ -366,18 +397,23 @@ def train(
     force: bool = False,
     ner_options: dict[str, Any] | None = None,
     log: Callable[[str, dict[str, Any]], None] | None = None,
+    ensemble: int = 1,
 ) -> TrainReport:
     """Train one pipeline per layer present in the gold; write them and the card under ``out``.
 
     ``max_seconds`` is the budget of all layers together (split evenly), in CPU seconds of the
-    training (``train_ner``)."""
+    training (``train_ner``). ``ensemble`` > 1 trains that many models per layer (seeds ``seed``,
+    ``seed + 1`` ...) in parallel processes, each with the whole budget; their spans are combined
+    (``combine_spans``)."""
+    if ensemble < 1:
+        raise UsageError(f"ensemble must be 1 or more, not {ensemble}")
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(
             f"{out} exists and is not empty", hint="choose another out folder, or pass force=True to replace it"
         )
     tax = taxonomy_mod.load()
-    started, cpu0 = time.monotonic(), time.process_time()
+    started, cpu0 = time.monotonic(), _cpu_seconds()
     gold = choose_gold(annotations)
     skipped = []
     split_docs: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
@@ -411,23 +447,30 @@ def train(
         def docs(ids: list[str], layer: str = layer) -> list[sm.TrainDoc]:
             return [(articles[d].text, training_spans(gold[d], layer)) for d in ids]
 
+        kwargs = dict(
+            epochs=epochs, max_seconds=budget, dev=docs(split_docs["validation"]) or None, **(ner_options or {})
+        )
+        if ensemble > 1:
+            members, infos = _train_members(out, docs(split_docs["train"]), _labels(tax, layer), seed, ensemble, kwargs)
+            for info in infos:
+                for entry in info["epochs"] if log else ():
+                    log(layer, {"model": infos.index(info) + 1, **entry})
+            pipelines[layer], logs[layer] = members, {**infos[0], "ensemble": infos}
+            continue
         nlp, info = sm.train_ner(
             docs(split_docs["train"]),
             _labels(tax, layer),
             seed=seed,
-            epochs=epochs,
-            max_seconds=budget,
-            dev=docs(split_docs["validation"]) or None,
             log=(lambda entry, layer=layer: log(layer, entry)) if log else None,
-            **(ner_options or {}),
+            **kwargs,
         )
-        pipelines[layer] = nlp
+        pipelines[layer] = [nlp]
         logs[layer] = info
     seconds = round(time.monotonic() - started, 1)
-    cpu_seconds = round(time.process_time() - cpu0, 1)
+    cpu_seconds = round(_cpu_seconds() - cpu0, 1)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     snaps = [{"path": str(p), "sha256": sha256_file(p)} for p in snapshots]
-    digest = hashlib.sha256(json.dumps([s["sha256"] for s in snaps] + [seed, present]).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps([s["sha256"] for s in snaps] + [seed, present] + ([ensemble] if ensemble > 1 else [])).encode()).hexdigest()[:8]
     card: dict[str, Any] = {
         "name": out.name,
         "model_version": f"model:{out.name}-{stamp}-{digest}",
@@ -442,6 +485,7 @@ def train(
         "spacy_version": sm.spacy_module().__version__,
         "snapshots": snaps,
         "documents": {k: len(v) for k, v in split_docs.items()},
+        "ensemble": {layer: len(members) for layer, members in pipelines.items()},
         "held_out_documents": split_docs["test"],
         "training": logs,
     }
@@ -484,6 +528,41 @@ def train(
     )
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (an ensemble's trainers)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def _train_member(folder: str, train_docs: list, labels: list[str], seed: int, kwargs: dict[str, Any]) -> dict:
+    nlp, info = sm.train_ner(train_docs, labels, seed=seed, **kwargs)
+    sm.save_pipeline(nlp, folder)
+    return info
+
+
+def _train_members(
+    out: Path, train_docs: list, labels: list[str], seed: int, n: int, kwargs: dict[str, Any]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """``n`` models with seeds ``seed`` .. ``seed + n - 1``, each in its own process (spaCy trains
+    on one core: two models on two cores take the wall time of one), each with the whole budget."""
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.members-", dir=out.parent) as tmp:
+        folders = [str(Path(tmp) / str(k)) for k in range(n)]
+        workers = max(1, min(n, os.cpu_count() or 1))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [
+                pool.submit(_train_member, folders[k], train_docs, labels, seed + k, kwargs) for k in range(n)
+            ]
+            infos = [f.result() for f in futures]
+        return [sm.load_pipeline(f) for f in folders], infos
+
+
 def _write_model(out: Path, pipelines: dict[str, Any], card: dict[str, Any], *, force: bool) -> None:
     """Everything into a temporary folder beside ``out``, then one rename: all or nothing."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -491,8 +570,9 @@ def _write_model(out: Path, pipelines: dict[str, Any], card: dict[str, Any], *, 
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        for layer, nlp in pipelines.items():
-            sm.save_pipeline(nlp, tmp / layer)
+        for layer, members in pipelines.items():
+            for name, nlp in zip(member_folders(layer, card), members):
+                sm.save_pipeline(nlp, tmp / name)
         (tmp / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_card_markdown(card), encoding="utf-8")
         if out.exists():

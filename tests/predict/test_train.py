@@ -140,7 +140,8 @@ def trained(gold_set):
     out = root / "models" / "tiny"
     res = CliRunner().invoke(
         main,
-        ["train", "--annotations", str(snap), "--store", store, "--out", str(out), "--epochs", "12", "--json"],
+        ["train", "--annotations", str(snap), "--store", store, "--out", str(out), "--epochs", "12", "--ensemble", "2"]
+        + ["--json"],
     )
     assert res.exit_code == 0, res.output
     return out, json.loads(res.output)
@@ -159,6 +160,21 @@ def test_training_respects_the_split_and_writes_a_card(trained, gold_set):
     assert card["taxonomy_version"] and card["corpus_version"] == 0 and card["seed"] == 0
     assert card["training_seconds"] > 0 and "held_out" in card and (out / "README.md").is_file()
     assert card["model_version"].startswith("model:tiny-")
+    # two models (seeds 0 and 1), trained in parallel processes, stored side by side
+    assert card["ensemble"] == {"attribution": 2} and (out / "attribution.2" / "config.cfg").is_file()
+    seeds = [m["epochs"][0]["loss"] for m in card["training"]["attribution"]["ensemble"]]
+    assert len(seeds) == 2 and seeds[0] != seeds[1]  # different seeds, different runs
+    assert [len(m) for m in TrainedPreannotator(out).pipelines.values()] == [2]
+
+
+def test_an_ensemble_keeps_the_first_model_s_spans_and_adds_the_others_where_free():
+    from corpus.predict.train import combine_spans
+
+    first = [(0, 4, "source"), (5, 9, "cue"), (10, 30, "content")]
+    second = [(0, 3, "source"), (5, 9, "source"), (31, 35, "cue"), (12, 14, "cue")]
+    third = [(40, 44, "cue"), (32, 34, "cue")]
+    assert combine_spans([first, second, third]) == sorted(first + [(31, 35, "cue"), (40, 44, "cue")])
+    assert combine_spans([first]) == sorted(first) and combine_spans([]) == []
 
 
 def test_trained_model_beats_the_untrained_baseline(trained):
