@@ -56,18 +56,18 @@ def polnear(work: Path, model: str | None, train: bool, ensemble: int = 2) -> di
     arts = store.get_many(held)
     out: dict = {"documents": len(held), "gold_records": sum(1 for a in gold if a.doc_id in arts)}
     if train:
+        from corpus.predict.train import cpu_seconds as cpu
         from corpus.predict.train import train as do_train
 
         everything = store.get_many(sorted({a.doc_id for a in gold}))
-        import resource
-
-        def cpu() -> float:  # this process and its finished children (the ensemble's trainers)
-            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-            return time.process_time() + kids.ru_utime + kids.ru_stime
-
         t, c = time.perf_counter(), cpu()
         rep = do_train(
-            gold, everything, work / "models" / "polnear", split_of=assign_split, layers=["attribution"], ensemble=ensemble
+            gold,
+            everything,
+            work / "models" / "polnear",
+            split_of=assign_split,
+            layers=["attribution"],
+            ensemble=ensemble,
         )
         # wall and CPU seconds of the whole `train` (its budget is in CPU seconds: the machine is shared)
         out["training_s"] = round(time.perf_counter() - t, 1)

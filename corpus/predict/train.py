@@ -237,12 +237,18 @@ class TrainedPreannotator:
                 )
             card = json.loads(card_path.read_text(encoding="utf-8"))
         self.card = card
-        self.pipelines = pipelines or {
-            layer: [sm.load_pipeline(str(self.path / name)) for name in member_folders(layer, card)]
-            for layer in card["layers"]
-            if (self.path / layer).is_dir()
+        # layer -> its models (one, or an ensemble's); a caller may give one pipeline per layer
+        self.pipelines: dict[str, list[Any]] = {
+            layer: v if isinstance(v, list) else [v]
+            for layer, v in (
+                pipelines
+                or {
+                    layer: [sm.load_pipeline(str(self.path / name)) for name in member_folders(layer, card)]
+                    for layer in card["layers"]
+                    if (self.path / layer).is_dir()
+                }
+            ).items()
         }
-        self.pipelines = {k: v if isinstance(v, list) else [v] for k, v in self.pipelines.items()}
         self.tax = taxonomy_mod.load()
         self.name = f"model:{self.path.name}"
         self.model_version = card["model_version"]
@@ -358,7 +364,11 @@ def _card_markdown(card: dict[str, Any]) -> str:
         f"- trained: {card['trained_at']} in {card['training_seconds']} s ({card.get('training_cpu_seconds')} CPU-s) (seed {card['seed']})",
         f"- corpus version: {card['corpus_version']}; taxonomy {card['taxonomy_version']}; toolkit {card['toolkit_version']}",
         f"- layers: {', '.join(card['layers'])}"
-        + "".join(f"; {layer}: {n} models (seeds from {card['seed']}), spans combined" for layer, n in (card.get("ensemble") or {}).items() if n > 1),
+        + "".join(
+            f"; {layer}: {n} models (seeds from {card['seed']}), spans combined"
+            for layer, n in (card.get("ensemble") or {}).items()
+            if n > 1
+        ),
         f"- documents: {json.dumps(card['documents'])} (release split; validation and test never trained on)",
         "- attribution: "
         + (
@@ -413,7 +423,7 @@ def train(
             f"{out} exists and is not empty", hint="choose another out folder, or pass force=True to replace it"
         )
     tax = taxonomy_mod.load()
-    started, cpu0 = time.monotonic(), _cpu_seconds()
+    started, cpu0 = time.monotonic(), cpu_seconds()
     gold = choose_gold(annotations)
     skipped = []
     split_docs: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
@@ -452,9 +462,9 @@ def train(
         )
         if ensemble > 1:
             members, infos = _train_members(out, docs(split_docs["train"]), _labels(tax, layer), seed, ensemble, kwargs)
-            for info in infos:
-                for entry in info["epochs"] if log else ():
-                    log(layer, {"model": infos.index(info) + 1, **entry})
+            for k, info in enumerate(infos if log else ()):
+                for entry in info["epochs"]:
+                    log(layer, {"model": k + 1, **entry})
             pipelines[layer], logs[layer] = members, {**infos[0], "ensemble": infos}
             continue
         nlp, info = sm.train_ner(
@@ -467,16 +477,18 @@ def train(
         pipelines[layer] = [nlp]
         logs[layer] = info
     seconds = round(time.monotonic() - started, 1)
-    cpu_seconds = round(_cpu_seconds() - cpu0, 1)
+    cpu_used = round(cpu_seconds() - cpu0, 1)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     snaps = [{"path": str(p), "sha256": sha256_file(p)} for p in snapshots]
-    digest = hashlib.sha256(json.dumps([s["sha256"] for s in snaps] + [seed, present] + ([ensemble] if ensemble > 1 else [])).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(
+        json.dumps([s["sha256"] for s in snaps] + [seed, present] + ([ensemble] if ensemble > 1 else [])).encode()
+    ).hexdigest()[:8]
     card: dict[str, Any] = {
         "name": out.name,
         "model_version": f"model:{out.name}-{stamp}-{digest}",
         "trained_at": stamp,
         "training_seconds": seconds,
-        "training_cpu_seconds": cpu_seconds,
+        "training_cpu_seconds": cpu_used,
         "seed": seed,
         "layers": present,
         "corpus_version": corpus_version,
@@ -528,7 +540,7 @@ def train(
     )
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """CPU seconds of this process and of its finished children (an ensemble's trainers)."""
     import resource
 
@@ -556,9 +568,7 @@ def _train_members(
         folders = [str(Path(tmp) / str(k)) for k in range(n)]
         workers = max(1, min(n, os.cpu_count() or 1))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [
-                pool.submit(_train_member, folders[k], train_docs, labels, seed + k, kwargs) for k in range(n)
-            ]
+            futures = [pool.submit(_train_member, folders[k], train_docs, labels, seed + k, kwargs) for k in range(n)]
             infos = [f.result() for f in futures]
         return [sm.load_pipeline(f) for f in folders], infos
 
