@@ -462,9 +462,10 @@ def train(
         )
         if ensemble > 1:
             members, infos = _train_members(out, docs(split_docs["train"]), _labels(tax, layer), seed, ensemble, kwargs)
-            for k, info in enumerate(infos if log else ()):
-                for entry in info["epochs"]:
-                    log(layer, {"model": k + 1, **entry})
+            if log is not None:
+                for k, info in enumerate(infos):
+                    for entry in info["epochs"]:
+                        log(layer, {"model": k + 1, **entry})
             pipelines[layer], logs[layer] = members, {**infos[0], "ensemble": infos}
             continue
         nlp, info = sm.train_ner(
