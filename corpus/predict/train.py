@@ -226,7 +226,7 @@ def combine_spans(members: Sequence[list[tuple[int, int, str]]]) -> list[tuple[i
 class TrainedPreannotator:
     """``--predictions model:models/NAME``: the pipelines ``corpus train`` wrote."""
 
-    def __init__(self, path: str | Path, *, pipelines: dict[str, Any] | None = None, card: dict | None = None):
+    def __init__(self, path: str | Path, *, pipelines: dict[str, list[Any]] | None = None, card: dict | None = None):
         self.path = Path(path)
         if card is None:
             card_path = self.path / CARD
@@ -237,17 +237,11 @@ class TrainedPreannotator:
                 )
             card = json.loads(card_path.read_text(encoding="utf-8"))
         self.card = card
-        # layer -> its models (one, or an ensemble's); a caller may give one pipeline per layer
-        self.pipelines: dict[str, list[Any]] = {
-            layer: v if isinstance(v, list) else [v]
-            for layer, v in (
-                pipelines
-                or {
-                    layer: [sm.load_pipeline(str(self.path / name)) for name in member_folders(layer, card)]
-                    for layer in card["layers"]
-                    if (self.path / layer).is_dir()
-                }
-            ).items()
+        # layer -> its models (one, or an ensemble's)
+        self.pipelines: dict[str, list[Any]] = pipelines or {
+            layer: [sm.load_pipeline(str(self.path / name)) for name in member_folders(layer, card)]
+            for layer in card["layers"]
+            if (self.path / layer).is_dir()
         }
         self.tax = taxonomy_mod.load()
         self.name = f"model:{self.path.name}"
@@ -450,7 +444,7 @@ def train(
     if not present:
         raise InputError("the gold has no spans in the requested layers", hint=f"layers: {', '.join(sorted(wanted))}")
     budget = max_seconds / len(present) if max_seconds else None
-    pipelines: dict[str, Any] = {}
+    pipelines: dict[str, list[Any]] = {}
     logs: dict[str, Any] = {}
     for layer in present:
 
@@ -574,7 +568,7 @@ def _train_members(
         return [sm.load_pipeline(f) for f in folders], infos
 
 
-def _write_model(out: Path, pipelines: dict[str, Any], card: dict[str, Any], *, force: bool) -> None:
+def _write_model(out: Path, pipelines: dict[str, list[Any]], card: dict[str, Any], *, force: bool) -> None:
     """Everything into a temporary folder beside ``out``, then one rename: all or nothing."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"

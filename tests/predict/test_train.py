@@ -188,7 +188,7 @@ def test_trained_model_beats_the_untrained_baseline(trained):
     arts = [Article(doc_id=d, text=t) for d, t in texts.items()]
     model = TrainedPreannotator(out)
     base = TrainedPreannotator(
-        out, pipelines={"attribution": sm.untrained_ner(["cue", "source", "content"])}, card=model.card
+        out, pipelines={"attribution": [sm.untrained_ner(["cue", "source", "content"])]}, card=model.card
     )
     score = {}
     for name, pre in (("trained", model), ("baseline", base)):
