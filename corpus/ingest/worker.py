@@ -20,6 +20,9 @@ import sys
 def main() -> None:
     # Ctrl-C is the importing process's to handle: it closes our stdin, and we stop after the batch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # numba's first compiled call imports scipy.linalg (~0.5 s of each worker's start) only to
+    # look for BLAS, which our kernels never call; nothing else here uses scipy
+    sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]
     from corpus.ingest.importer import _build_rows, _Shard, _unpack, _write_ipc
 
     for line in sys.stdin:

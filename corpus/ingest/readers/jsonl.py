@@ -95,6 +95,8 @@ def _fast_loads(raw: bytes) -> Any:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
+    if type(obj) is dict and all(type(v) is str for v in obj.values()):
+        return obj  # the usual news record: nothing nested, no number
     stack = [(obj, 0)]
     while stack:
         v, depth = stack.pop()
