@@ -8,8 +8,8 @@ entries' signatures and ids in entry order (read back only for the few candidate
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
 of one round (up to ``RUN`` staged rows) are looked up in every run at once, in one pass over
 the runs (a run is loaded, searched with ``searchsorted`` for all the round's keys, dropped);
-decisions inside the round use an in-memory ``DedupIndex`` of the round's rows, which becomes
-a run of its own when the round ends. The answers are the in-memory index's: disk entries are
+decisions inside the round use an in-memory ``DedupIndex`` of the latest rounds' rows, which
+becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's: disk entries are
 all older than the round's, so "earliest entry wins" ties and "first document with this text"
 keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-duplicates).
 """
@@ -27,7 +27,8 @@ import xxhash
 
 from corpus.ingest import dedup
 
-RUN = 50_000
+RUN = 50_000  # entries per run on disk
+ROUND = 10_000  # rows decided at once (at most RUN): what is still to decide when reading ends
 
 
 def doc_keys(doc_ids: list[str]) -> np.ndarray:
@@ -252,14 +253,15 @@ class TieredIndex:
         self._disk_sig_cache = {}
 
     def end_round(self) -> None:
-        """The round's entries become a run (in entry order)."""
+        """The entries in memory become a run (in entry order) once there are ``RUN`` of them:
+        rounds stay small (little left to decide when reading ends), runs big (few to search)."""
         m = self.mem
         n = len(m._ids)
-        if n:
+        if n >= RUN:
             sigs = m._sigs(np.arange(n, dtype=np.int64))
             self.disk.add(list(m._ids), self._entry_shas, sigs, list(m._clusters))
-        self.mem = self._new_mem()
-        self._entry_shas = []
+            self.mem = self._new_mem()
+            self._entry_shas = []
 
     # -- exact
     def sha_of(self, doc_id: str) -> str | None:

@@ -1061,7 +1061,7 @@ class _Pipeline:
         if self.planner is None:
             self._start(report)
         assert self.planner is not None
-        if self.pending and (not self.planner.tiered or self.pending_rows + self.staging.counts[i] > diskindex.RUN):
+        if self.pending and (not self.planner.tiered or self.pending_rows + self.staging.counts[i] > _round_rows()):
             self.rounds.put(self.pending)
             self.pending, self.pending_rows = [], 0
         self.pending.append(i)
@@ -1145,15 +1145,20 @@ class _Pipeline:
             self.lock = None
 
 
+def _round_rows() -> int:
+    """Rows decided at once (a round is never bigger than a run on disk)."""
+    return min(diskindex.ROUND, diskindex.RUN)
+
+
 def _rounds(counts: Sequence[int], tiered: bool) -> list[list[int]]:
-    """Staged files (their row counts) grouped into rounds of at most ``diskindex.RUN`` rows
-    (one round in memory)."""
+    """Staged files (their row counts) grouped into rounds of at most ``diskindex.ROUND`` rows
+    (decided at once)."""
     if not tiered:
         return [list(range(len(counts)))]
     rounds: list[list[int]] = [[]]
     rows = 0
     for i, n in enumerate(counts):
-        if rounds[-1] and rows + n > diskindex.RUN:
+        if rounds[-1] and rows + n > _round_rows():
             rounds.append([])
             rows = 0
         rounds[-1].append(i)
