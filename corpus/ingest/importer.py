@@ -1324,7 +1324,8 @@ def _batches(
             continue
         t = staging.read(i, SCHEMA.names)
         t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
-        t = t.filter(pa.array(mask))
+        if not mask.all():  # (a filter copies every text, even when it keeps them all)
+            t = t.filter(pa.array(mask))
         yield from t.to_batches()
 
 
