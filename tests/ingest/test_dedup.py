@@ -6,6 +6,7 @@ import random
 import re
 
 import numpy as np
+import pytest
 
 from corpus.ingest import dedup
 from corpus.ingest.dedup import DedupIndex, jaccard, signature
@@ -243,9 +244,11 @@ def _planted(seed: int, n_base: int, prefix: str) -> list:
     return recs
 
 
-def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch):
+@pytest.mark.parametrize("round_rows", [120, 40], ids=["round=run", "rounds-smaller-than-runs"])
+def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch, round_rows):
     """Same outcomes, duplicate and near-duplicate decisions (cluster and match) and stored rows,
-    with many rounds and runs (small RUN and BATCH), an import into an existing store, updates."""
+    with many rounds and runs (small RUN and BATCH), an import into an existing store, updates.
+    Rounds smaller than runs: the index in memory holds several rounds before it becomes a run."""
     from corpus.ingest import diskindex
     from corpus.ingest import importer as ingest
     from corpus.ingest.importer import import_articles
@@ -254,6 +257,7 @@ def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ingest, "BATCH", 37)
     monkeypatch.setattr(diskindex, "RUN", 120)
+    monkeypatch.setattr(diskindex, "ROUND", round_rows)
     monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
     first = _planted(1, 120, "")
     second = _planted(2, 60, "n") + [
@@ -278,6 +282,8 @@ def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch):
         results[mode] = (reports, rows)
     mem, disk = results["memory"], results["disk"]
     assert len(rounds) >= 6 and max(rounds) <= 120  # the disk index did run, in several rounds
+    if round_rows < 120:
+        assert max(rounds) > round_rows  # a run was written from several rounds' entries
     for a, b in zip(mem[0], disk[0]):
         assert {k: v for k, v in a.items() if k != "message"} == {k: v for k, v in b.items() if k != "message"}
     assert mem[1] == disk[1]
