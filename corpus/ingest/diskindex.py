@@ -6,12 +6,13 @@ text-hash prefix, one row of band keys per band) next to the entry numbers, and 
 entries' signatures and ids in entry order (read back only for the few candidates).
 
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
-of one round (up to ``RUN`` staged rows) are looked up in every run at once, in one pass over
+of one round (up to ``ROUND`` staged rows) are looked up in every run at once, in one pass over
 the runs (a run is loaded, searched with ``searchsorted`` for all the round's keys, dropped);
 decisions inside the round use an in-memory ``DedupIndex`` of the latest rounds' rows, which
-becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's: disk entries are
-all older than the round's, so "earliest entry wins" ties and "first document with this text"
-keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-duplicates).
+becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's:
+disk entries are all older than the memory's, so "earliest entry wins" ties and "first document
+with this text" keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted
+near-duplicates).
 """
 
 from __future__ import annotations

@@ -701,10 +701,10 @@ def _build_rows(jobs: list[_Job]) -> _Built:
         encoded.append(data)
     if not columns["doc_id"]:
         return _Built(None, errors, failed)
-    columns["minhash"] = _binary_column(dedup.signatures(columns["text"], encoded=encoded))
-    # the text column from the UTF-8 in hand (Arrow would encode every text again; the cast
-    # checks it is valid UTF-8)
+    # every stored text's UTF-8 once: it signs, and it is the text column (Arrow would encode
+    # every text again; the cast checks it is valid UTF-8)
     utf8 = [e if e is not None else t.encode("utf-8", "surrogatepass") for e, t in zip(encoded, columns["text"])]
+    columns["minhash"] = _binary_column(dedup.signatures(columns["text"], encoded=utf8))
     columns["text"] = pa.array(utf8, pa.large_binary()).cast(pa.large_string())
     return _Built(pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors, failed)
 

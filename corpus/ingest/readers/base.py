@@ -57,15 +57,15 @@ class ReadOptions:
     field_map: dict[str, str] = field(default_factory=dict)  # logical name -> field name
     max_bytes: int = DEFAULT_MAX_BYTES
 
-    def candidates(self, name: str) -> list[str]:
-        """Field names to try for ``name`` (text, id, title, url, published, source, language);
+    def fields(self) -> dict[str, list[str]]:
+        """Field names to try for each name (text, id, title, url, published, source, language);
         ``date`` is accepted as another key for ``published``."""
-        return _candidates(tuple(self.field_map.items()))[name]
+        return _candidates(tuple(self.field_map.items()))
 
 
 @lru_cache(maxsize=64)
 def _candidates(field_map: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
-    """Every name's candidates at once: a record looks up seven names, an import millions of records."""
+    """Computed once per field map: a record looks up seven names, an import millions of records."""
     given = dict(field_map)
     out = {}
     for name, defaults in DEFAULT_FIELDS.items():
@@ -159,7 +159,7 @@ def record_from_mapping(
     d: dict[str, Any], opts: ReadOptions, *, rel: str, display: str, line: int
 ) -> RawRecord | Problem:
     """JSONL object / CSV row -> RawRecord, using the field mapping; other fields go to meta."""
-    fields = _candidates(tuple(opts.field_map.items()))
+    fields = opts.fields()
     tname, text = pick(d, fields["text"])
     if text is None:
         want = " / ".join(fields["text"])
