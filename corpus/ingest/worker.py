@@ -11,10 +11,22 @@ doc_id, source key]], "items": records and problems read}``.
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import pickle
 import signal
 import sys
+from typing import Any
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Refuses ``pandas`` (pyarrow then knows it is absent). ``sys.modules["pandas"] = None``
+    would not do: pyarrow's compiled import takes the None for the module."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not used by import workers")
+        return None
 
 
 def main() -> None:
@@ -23,6 +35,9 @@ def main() -> None:
     # numba's first compiled call imports scipy.linalg (~0.5 s of each worker's start) only to
     # look for BLAS, which our kernels never call; nothing else here uses scipy
     sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]
+    # pyarrow imports pandas (~0.2 s) at its first array built from Python objects, only to
+    # ask whether they are pandas objects: here they never are
+    sys.meta_path.insert(0, _NoPandas())
     from corpus.ingest.importer import _build_rows, _Shard, _unpack, _write_ipc
 
     for line in sys.stdin:
