@@ -172,14 +172,16 @@ class DedupIndex:
             out[n] = self._sig_chunks[i // c][i % c]
         return out
 
-    def candidates(self, sigs: np.ndarray) -> list[np.ndarray | None]:
-        """Indexed entries sharing a band key with each signature (None: no candidate)."""
+    def candidates(self, sigs: np.ndarray, keys: np.ndarray | None = None) -> list[np.ndarray | None]:
+        """Indexed entries sharing a band key with each signature (None: no candidate);
+        ``keys``: the signatures' band keys, when the caller has them."""
         self._flush()
         n = len(sigs)
         out: list[list[np.ndarray] | None] = [None] * n
         if not self._runs or n == 0:
             return [None] * n
-        keys = self._band_keys(sigs)
+        if keys is None:
+            keys = self._band_keys(sigs)
         for b in range(self.bands):
             order = np.argsort(keys[:, b])
             q_sorted = keys[order, b]  # sorted needles: numpy's binary search reuses the last bound

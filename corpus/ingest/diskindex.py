@@ -135,9 +135,12 @@ class DiskIndex:
                 docs[j], clusters[j] = d[k], c[k]
         return sigs, docs, clusters
 
-    def lookup(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray) -> Prefetched:
+    def lookup(
+        self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, keys: np.ndarray | None = None
+    ) -> Prefetched:
         """One pass over the runs for a round's rows: stored text hash of each doc id (newest
-        run wins), first document holding each text hash, band candidates of each signature."""
+        run wins), first document holding each text hash, band candidates of each signature
+        (``keys``: their band keys, when the caller has them)."""
         out = Prefetched(cands=[None] * len(doc_ids))
         if not self.runs or not doc_ids:
             return out
@@ -148,7 +151,7 @@ class DiskIndex:
         sk = _sha_keys(dig)
         sq_order = np.argsort(sk)
         sq = sk[sq_order]
-        bk = self.t._band_keys(sigs)
+        bk = self.t._band_keys(sigs) if keys is None else keys
         border = np.argsort(bk, axis=0)
         # per band: the query rows in key order and their keys (the same for every run)
         by_band = [(border[:, b], np.ascontiguousarray(bk[border[:, b], b])) for b in range(self.t.bands)]
@@ -251,8 +254,10 @@ class TieredIndex:
     def close(self) -> None:
         self.disk.close()
 
-    def begin_round(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray) -> None:
-        self.pf = self.disk.lookup(doc_ids, shas, sigs)
+    def begin_round(
+        self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, keys: np.ndarray | None = None
+    ) -> None:
+        self.pf = self.disk.lookup(doc_ids, shas, sigs, keys)
         self._disk_sig_cache = {}
 
     def end_round(self) -> None:
@@ -284,10 +289,10 @@ class TieredIndex:
 
     # -- near
     def candidates(
-        self, sigs: np.ndarray, rows: np.ndarray | None = None
+        self, sigs: np.ndarray, rows: np.ndarray | None = None, keys: np.ndarray | None = None
     ) -> list[tuple[np.ndarray | None, np.ndarray | None] | None]:
         """Per signature: (disk candidates, memory candidates), None when it has neither."""
-        mem = self.mem.candidates(sigs)
+        mem = self.mem.candidates(sigs, keys)
         disk = [self.pf.cands[int(r)] for r in rows] if rows is not None else [None] * len(sigs)
         return [(d, m) if d is not None or m is not None else None for d, m in zip(disk, mem)]
 

@@ -701,6 +701,14 @@ def _build_rows(jobs: list[_Job]) -> _Built:
         encoded.append(data)
     if not columns["doc_id"]:
         return _Built(None, errors, failed)
+    # rows grouped by bucket (stable): the data files are per bucket, and a batch that arrives
+    # grouped is cut into them by slicing, where the importer would have to copy every text
+    # into bucket order (the planner decides the rows in record order, ``_seq``, all the same)
+    buckets = columns["bucket"]
+    order = sorted(range(len(buckets)), key=buckets.__getitem__)
+    if any(i != j for i, j in enumerate(order)):
+        columns = {name: [values[i] for i in order] for name, values in columns.items()}
+        encoded = [encoded[i] for i in order]
     # every stored text's UTF-8 once: it signs, and it is the text column (Arrow would encode
     # every text again; the cast checks it is valid UTF-8)
     utf8 = [e if e is not None else t.encode("utf-8", "surrogatepass") for e, t in zip(encoded, columns["text"])]
@@ -1206,17 +1214,28 @@ class _Planner:
         self.updated: set[str] = set()
 
     def round(self, files: list[int]) -> None:
-        staging, index = self.staging, self.index
-        offset = 0
-        if isinstance(index, diskindex.TieredIndex):  # the whole round looked up on disk at once
-            t = pa.concat_tables(staging.read(i, ["doc_id", "text_sha256", "minhash"]) for i in files)
+        index = self.index
+
+        def staged(i: int) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+            """A staged file's small columns, read once, with its signatures and band keys."""
+            t = self.staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash", "_seq"])
             sigs = _signature_matrix(t.column("minhash"), index.num_perm)
-            assert sigs is not None
-            index.begin_round(t.column("doc_id").to_pylist(), t.column("text_sha256").to_pylist(), sigs)
-            del t, sigs
-        for i in files:
+            assert sigs is not None  # staged by this import
+            return t, sigs, index._band_keys(sigs)
+
+        parts: Iterable[tuple[pa.Table, np.ndarray, np.ndarray]] = map(staged, files)
+        if isinstance(index, diskindex.TieredIndex):  # the whole round looked up on disk at once
+            parts = list(parts)
+            index.begin_round(
+                [d for t, _, _ in parts for d in t.column("doc_id").to_pylist()],
+                [h for t, _, _ in parts for h in t.column("text_sha256").to_pylist()],
+                np.concatenate([m for _, m, _ in parts]),
+                np.concatenate([k for _, _, k in parts]),
+            )
+        offset = 0
+        for t, sigs, keys in parts:  # (in memory: the whole import is one round, read file by file)
             offset += _plan_batch(
-                staging, i, index, self.report, self.updated, self.masks, self.clusters, self.dup_seqs, offset,
+                t, sigs, keys, index, self.report, self.updated, self.masks, self.clusters, self.dup_seqs, offset,
                 self.tiered,
             )  # fmt: skip
         if isinstance(index, diskindex.TieredIndex):
@@ -1229,8 +1248,9 @@ class _Planner:
 
 
 def _plan_batch(
-    staging: _Staging,
-    i: int,
+    t: pa.Table,
+    staged_sigs: np.ndarray,
+    staged_keys: np.ndarray,
     index: Any,
     report: ImportReport,
     updated: set[str],
@@ -1240,17 +1260,31 @@ def _plan_batch(
     offset: int,
     tiered: bool,
 ) -> int:
-    """Decide the rows of staged file ``i`` (rows ``offset``... of the round); returns its row count."""
-    t = staging.read(i, ["doc_id", "source_key", "text_sha256", "minhash", "_seq"])
-    sigs = _signature_matrix(t.column("minhash"), index.num_perm)
-    assert sigs is not None  # staged by this import
-    d = t.select(["doc_id", "source_key", "text_sha256"]).to_pydict()
-    doc_ids, keys, shas = d["doc_id"], d["source_key"], d["text_sha256"]
-    n = len(doc_ids)
+    """Decide the rows of a staged file (its small columns ``t``, signatures and band keys; rows
+    ``offset``... of the round) in record order; returns its row count.
+
+    Staged files hold their rows grouped by bucket (``_build_rows``), so the rows are decided
+    in ``_seq`` order (the first record of a text is the one kept) and the decisions (mask,
+    clusters) put back in staged order."""
+    d = t.select(["doc_id", "source_key", "text_sha256", "_seq"]).to_pydict()
+    seq_col = np.asarray(d["_seq"], dtype=np.int64)
+    n = len(seq_col)
+    order = np.argsort(seq_col, kind="stable")
+    in_order = bool((order == np.arange(n)).all())
+    if in_order:
+        doc_ids, keys, shas, seqs = d["doc_id"], d["source_key"], d["text_sha256"], d["_seq"]
+        sigs, band_keys = staged_sigs, staged_keys
+    else:
+        pick = order.tolist()
+        doc_ids, keys, shas, seqs = ([d[c][o] for o in pick] for c in ("doc_id", "source_key", "text_sha256", "_seq"))
+        sigs, band_keys = staged_sigs[order], staged_keys[order]
     mask = np.zeros(n, dtype=bool)
     cl: list[str | None] = [None] * n
-    stored = index.candidates(sigs, np.arange(offset, offset + n)) if tiered else index.candidates(sigs)
-    earlier = _earlier_in_batch(index, sigs)
+    if tiered:
+        stored = index.candidates(sigs, offset + order, keys=band_keys)
+    else:
+        stored = index.candidates(sigs, keys=band_keys)
+    earlier = _earlier_in_batch(index, band_keys)
     for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
         old = index.sha_of(doc_id)
         if old == sha:
@@ -1261,7 +1295,7 @@ def _plan_batch(
             if dup is not None:
                 report.duplicates += 1
                 if dup_seqs is not None:
-                    dup_seqs.append(t.column("_seq")[j].as_py())
+                    dup_seqs.append(seqs[j])
                 report.duplicate_of.append({"source_key": key, "doc_id": doc_id, "duplicate_of": dup})
                 report.doc_ids[key] = dup
                 continue
@@ -1287,17 +1321,24 @@ def _plan_batch(
         index.set_sha(doc_id, sha)
     kept = np.flatnonzero(mask)
     index.add_signatures([doc_ids[j] for j in kept.tolist()], sigs[kept], [cl[j] for j in kept.tolist()])
+    if not in_order:  # back in staged order
+        staged_mask = np.zeros(n, dtype=bool)
+        staged_mask[order] = mask
+        staged_cl: list[str | None] = [None] * n
+        for j, o in enumerate(order.tolist()):
+            staged_cl[o] = cl[j]
+        mask, cl = staged_mask, staged_cl
     masks.append(mask)
     clusters.append(cl)
     return n
 
 
-def _earlier_in_batch(index: dedup.DedupIndex, sigs: np.ndarray) -> dict[int, list[int]]:
-    """Row -> earlier rows of the same batch sharing a band key with it (the first few per key)."""
+def _earlier_in_batch(index: dedup.DedupIndex, keys: np.ndarray) -> dict[int, list[int]]:
+    """Row -> earlier rows of the same batch sharing a band key with it (the first few per key);
+    ``keys``: the rows' band keys."""
     out: dict[int, list[int]] = {}
-    if len(sigs) < 2:
+    if len(keys) < 2:
         return out
-    keys = index._band_keys(sigs)
     for b in range(index.bands):
         order = np.argsort(keys[:, b], kind="stable")
         k = keys[order, b]

@@ -854,13 +854,14 @@ class _FileSet:
         return f"{self.root}/{rel}" if self.root else rel
 
     def write(self, batch: pa.RecordBatch) -> None:
-        # one stable sort by bucket, then zero-copy slices (a filter per bucket scanned the
-        # whole batch, texts included, sixteen times)
-        buckets = batch.column("bucket")
-        if pc.count_distinct(buckets).as_py() > 1:
-            batch = batch.take(pc.sort_indices(buckets))
-            buckets = batch.column("bucket")
-        keys = buckets.to_pylist()
+        # zero-copy slices of rows grouped by bucket (the import's workers group them); other
+        # batches get one stable sort by bucket first (a filter per bucket scanned the whole
+        # batch, texts included, sixteen times)
+        keys = batch.column("bucket").to_pylist()
+        runs = 1 + sum(1 for a, b in zip(keys, keys[1:]) if a != b) if keys else 0
+        if runs > len(set(keys)):
+            batch = batch.take(pc.sort_indices(batch.column("bucket")))
+            keys = batch.column("bucket").to_pylist()
         start = 0
         for i in range(1, len(keys) + 1):
             if i == len(keys) or keys[i] != keys[start]:

@@ -290,3 +290,35 @@ def test_disk_index_decides_like_the_memory_index(tmp_path, monkeypatch, round_r
     r1, r2 = mem[0]
     assert r1["near_duplicates"] > 50 and r1["duplicates"] > 5 and r2["updated"] == 2
     assert r2["near_duplicates"] > 20 and r2["duplicates"] >= 1
+
+
+def test_rows_staged_in_bucket_order_are_decided_in_record_order(tmp_path, monkeypatch):
+    """A staged batch holds its rows grouped by bucket, not in record order; the decisions are
+    still those of records taken one at a time (batches of one row): the first record of a
+    text is kept, a near-duplicate joins the cluster of the earlier record."""
+    from corpus.ingest import importer as ingest
+    from corpus.ingest.importer import import_articles
+    from corpus.store.table import CorpusStore
+
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
+    recs = _planted(5, 40, "")
+    staged_seqs = []
+    write_ipc = ingest._write_ipc
+    monkeypatch.setattr(
+        ingest, "_write_ipc", lambda t, p: staged_seqs.append(t.column("_seq").to_pylist()) or write_ipc(t, p)
+    )
+    results = {}
+    for batch in (1, 1000):
+        monkeypatch.setattr(ingest, "BATCH", batch)
+        store = CorpusStore(tmp_path / f"b{batch}")
+        report = {k: v for k, v in import_articles(store, recs).to_dict().items() if k != "message"}
+        rows = sorted(
+            (r["doc_id"], r["text_sha256"], r["near_dup_cluster"])
+            for b in store.iter_batches(None, ["doc_id", "text_sha256", "near_dup_cluster"])
+            for r in b.to_pylist()
+        )
+        results[batch] = (report, rows)
+    assert staged_seqs[-1] != sorted(staged_seqs[-1])  # the one big batch was staged out of record order
+    assert results[1] == results[1000]
+    report = results[1000][0]
+    assert report["duplicates"] >= 3 and report["near_duplicates"] >= 20
