@@ -156,9 +156,20 @@ class DedupIndex:
 
     # -- near
     def _band_keys(self, sigs: np.ndarray) -> np.ndarray:
-        """(n, num_perm) uint32 -> (n, bands) uint64 band hashes."""
-        used = sigs[:, : self.bands * self.rows].astype(np.uint64).reshape(len(sigs), self.bands, self.rows)
-        return (used * self._band_mult[None, :, :]).sum(axis=2, dtype=np.uint64)
+        """(n, num_perm) uint32 -> (n, bands) uint64 band hashes, a chunk of rows at a time (the
+        64-bit products of a whole 50k-entry run would take ~100 MB for a moment)."""
+        n, used = len(sigs), self.bands * self.rows
+        out = np.empty((n, self.bands), np.uint64)
+        for s in range(0, n, self._CHUNK):
+            part = sigs[s : s + self._CHUNK, :used].astype(np.uint64).reshape(-1, self.bands, self.rows)
+            part *= self._band_mult[None, :, :]
+            part.sum(axis=2, dtype=np.uint64, out=out[s : s + self._CHUNK])
+        return out
+
+    def signature_blocks(self) -> list[np.ndarray]:
+        """All entries' signatures in entry order, as views of the blocks they are kept in."""
+        n, c = len(self._ids), self._CHUNK
+        return [b[: min(c, n - k * c)] for k, b in enumerate(self._sig_chunks) if k * c < n]
 
     def _sig(self, i: int) -> np.ndarray:
         return self._sig_chunks[i // self._CHUNK][i % self._CHUNK]
@@ -167,6 +178,9 @@ class DedupIndex:
         c = self._CHUNK
         if len(self._sig_chunks) == 1:
             return self._sig_chunks[0][idx]
+        if len(idx) > 1 and int(idx[-1]) - int(idx[0]) == len(idx) - 1 and (np.diff(idx) == 1).all():  # a range
+            first, skip = divmod(int(idx[0]), c)
+            return np.concatenate(self._sig_chunks[first : int(idx[-1]) // c + 1])[skip : skip + len(idx)]
         out = np.empty((len(idx), self.num_perm), np.uint32)
         for n, i in enumerate(idx.tolist()):
             out[n] = self._sig_chunks[i // c][i % c]

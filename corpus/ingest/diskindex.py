@@ -7,9 +7,9 @@ entries' signatures and ids in entry order (read back only for the few candidate
 
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
 of one round (up to ``ROUND`` staged rows) are looked up in every run at once, in one pass over
-the runs (a run is loaded, searched with ``searchsorted`` for all the round's keys, dropped);
-decisions inside the round use an in-memory ``DedupIndex`` of the latest rounds' rows, which
-becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's:
+the runs (a run's key arrays are memory-mapped, searched with ``searchsorted`` for all the
+round's keys, unmapped: page cache, not this process's heap); decisions inside the round use an in-memory ``DedupIndex`` of the latest rounds'
+rows, which becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's:
 disk entries are all older than the memory's, so "earliest entry wins" ties and "first document
 with this text" keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted
 near-duplicates).
@@ -77,12 +77,26 @@ class DiskIndex:
         return self.n
 
     # -- writing
-    def add(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
-        """Entries in order, each with its signature (runs of at most ``RUN``)."""
+    def add(
+        self, doc_ids: list[str], shas: list[str], sigs: np.ndarray | list[np.ndarray], clusters: list[str | None]
+    ) -> None:
+        """Entries in order, each with its signature (runs of at most ``RUN``); ``sigs``: one
+        array, or blocks of rows (the index in memory's, not copied into one array)."""
+        blocks = [sigs] if isinstance(sigs, np.ndarray) else sigs
+        starts = np.cumsum([0] + [len(b) for b in blocks])
         for s in range(0, len(doc_ids), RUN):
-            self._write_run(doc_ids[s : s + RUN], shas[s : s + RUN], sigs[s : s + RUN], clusters[s : s + RUN])
+            e = min(s + RUN, len(doc_ids))
+            part = [
+                b[max(s - a, 0) : e - a]
+                for b, a, z in zip(blocks, starts[:-1].tolist(), starts[1:].tolist())
+                if a < e and z > s
+            ]
+            self._write_run(doc_ids[s:e], shas[s:e], part, clusters[s:e])
 
-    def _write_run(self, doc_ids: list[str], shas: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
+    def _write_run(
+        self, doc_ids: list[str], shas: list[str], sigs: list[np.ndarray], clusters: list[str | None]
+    ) -> None:
+        """One run of ``len(doc_ids)`` entries; ``sigs``: their signatures in blocks of rows."""
         n = len(doc_ids)
         if n == 0:
             return
@@ -91,7 +105,7 @@ class DiskIndex:
         dk = doc_keys(doc_ids)
         dig = _digests(shas)
         sk = _sha_keys(dig)
-        bk = self.t._band_keys(sigs)
+        bk = np.concatenate([self.t._band_keys(b) for b in sigs])
         local = np.arange(n, dtype=np.int32)
         o = np.argsort(dk, kind="stable")
         np.save(p / "dkeys.npy", dk[o])
@@ -105,7 +119,13 @@ class DiskIndex:
         np.save(p / "bkeys.npy", np.ascontiguousarray(np.take_along_axis(bk, o, axis=0).T))
         np.save(p / "bpos.npy", np.ascontiguousarray(o.T, np.int32))
         np.save(p / "sha.npy", dig)
-        np.save(p / "sigs.npy", np.ascontiguousarray(sigs, np.uint32))
+        out = np.lib.format.open_memmap(p / "sigs.npy", mode="w+", dtype=np.uint32, shape=(n, self.t.num_perm))
+        at = 0
+        for b in sigs:
+            out[at : at + len(b)] = b
+            at += len(b)
+        out.flush()
+        del out
         meta = pa.table({"doc_id": pa.array(doc_ids, pa.string()), "cluster": pa.array(clusters, pa.string())})
         with pa.OSFile(str(p / "meta.arrow"), "wb") as f, pa.ipc.new_file(f, meta.schema) as w:
             w.write_table(meta)
@@ -160,11 +180,11 @@ class DiskIndex:
         sha_hits: dict[int, list[tuple[int, int]]] = {}  # query row -> [(run, local pos)] in run order
         cand: list[list[np.ndarray]] = [[] for _ in doc_ids]
         for r, run in enumerate(self.runs):
-            keys = np.load(run.path / "dkeys.npy")
+            keys = np.load(run.path / "dkeys.npy", mmap_mode="r")
             lo = np.searchsorted(keys, dq, side="left")
             hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == dq)
             if len(hit):
-                pos = np.load(run.path / "dpos.npy")
+                pos = np.load(run.path / "dpos.npy", mmap_mode="r")
                 digs = np.load(run.path / "sha.npy", mmap_mode="r")
                 meta_docs = None
                 for h in hit.tolist():
@@ -177,11 +197,11 @@ class DiskIndex:
                         if meta_docs[p] == doc_ids[q]:
                             newest_sha[q] = (r, bytes(digs[p]))
                         e += 1
-            keys = np.load(run.path / "skeys.npy")
+            keys = np.load(run.path / "skeys.npy", mmap_mode="r")
             lo = np.searchsorted(keys, sq, side="left")
             hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == sq)
             if len(hit):
-                pos = np.load(run.path / "spos.npy")
+                pos = np.load(run.path / "spos.npy", mmap_mode="r")
                 digs = np.load(run.path / "sha.npy", mmap_mode="r")
                 for h in hit.tolist():
                     q = int(sq_order[h])
@@ -191,8 +211,8 @@ class DiskIndex:
                         if bytes(digs[p]) == dig[q].tobytes():
                             sha_hits.setdefault(q, []).append((r, p))
                         e += 1
-            keys = np.load(run.path / "bkeys.npy")
-            bpos = np.load(run.path / "bpos.npy")
+            keys = np.load(run.path / "bkeys.npy", mmap_mode="r")  # page cache, not this process's heap
+            bpos = np.load(run.path / "bpos.npy", mmap_mode="r")
             for b, (qo, qs) in enumerate(by_band):
                 col = keys[b]
                 lo = np.searchsorted(col, qs, side="left")
@@ -266,8 +286,7 @@ class TieredIndex:
         m = self.mem
         n = len(m._ids)
         if n >= RUN:
-            sigs = m._sigs(np.arange(n, dtype=np.int64))
-            self.disk.add(list(m._ids), self._entry_shas, sigs, list(m._clusters))
+            self.disk.add(list(m._ids), self._entry_shas, m.signature_blocks(), list(m._clusters))
             self.mem = self._new_mem()
             self._entry_shas = []
 

@@ -322,3 +322,42 @@ def test_rows_staged_in_bucket_order_are_decided_in_record_order(tmp_path, monke
     assert results[1] == results[1000]
     report = results[1000][0]
     assert report["duplicates"] >= 3 and report["near_duplicates"] >= 20
+
+
+def test_band_keys_in_chunks_and_runs_from_blocks(monkeypatch):
+    """Band keys made a chunk of rows at a time are the keys of each row alone, and a run
+    written from the memory index's blocks of signatures holds the same entries as one made
+    from a single array, split at the same run boundaries."""
+    from corpus.ingest import diskindex
+
+    idx = DedupIndex()
+    rng = np.random.default_rng(7)
+    sigs = rng.integers(0, 2**32, size=(2 * idx._CHUNK + 5, idx.num_perm), dtype=np.uint32)
+    keys = idx._band_keys(sigs)
+    for i in (0, idx._CHUNK - 1, idx._CHUNK, len(sigs) - 1):
+        assert (keys[i] == idx._band_keys(sigs[i : i + 1])[0]).all()
+    mem = DedupIndex()
+    ids = [f"d{i}" for i in range(len(sigs))]
+    mem.add_signatures(ids, sigs, [None] * len(sigs))
+    blocks = mem.signature_blocks()
+    assert len(blocks) == 3 and sum(len(b) for b in blocks) == len(sigs)
+    assert (np.concatenate(blocks) == sigs).all()
+    assert (mem._sigs(np.arange(3, len(sigs) - 2)) == sigs[3:-2]).all()  # a range across blocks
+    monkeypatch.setattr(diskindex, "RUN", idx._CHUNK + 100)  # runs cut inside a block
+    shas = [f"{i:064x}" for i in range(len(sigs))]
+    one, parts = diskindex.DiskIndex(idx), diskindex.DiskIndex(idx)
+    try:
+        one.add(ids, shas, sigs, [None] * len(sigs))
+        parts.add(ids, shas, blocks, [None] * len(sigs))
+        assert (
+            [r.n for r in one.runs] == [r.n for r in parts.runs] == [idx._CHUNK + 100, len(sigs) - (idx._CHUNK + 100)]
+        )
+        every = np.arange(len(sigs), dtype=np.int64)
+        s1, d1, _ = one.entries(every)
+        s2, d2, _ = parts.entries(every)
+        assert (s1 == sigs).all() and (s2 == sigs).all() and d1 == d2 == ids
+        found = parts.lookup(ids[:50], shas[:50], sigs[:50])
+        assert all(c is not None and i in c.tolist() for i, c in enumerate(found.cands))
+    finally:
+        one.close()
+        parts.close()
