@@ -8,11 +8,11 @@ entries' signatures and ids in entry order (read back only for the few candidate
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
 of one round (up to ``ROUND`` staged rows) are looked up in every run at once, in one pass over
 the runs (a run's key arrays are memory-mapped, searched with ``searchsorted`` for all the
-round's keys, unmapped: page cache, not this process's heap); decisions inside the round use an in-memory ``DedupIndex`` of the latest rounds'
-rows, which becomes a run of its own when it holds ``RUN`` entries. The answers are the in-memory index's:
-disk entries are all older than the memory's, so "earliest entry wins" ties and "first document
-with this text" keep their meaning (``tests/ingest/test_dedup.py`` compares both on planted
-near-duplicates).
+round's keys and unmapped: page cache, not this process's heap); decisions inside the round
+use an in-memory ``DedupIndex`` of the latest rounds' rows, which becomes a run of its own when
+it holds ``RUN`` entries. The answers are the in-memory index's: disk entries are all older
+than the memory's, so "earliest entry wins" ties and "first document with this text" keep
+their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-duplicates).
 """
 
 from __future__ import annotations
