@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from corpus.core import normalize
+from corpus.core import normalize, tablecache
 
 _MOJIBAKE = 1  # a non-ASCII character that is an ftfy trigger on its own (C1, surrogates, ...)
 _NOT_NFC_SAFE = 2  # not a starter with NFC_Quick_Check=Yes (or not known to be)
@@ -101,7 +101,9 @@ def settled_bytes(raw: Sequence[bytes]) -> np.ndarray:
     """``settled`` of texts given as their UTF-8 (``surrogatepass``) bytes."""
     global _TABLE
     if _TABLE is None:
-        _TABLE = _table()
+        import ftfy
+
+        _TABLE = tablecache.cached("table", _table, ftfy.__version__)
     offsets = np.zeros(len(raw) + 1, np.int64)
     np.cumsum(np.fromiter((len(b) for b in raw), np.int64, len(raw)), out=offsets[1:])
     return _scan(np.frombuffer(b"".join(raw), np.uint8), offsets, _TABLE)

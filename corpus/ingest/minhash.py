@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from corpus.core import tablecache
+
 _P = np.uint64(1099511628211)
 _M0 = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -46,7 +48,7 @@ def _lower_table() -> np.ndarray:
     return table
 
 
-_LOWER = _lower_table()
+_LOWER = tablecache.cached("lower", _lower_table)
 
 
 @njit(cache=True, nogil=True)
