@@ -4,9 +4,9 @@ The text scan's and the MinHash lower-casing's tables take ~0.15 s each to build
 (one ``unicodedata`` call per code point), paid again by every process that imports them:
 each import worker, each CLI command. Like numba's compiled kernels (``cache=True``), they are
 saved next to their module in ``__pycache__``, under a name that changes with anything they
-depend on: the module's source, Python and its Unicode database, and ``versions`` (the
-libraries the builder reads, e.g. ftfy). Where that folder is not writable (a read-only
-install), tables are built each time, as before.
+depend on: the module's source, Python and its Unicode database, numpy, and ``versions`` (the
+libraries the builder reads, e.g. ftfy); a new table replaces the one of earlier inputs. Where
+that folder is not writable (a read-only install), tables are built each time, as before.
 """
 
 from __future__ import annotations
@@ -50,4 +50,8 @@ def cached(name: str, build: Callable[[], np.ndarray], *versions: str, folder: P
         os.replace(tmp, path)  # whole or absent: a process reading it never sees half a table
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+        return table
+    for old in path.parent.glob(f"{source.stem}.{name}-*.npy"):  # tables of earlier inputs
+        if old != path:
+            old.unlink(missing_ok=True)
     return table
