@@ -101,9 +101,7 @@ def settled_bytes(raw: Sequence[bytes]) -> np.ndarray:
     """``settled`` of texts given as their UTF-8 (``surrogatepass``) bytes."""
     global _TABLE
     if _TABLE is None:
-        import ftfy
-
-        _TABLE = tablecache.cached("table", _table, ftfy.__version__)
+        _TABLE = tablecache.cached("table", _table, normalize.ftfy.__version__)
     offsets = np.zeros(len(raw) + 1, np.int64)
     np.cumsum(np.fromiter((len(b) for b in raw), np.int64, len(raw)), out=offsets[1:])
     return _scan(np.frombuffer(b"".join(raw), np.uint8), offsets, _TABLE)

@@ -166,10 +166,15 @@ class DedupIndex:
             part.sum(axis=2, dtype=np.uint64, out=out[s : s + self._CHUNK])
         return out
 
-    def signature_blocks(self) -> list[np.ndarray]:
-        """All entries' signatures in entry order, as views of the blocks they are kept in."""
-        n, c = len(self._ids), self._CHUNK
-        return [b[: min(c, n - k * c)] for k, b in enumerate(self._sig_chunks) if k * c < n]
+    def signature_blocks(self, start: int = 0, end: int | None = None) -> list[np.ndarray]:
+        """The signatures of entries ``start:end`` (default: all) in entry order, as views of
+        the blocks they are kept in (not copied into one array)."""
+        end, c = len(self._ids) if end is None else end, self._CHUNK
+        return [
+            b[max(start - k * c, 0) : min(c, end - k * c)]
+            for k, b in enumerate(self._sig_chunks)
+            if k * c < end and (k + 1) * c > start
+        ]
 
     def _sig(self, i: int) -> np.ndarray:
         return self._sig_chunks[i // self._CHUNK][i % self._CHUNK]
@@ -178,9 +183,6 @@ class DedupIndex:
         c = self._CHUNK
         if len(self._sig_chunks) == 1:
             return self._sig_chunks[0][idx]
-        if len(idx) > 1 and int(idx[-1]) - int(idx[0]) == len(idx) - 1 and (np.diff(idx) == 1).all():  # a range
-            first, skip = divmod(int(idx[0]), c)
-            return np.concatenate(self._sig_chunks[first : int(idx[-1]) // c + 1])[skip : skip + len(idx)]
         out = np.empty((len(idx), self.num_perm), np.uint32)
         for n, i in enumerate(idx.tolist()):
             out[n] = self._sig_chunks[i // c][i % c]
@@ -289,7 +291,7 @@ class DedupIndex:
         if end == start:
             return
         idx = np.arange(start, end, dtype=np.int64)
-        keys = self._band_keys(self._sigs(idx))
+        keys = np.concatenate([self._band_keys(b) for b in self.signature_blocks(start, end)])
         idx = idx.astype(np.int32 if end < 2**31 else np.int64)  # entry numbers: 4 bytes per band suffice
         self._pending_from = end
         self._runs.append(self._sorted_run(keys, np.repeat(idx[:, None], self.bands, axis=1)))
