@@ -1,9 +1,14 @@
 """The dedup index of a big import on disk: memory bounded by the round size, not the corpus.
 
 ``DiskIndex`` keeps index entries (doc_id, text hash, MinHash signature, cluster) in runs of at
-most ``RUN`` entries in a temporary directory. Each run holds its keys sorted (doc-id hash,
-text-hash prefix, one row of band keys per band) next to the entry numbers, and the
-entries' signatures and ids in entry order (read back only for the few candidates).
+most ``RUN`` entries in a temporary directory: the entries' text hashes, signatures and ids in
+entry order (read back only for the few candidates), and their keys sorted (doc-id hash,
+text-hash prefix, one row of band keys per band) next to the entry numbers. The sorted keys of
+consecutive runs are merged (``_KeyRun``: the newest two while the newer is at least half the
+older, up to ``MERGE_LIMIT`` entries), so a lookup searches a few key runs, not every run: at
+a million entries 20 runs but 3 key runs (each round searched all 20 before: the lookups grew
+with the square of the corpus). A key run's band keys are mapped one band at a time (a band
+of 400k entries is 3 MB of page cache).
 
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
 of one round (up to ``ROUND`` staged rows) are looked up in every run at once, in one pass over
@@ -17,10 +22,12 @@ their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-dupl
 
 from __future__ import annotations
 
+import bisect
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +36,9 @@ import xxhash
 from corpus.ingest import dedup
 
 RUN = 50_000  # entries per run on disk
+# entries of a merged key run at most: its merge holds ~40 bytes per entry in memory for a moment
+MERGE_LIMIT = 500_000
+_KEY_FILES = ("dkeys.npy", "dpos.npy", "skeys.npy", "spos.npy", "bkeys.npy", "bpos.npy")
 ROUND = 10_000  # rows decided at once (at most RUN): what is still to decide when reading ends
 
 
@@ -47,10 +57,39 @@ def _sha_keys(dig: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(dig[:, :8]).view("<u8").reshape(-1).astype(np.uint64)
 
 
+def _header(f: Any, dtype: Any, shape: tuple[int, ...]) -> None:
+    """The ``.npy`` header of an array whose data the caller writes after it."""
+    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(f, d)
+
+
+def _band_row(path: Path, band: int) -> np.ndarray:
+    """Row ``band`` of a (bands, n) ``.npy`` file, memory-mapped (only it)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        (_, n), _, dtype = read(f)
+        offset = f.tell()
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset + band * n * dtype.itemsize, shape=(n,))
+
+
 @dataclass
 class _Run:
+    """Entries ``first`` .. ``first + n - 1`` (global numbers): text hashes, signatures, ids."""
+
     path: Path
     first: int  # global number of its first entry
+    n: int
+
+
+@dataclass
+class _KeyRun:
+    """The sorted keys of entries ``first`` .. ``first + n - 1`` (one run's, or several
+    consecutive runs' merged), each next to its entry number counted from ``first``; equal keys
+    in entry order."""
+
+    path: Path
+    first: int
     n: int
 
 
@@ -68,6 +107,7 @@ class DiskIndex:
         self.t = template  # band layout, threshold, num_perm
         self.dir = Path(tempfile.mkdtemp(prefix="corpus-index-"))
         self.runs: list[_Run] = []
+        self.keys: list[_KeyRun] = []
         self.n = 0
 
     def close(self) -> None:
@@ -130,7 +170,62 @@ class DiskIndex:
         with pa.OSFile(str(p / "meta.arrow"), "wb") as f, pa.ipc.new_file(f, meta.schema) as w:
             w.write_table(meta)
         self.runs.append(_Run(p, self.n, n))
+        self.keys.append(_KeyRun(p, self.n, n))
         self.n += n
+        self._merge_keys()
+
+    def _merge_keys(self) -> None:
+        """Merge the newest two key runs while the newer holds at least half as many entries as
+        the older (a binary counter: log2(runs) key runs), up to ``MERGE_LIMIT`` entries."""
+        while len(self.keys) > 1:
+            a, b = self.keys[-2], self.keys[-1]
+            if 2 * b.n < a.n or a.n + b.n > MERGE_LIMIT:
+                return
+            p = self.dir / f"keys-{a.first:012d}-{a.n + b.n}"
+            p.mkdir()
+            for k, pos in (("dkeys.npy", "dpos.npy"), ("skeys.npy", "spos.npy")):
+                keys = np.concatenate((np.load(a.path / k), np.load(b.path / k)))
+                at = np.concatenate((np.load(a.path / pos), np.load(b.path / pos) + np.int32(a.n)))
+                o = np.argsort(keys, kind="stable")  # two sorted runs: timsort merges them
+                np.save(p / k, keys[o])
+                np.save(p / pos, at[o])
+                del keys, at, o
+            n = a.n + b.n
+            bands = self.t.bands
+            with open(p / "bkeys.npy", "wb") as fk, open(p / "bpos.npy", "wb") as fp:
+                _header(fk, np.uint64, (bands, n))
+                _header(fp, np.int32, (bands, n))
+                for band in range(bands):  # one band in memory at a time, written as it is done
+                    keys = np.concatenate(
+                        (_band_row(a.path / "bkeys.npy", band), _band_row(b.path / "bkeys.npy", band))
+                    )
+                    o = np.argsort(keys, kind="stable")
+                    keys[o].tofile(fk)
+                    at = np.concatenate(
+                        (_band_row(a.path / "bpos.npy", band), _band_row(b.path / "bpos.npy", band) + np.int32(a.n))
+                    )
+                    at[o].tofile(fp)
+                    del keys, o, at
+            for old in (a, b):
+                self._drop_keys(old)
+            self.keys[-2:] = [_KeyRun(p, a.first, n)]
+
+    @staticmethod
+    def _drop_keys(kr: _KeyRun) -> None:
+        if kr.path.name.startswith("keys-"):
+            shutil.rmtree(kr.path, ignore_errors=True)
+        else:  # a run's own folder: its entries stay
+            for name in _KEY_FILES:
+                (kr.path / name).unlink(missing_ok=True)
+
+    def _run_of(self, g: int) -> _Run:
+        """The run holding global entry ``g``."""
+        r = bisect.bisect_right(self._starts, g) - 1
+        return self.runs[r]
+
+    @property
+    def _starts(self) -> list[int]:
+        return [r.first for r in self.runs]
 
     # -- reading
     def _meta(self, run: _Run, pos: np.ndarray) -> tuple[list[str], list[str | None]]:
@@ -176,60 +271,67 @@ class DiskIndex:
         # per band: the query rows in key order and their keys (the same for every run)
         by_band = [(border[:, b], np.ascontiguousarray(bk[border[:, b], b])) for b in range(self.t.bands)]
         per_key = self.t._PER_KEY
-        newest_sha: dict[int, tuple[int, bytes]] = {}  # query row -> (run, digest)
-        sha_hits: dict[int, list[tuple[int, int]]] = {}  # query row -> [(run, local pos)] in run order
+        newest_sha: dict[int, bytes] = {}  # query row -> digest of its newest entry
+        sha_hits: dict[int, list[int]] = {}  # query row -> entries holding its hash, in entry order
         cand: list[list[np.ndarray]] = [[] for _ in doc_ids]
-        for r, run in enumerate(self.runs):
-            keys = np.load(run.path / "dkeys.npy", mmap_mode="r")
+        run_docs: dict[int, list[str]] = {}  # a run's doc ids, read at its first doc-key hit
+
+        def entry(g: int) -> tuple[_Run, int]:
+            run = self._run_of(g)
+            return run, g - run.first
+
+        for kr in self.keys:  # oldest first; within one, equal keys in entry order: newest last
+            keys = np.load(kr.path / "dkeys.npy", mmap_mode="r")
             lo = np.searchsorted(keys, dq, side="left")
             hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == dq)
             if len(hit):
-                pos = np.load(run.path / "dpos.npy", mmap_mode="r")
-                digs = np.load(run.path / "sha.npy", mmap_mode="r")
-                meta_docs = None
+                pos = np.load(kr.path / "dpos.npy", mmap_mode="r")
                 for h in hit.tolist():
                     q = int(dq_order[h])
                     e = int(lo[h])
                     while e < len(keys) and keys[e] == dq[h]:  # hash collisions: check the id
-                        if meta_docs is None:
-                            meta_docs = self._meta(run, np.arange(run.n))[0]
-                        p = int(pos[e])
-                        if meta_docs[p] == doc_ids[q]:
-                            newest_sha[q] = (r, bytes(digs[p]))
+                        run, p = entry(kr.first + int(pos[e]))
+                        if run.first not in run_docs:
+                            run_docs[run.first] = self._meta(run, np.arange(run.n))[0]
+                        if run_docs[run.first][p] == doc_ids[q]:
+                            newest_sha[q] = bytes(np.load(run.path / "sha.npy", mmap_mode="r")[p])
                         e += 1
-            keys = np.load(run.path / "skeys.npy", mmap_mode="r")
+            keys = np.load(kr.path / "skeys.npy", mmap_mode="r")
             lo = np.searchsorted(keys, sq, side="left")
             hit = np.flatnonzero(keys[np.minimum(lo, len(keys) - 1)] == sq)
             if len(hit):
-                pos = np.load(run.path / "spos.npy", mmap_mode="r")
-                digs = np.load(run.path / "sha.npy", mmap_mode="r")
+                pos = np.load(kr.path / "spos.npy", mmap_mode="r")
                 for h in hit.tolist():
                     q = int(sq_order[h])
                     e = int(lo[h])
                     while e < len(keys) and keys[e] == sq[h]:
-                        p = int(pos[e])
-                        if bytes(digs[p]) == dig[q].tobytes():
-                            sha_hits.setdefault(q, []).append((r, p))
+                        g = kr.first + int(pos[e])
+                        run, p = entry(g)
+                        if bytes(np.load(run.path / "sha.npy", mmap_mode="r")[p]) == dig[q].tobytes():
+                            sha_hits.setdefault(q, []).append(g)
                         e += 1
-            keys = np.load(run.path / "bkeys.npy", mmap_mode="r")  # page cache, not this process's heap
-            bpos = np.load(run.path / "bpos.npy", mmap_mode="r")
+            del keys
             for b, (qo, qs) in enumerate(by_band):
-                col = keys[b]
+                col = _band_row(kr.path / "bkeys.npy", b)  # page cache, not this process's heap
                 lo = np.searchsorted(col, qs, side="left")
                 hit = np.flatnonzero(col[np.minimum(lo, len(col) - 1)] == qs)
+                bpos = None
                 for h in hit.tolist():
                     start = int(lo[h])
                     end = start + 1
                     while end < min(len(col), start + per_key) and col[end] == col[start]:
                         end += 1
-                    cand[int(qo[h])].append(bpos[b, start:end].astype(np.int64) + run.first)
-            del keys, bpos
-        for q, (_, d) in newest_sha.items():
+                    if bpos is None:
+                        bpos = _band_row(kr.path / "bpos.npy", b)
+                    cand[int(qo[h])].append(bpos[start:end].astype(np.int64) + kr.first)
+                del col, bpos
+        for q, d in newest_sha.items():
             out.sha_by_doc[doc_ids[q]] = d.hex()
-        # first document holding each hash: in run order, an entry whose document still has it
+        # first document holding each hash: in entry order, an entry whose document still has it
         for q, hits in sha_hits.items():
-            for r, p in hits:
-                doc = self._meta(self.runs[r], np.array([p]))[0][0]
+            for g in hits:
+                run, p = entry(g)
+                doc = self._meta(run, np.array([p]))[0][0]
                 now = self._newest_sha(doc)
                 if now == shas[q]:
                     out.doc_by_sha.setdefault(shas[q], doc)
@@ -238,17 +340,20 @@ class DiskIndex:
         return out
 
     def _newest_sha(self, doc_id: str) -> str | None:
-        """Text hash in the newest run holding ``doc_id`` (rare: exact duplicates only)."""
+        """Text hash of the newest entry of ``doc_id`` (rare: exact duplicates only)."""
         k = doc_keys([doc_id])[0]
-        for run in reversed(self.runs):
-            keys = np.load(run.path / "dkeys.npy", mmap_mode="r")
+        for kr in reversed(self.keys):
+            keys = np.load(kr.path / "dkeys.npy", mmap_mode="r")
             lo = int(np.searchsorted(keys, k))
-            if lo < len(keys) and keys[lo] == k:
-                pos = np.load(run.path / "dpos.npy", mmap_mode="r")
-                docs = self._meta(run, np.asarray(pos[lo : lo + 8]))[0]
-                for j, d in enumerate(docs):
-                    if lo + j < len(keys) and keys[lo + j] == k and d == doc_id:
-                        return bytes(np.load(run.path / "sha.npy", mmap_mode="r")[int(pos[lo + j])]).hex()
+            hi = int(np.searchsorted(keys, k, side="right"))
+            if lo == hi:
+                continue
+            pos = np.load(kr.path / "dpos.npy", mmap_mode="r")
+            for e in range(hi - 1, lo - 1, -1):  # equal keys in entry order: the newest last
+                g = kr.first + int(pos[e])
+                run = self._run_of(g)
+                if self._meta(run, np.array([g - run.first]))[0][0] == doc_id:
+                    return bytes(np.load(run.path / "sha.npy", mmap_mode="r")[g - run.first]).hex()
         return None
 
 

@@ -361,3 +361,44 @@ def test_band_keys_in_chunks_and_runs_from_blocks(monkeypatch):
     finally:
         one.close()
         parts.close()
+
+
+def test_merged_key_runs_answer_like_separate_runs(monkeypatch):
+    """Key runs merged (a binary counter over the runs) give the lookups of unmerged runs: the
+    newest text hash of an updated document, the first document holding a hash, the same band
+    candidates; and fewer key runs to search."""
+    from corpus.ingest import diskindex
+
+    idx = DedupIndex()
+    rng = np.random.default_rng(11)
+    monkeypatch.setattr(diskindex, "RUN", 40)
+    n = 400
+    base = rng.integers(0, 2**32, size=(n // 2, idx.num_perm), dtype=np.uint32)
+    sigs = np.concatenate([base, base])  # every signature twice: band keys shared across runs
+    sigs[n // 2 :, :3] += 1  # (near, not equal)
+    ids = [f"d{i}" for i in range(n // 2)] + [f"d{i}" for i in range(0, n, 2)]  # d0, d2 ... updated
+    shas = [f"{i % 150:064x}" for i in range(n)]  # texts held by several documents
+    indexes = []
+    for limit in (0, diskindex.MERGE_LIMIT):
+        monkeypatch.setattr(diskindex, "MERGE_LIMIT", limit)
+        d = diskindex.DiskIndex(idx)
+        for s in range(0, n, 40):
+            d.add(ids[s : s + 40], shas[s : s + 40], sigs[s : s + 40], [None] * 40)
+        indexes.append(d)
+    separate, merged = indexes
+    try:
+        assert len(separate.keys) == 10 and len(merged.keys) < 4
+        queries = ids[::7] + ["absent"]
+        qshas = [shas[i] for i in range(0, n, 7)] + [f"{999:064x}"]
+        qsigs = np.concatenate([sigs[::7], sigs[:1] ^ 1])
+        a, b = separate.lookup(queries, qshas, qsigs), merged.lookup(queries, qshas, qsigs)
+        assert a.sha_by_doc == b.sha_by_doc and a.doc_by_sha == b.doc_by_sha
+        assert a.sha_by_doc["d0"] == shas[n // 2]  # d0's newest entry (its update), not its first
+        assert [None if c is None else c.tolist() for c in a.cands] == [
+            None if c is None else c.tolist() for c in b.cands
+        ]
+        assert sum(c is not None and len(c) > 1 for c in b.cands) > 10  # candidates from several runs
+        assert merged._newest_sha("d4") == separate._newest_sha("d4") == shas[n // 2 + 2]
+    finally:
+        separate.close()
+        merged.close()
