@@ -23,6 +23,7 @@ their meaning (``tests/ingest/test_dedup.py`` compares both on planted near-dupl
 from __future__ import annotations
 
 import bisect
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -42,8 +43,21 @@ _KEY_FILES = ("dkeys.npy", "dpos.npy", "skeys.npy", "spos.npy", "bkeys.npy", "bp
 ROUND = 10_000  # rows decided at once (at most RUN): what is still to decide when reading ends
 
 
+_HEX = re.compile("[0-9a-f]*")
+_HEX16 = re.compile("[0-9a-f]{16}")
+
+
+def _doc_key(d: str) -> int:
+    return int(d, 16) if _HEX16.fullmatch(d) else xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass"))
+
+
 def doc_keys(doc_ids: list[str]) -> np.ndarray:
-    return np.fromiter((xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids), np.uint64)
+    """64-bit keys of doc ids: a doc id of 16 hex digits (``make_doc_id``'s) is its own key,
+    read for a whole batch at once; another id is hashed (equal keys are checked by id)."""
+    joined = "".join(doc_ids)
+    if len(joined) == 16 * len(doc_ids) and _HEX.fullmatch(joined) and all(len(d) == 16 for d in doc_ids):
+        return np.frombuffer(bytes.fromhex(joined), ">u8").astype(np.uint64)
+    return np.fromiter(map(_doc_key, doc_ids), np.uint64, len(doc_ids))
 
 
 def _digests(shas: list[str]) -> np.ndarray:
@@ -159,13 +173,10 @@ class DiskIndex:
         np.save(p / "bkeys.npy", np.ascontiguousarray(np.take_along_axis(bk, o, axis=0).T))
         np.save(p / "bpos.npy", np.ascontiguousarray(o.T, np.int32))
         np.save(p / "sha.npy", dig)
-        out = np.lib.format.open_memmap(p / "sigs.npy", mode="w+", dtype=np.uint32, shape=(n, self.t.num_perm))
-        at = 0
-        for b in sigs:
-            out[at : at + len(b)] = b
-            at += len(b)
-        out.flush()
-        del out
+        with open(p / "sigs.npy", "wb") as f:  # written, not mapped: no msync, no dirty mapped pages
+            _header(f, np.uint32, (n, self.t.num_perm))
+            for b in sigs:
+                np.ascontiguousarray(b, np.uint32).tofile(f)
         meta = pa.table({"doc_id": pa.array(doc_ids, pa.string()), "cluster": pa.array(clusters, pa.string())})
         with pa.OSFile(str(p / "meta.arrow"), "wb") as f, pa.ipc.new_file(f, meta.schema) as w:
             w.write_table(meta)

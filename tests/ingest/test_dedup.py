@@ -402,3 +402,18 @@ def test_merged_key_runs_answer_like_separate_runs(monkeypatch):
     finally:
         separate.close()
         merged.close()
+
+
+def test_doc_keys_do_not_depend_on_the_batch():
+    """A doc id's key is the same alone and in any batch: 16 hex digits are read as the key (a
+    whole batch at once), any other id (upper case, a space, 16 non-ASCII letters) is hashed."""
+    from corpus.core.model import make_doc_id
+    from corpus.ingest.diskindex import doc_keys
+
+    odd = ["0123456789ABCDEF", "0123456789ab cde", "é" * 16, "", "abc"]
+    hexes = [make_doc_id(str(i)) for i in range(20)]
+    for batch in (hexes, hexes + odd, odd + hexes[:3]):
+        keys = doc_keys(batch).tolist()
+        assert keys == [doc_keys([d])[0] for d in batch]
+    assert doc_keys(hexes[:1])[0] == int(hexes[0], 16)
+    assert len(set(doc_keys(hexes + odd).tolist())) == len(hexes) + len(odd)
