@@ -37,9 +37,9 @@ def test_vacuum_removes_unreferenced_data_files_whatever_their_age(store_uri):
     commit(st, [("a", "alpha one"), ("b", "beta one")], None)
     root = Path(store_uri)
     data = sorted(p for p in root.rglob("*.parquet") if "_delta_log" not in p.parts)
-    orphan = data[0].with_name("part-00000000-dead-beef-0000-000000000000-c000.zstd.parquet")
+    orphan = data[0].with_name("part-00000000-dead-beef-0000-000000000000-c000.snappy.parquet")
     shutil.copy(data[0], orphan)  # a file a killed commit wrote: fresh, complete, in no version
-    half = data[-1].parent / "part-11111111-dead-beef-0000-000000000000-c000.zstd.parquet"
+    half = data[-1].parent / "part-11111111-dead-beef-0000-000000000000-c000.snappy.parquet"
     half.write_bytes(b"PAR1 half written")
     freed = orphan.stat().st_size + half.stat().st_size
     r = CliRunner().invoke(main, ["vacuum", "--store", store_uri, "--dry-run", "--json"], catch_exceptions=False)
