@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from corpus.core.arrays import int64_array, string_array
 from corpus.ingest import dedup
 
 RUN = 50_000  # entries per run on disk
@@ -177,7 +178,7 @@ class DiskIndex:
             _header(f, np.uint32, (n, self.t.num_perm))
             for b in sigs:
                 np.ascontiguousarray(b, np.uint32).tofile(f)
-        meta = pa.table({"doc_id": pa.array(doc_ids, pa.string()), "cluster": pa.array(clusters, pa.string())})
+        meta = pa.table({"doc_id": string_array(doc_ids), "cluster": string_array(clusters)})
         with pa.OSFile(str(p / "meta.arrow"), "wb") as f, pa.ipc.new_file(f, meta.schema) as w:
             w.write_table(meta)
         self.runs.append(_Run(p, self.n, n))
@@ -241,7 +242,7 @@ class DiskIndex:
     # -- reading
     def _meta(self, run: _Run, pos: np.ndarray) -> tuple[list[str], list[str | None]]:
         with pa.memory_map(str(run.path / "meta.arrow"), "r") as src:
-            t = pa.ipc.open_file(src).read_all().take(pa.array(pos))
+            t = pa.ipc.open_file(src).read_all().take(int64_array(pos))
         return t.column("doc_id").to_pylist(), t.column("cluster").to_pylist()
 
     def entries(self, ids: np.ndarray) -> tuple[np.ndarray, list[str], list[str | None]]:

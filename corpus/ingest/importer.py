@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from corpus.core.arrays import bool_array, string_array
 from corpus.core.errors import StoreError, on_disk_full
 from corpus.core.model import Article, make_doc_id, sha256_text
 from corpus.core.normalize import normalize_text
@@ -65,7 +66,15 @@ from corpus.ingest.readers import (
     load_metadata,
     plan_files,
 )
-from corpus.store.table import SCHEMA, ConcurrentCommit, CorpusStore, article_to_row, write_data_files
+from corpus.store.table import (
+    SCHEMA,
+    ConcurrentCommit,
+    CorpusStore,
+    article_to_row,
+    bucket_of,
+    meta_json,
+    write_data_files,
+)
 
 BATCH = 5000
 SHARD_BYTES = 4 << 20  # a JSONL file this big is read by the workers, in ranges of about this size
@@ -669,7 +678,7 @@ class _Admission:
         self.errors.extend(problems.items())
         if t is None or keep.all():
             return t
-        return t.filter(pa.array(keep)) if keep.any() else None
+        return t.filter(bool_array(keep)) if keep.any() else None
 
 
 def _build_rows(jobs: list[_Job]) -> _Built:
@@ -682,7 +691,7 @@ def _build_rows(jobs: list[_Job]) -> _Built:
     Pure (no store, no report): runs in worker processes for big imports."""
     from corpus.core import textscan  # numba: loaded by the processes that build rows only
 
-    columns: dict[str, list[Any]] = {n: [] for n in _STAGE_SCHEMA.names}
+    rows: list[tuple[Any, ...]] = []  # in _STAGE_SCHEMA's column order
     encoded: list[bytes | None] = []  # the UTF-8 of each row's stored text, where known
     errors: list[tuple[int, Problem]] = []
     failed: list[tuple[int, str, str]] = []
@@ -691,24 +700,22 @@ def _build_rows(jobs: list[_Job]) -> _Built:
     for (seq, item, doc_id, key, raw_sha, where), raw in zip(jobs, raws):
         data = raw if raw is not None and next(settled) else None
         row = _row(item, doc_id, key, raw_sha, data)
-        if isinstance(row, tuple):
-            errors.append((seq, Problem(*row, file=where["path"], line=where["line"])))
+        if row[0] is None:
+            errors.append((seq, Problem(row[1], row[2], file=where["path"], line=where["line"])))
             failed.append((seq, doc_id, key))
             continue
-        row["_seq"] = seq
-        for name, values in columns.items():
-            values.append(row[name])
+        rows.append((*row, seq))
         encoded.append(data)
-    if not columns["doc_id"]:
+    if not rows:
         return _Built(None, errors, failed)
     # rows grouped by bucket (stable): the data files are per bucket, and a batch that arrives
     # grouped is cut into them by slicing, where the importer would have to copy every text
     # into bucket order (the planner decides the rows in record order, ``_seq``, all the same)
-    buckets = columns["bucket"]
-    order = sorted(range(len(buckets)), key=buckets.__getitem__)
+    order = sorted(range(len(rows)), key=lambda i: rows[i][1])
     if any(i != j for i, j in enumerate(order)):
-        columns = {name: [values[i] for i in order] for name, values in columns.items()}
+        rows = [rows[i] for i in order]
         encoded = [encoded[i] for i in order]
+    columns = dict(zip(_STAGE_SCHEMA.names, map(list, zip(*rows))))
     # every stored text's UTF-8 once: it signs, and it is the text column (Arrow would encode
     # every text again; the cast checks it is valid UTF-8)
     utf8 = [e if e is not None else t.encode("utf-8", "surrogatepass") for e, t in zip(encoded, columns["text"])]
@@ -760,15 +767,17 @@ class _Shard:
 
 def _row(
     item: RawRecord | Article, doc_id: str, key: str, raw_sha: str | None, settled: bytes | None = None
-) -> dict[str, Any] | tuple[str, str]:
-    """The stored row of one record (signature left out), or the problem (code, message).
-    ``settled``: the UTF-8 of a record's text known to be normalized already (``_build_rows``)."""
+) -> tuple[Any, ...]:
+    """The stored row of one record in ``SCHEMA``'s column order (signature left out), or the
+    problem ``(None, code, message)``. ``settled``: the UTF-8 of a record's text known to be
+    normalized already (``_build_rows``). A raw record becomes its row directly (no Article:
+    this runs for every imported record)."""
     if isinstance(item, Article):
         text = item.text
         if not text or not text.strip():
-            return "empty_text", "empty text"
+            return None, "empty_text", "empty text"
         if normalize_text(text) != text:
-            return "not_normalized", "article text is not normalized (use corpus.core.normalize)"
+            return None, "not_normalized", "article text is not normalized (use corpus.core.normalize)"
         article = Article(
             doc_id=doc_id,
             text=text,
@@ -780,30 +789,34 @@ def _row(
             raw_sha256=item.raw_sha256 or sha256_text(text),
             meta=dict(item.meta),
         )
+        return tuple(article_to_row(article, source_key=key).values())
+    if settled is not None:  # stored as it came: its raw hash is its text hash
+        text = item.text
+        text_sha = hashlib.sha256(settled).hexdigest()
+        raw = raw_sha or text_sha
     else:
-        if settled is not None:  # stored as it came: its raw hash is its text hash
-            text = item.text
-            text_sha = hashlib.sha256(settled).hexdigest()
-            raw = raw_sha or text_sha
-        else:
-            text = normalize_text(item.text)
-            text_sha = ""  # Article hashes it
-            raw = raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
-        if not text.strip():
-            return "empty_text", "empty text"
-        article = Article(
-            doc_id=doc_id,
-            text=text,
-            title=_clean(item.title),
-            source=item.source,
-            url=_clean(item.url),
-            published=_clean(item.published),
-            language=_clean(item.language),
-            text_sha256=text_sha,
-            raw_sha256=raw,
-            meta=dict(item.meta),
-        )
-    return article_to_row(article, source_key=key)
+        text = normalize_text(item.text)
+        text_sha = sha256_text(text)
+        raw = raw_sha or hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
+    if not text.strip():
+        return None, "empty_text", "empty text"
+    return (
+        doc_id,
+        bucket_of(doc_id),
+        key,
+        text,
+        _clean(item.title),
+        item.source,
+        _clean(item.url),
+        _clean(item.published),
+        _clean(item.language),
+        text_sha,
+        raw,
+        meta_json(item.meta),
+        None,  # minhash
+        None,  # near_dup_cluster
+        None,  # imported_at
+    )
 
 
 _KINDS: dict[str, type] = {"raw": RawRecord, "article": Article}
@@ -1364,9 +1377,9 @@ def _batches(
         if not mask.any():
             continue
         t = staging.read(i, SCHEMA.names)
-        t = t.set_column(ci, SCHEMA.field(ci), pa.array(clusters[i], pa.string()))
+        t = t.set_column(ci, SCHEMA.field(ci), string_array(clusters[i]))
         if not mask.all():  # (a filter copies every text, even when it keeps them all)
-            t = t.filter(pa.array(mask))
+            t = t.filter(bool_array(mask))
         yield from t.to_batches()
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import pyarrow.dataset as pads
 
 from corpus.core import atomic
+from corpus.core.arrays import repeat_string
 from corpus.core.errors import (
     StoreError,
     StoreUnreadable,
@@ -198,11 +199,21 @@ def row_to_article(row: dict[str, Any]) -> Article:
 _META_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
+_COLUMN_KEYS = ("source_key", "near_dup_cluster", "imported_at")  # in meta, never stored there
+
+
+def meta_json(meta: dict[str, Any]) -> str | None:
+    """The stored ``meta`` column of a record's meta: JSON, keys sorted (None: nothing left once
+    the keys the store keeps as columns are lifted out)."""
+    if any(k in meta for k in _COLUMN_KEYS):
+        meta = {k: v for k, v in meta.items() if k not in _COLUMN_KEYS}
+    return _META_JSON.encode(meta) if meta else None
+
+
 def article_to_row(
     a: Article, *, source_key: str | None = None, minhash: bytes | None = None, cluster: str | None = None
 ) -> dict[str, Any]:
     """The stored row for an article (``meta`` keys the store keeps as columns are lifted out)."""
-    meta = {k: v for k, v in a.meta.items() if k not in ("source_key", "near_dup_cluster", "imported_at")}
     return {
         "doc_id": a.doc_id,
         "bucket": bucket_of(a.doc_id),
@@ -215,7 +226,7 @@ def article_to_row(
         "language": a.language,
         "text_sha256": a.text_sha256,
         "raw_sha256": a.raw_sha256 or None,
-        "meta": _META_JSON.encode(meta) if meta else None,
+        "meta": meta_json(a.meta),
         "minhash": minhash,
         "near_dup_cluster": cluster,
         "imported_at": None,
@@ -1001,7 +1012,7 @@ def _add_action(f: dict[str, Any]) -> AddAction:
 def _stamp(batch: pa.RecordBatch, now: str) -> pa.RecordBatch:
     """Set imported_at on every row (the commit time of this revision)."""
     i = batch.schema.get_field_index("imported_at")
-    return batch.set_column(i, "imported_at", pa.array([now] * batch.num_rows, pa.string()))
+    return batch.set_column(i, "imported_at", repeat_string(now, batch.num_rows))
 
 
 def _unreadable(version: int, e: Exception) -> StoreError:

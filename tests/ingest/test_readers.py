@@ -272,3 +272,39 @@ def test_metadata_without_filename_column_is_a_usage_error(tmp_path):
     md.write_text("title,date\nx,y\n")
     with pytest.raises(UsageError, match="file name column"):
         load_metadata(md)
+
+
+def _first_candidate(d: dict, names: list[str]) -> tuple[str | None, object]:
+    """The rule, one name at a time: the first candidate present with a value other than None and ""."""
+    for n in names:
+        if n in d and d[n] not in (None, ""):
+            return n, d[n]
+    return None, None
+
+
+def test_fields_picked_in_one_pass_follow_the_candidate_order():
+    """Each name (text, id, title ...) takes its first candidate field present with a value other
+    than None and "", also with a field map (a field named for two names gives both), on records
+    drawn at random from candidate and other field names and awkward values."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from corpus.ingest.readers.base import DEFAULT_FIELDS, _picks
+
+    names = sorted({f for fs in DEFAULT_FIELDS.values() for f in fs} | {"extra", "headline2"})
+    values = st.sampled_from([None, "", " ", "x", "y", 0, False, [], {}, "é"])
+    maps = st.sampled_from([{}, {"text": "headline"}, {"id": "url", "date": "pubdate"}, {"title": "body"}])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(names), values, max_size=8), maps)
+    def check(d, field_map):
+        opts = ReadOptions(field_map=field_map)
+        got = _picks(d, opts)
+        for name, candidates in opts.fields().items():
+            fname, v = _first_candidate(d, candidates)
+            if fname is None:
+                assert name not in got
+            else:
+                assert got[name][1:] == (fname, v)
+
+    check()

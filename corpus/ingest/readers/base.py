@@ -74,6 +74,33 @@ def _candidates(field_map: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
     return out
 
 
+@lru_cache(maxsize=64)
+def _roles(field_map: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, int], ...]]:
+    """Field name -> the names it can give, each with its rank among that name's candidates."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name, candidates in _candidates(field_map).items():
+        for rank, fname in enumerate(candidates):
+            out.setdefault(fname, []).append((name, rank))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _picks(d: dict[str, Any], opts: ReadOptions) -> dict[str, tuple[int, str, Any]]:
+    """``pick`` of every name at once, in one pass over the record's fields (a record has a few
+    fields, the names ~25 candidates): name -> (rank, field name, value) of its first candidate
+    present with a value other than None and ""."""
+    roles = _roles(tuple(opts.field_map.items()))
+    best: dict[str, tuple[int, str, Any]] = {}
+    for k, v in d.items():
+        r = roles.get(k)
+        if r is None or v is None or v == "":
+            continue
+        for name, rank in r:
+            cur = best.get(name)
+            if cur is None or rank < cur[0]:
+                best[name] = (rank, k, v)
+    return best
+
+
 def key_prefix(source: str | None) -> str:
     return f"{source}:" if source else ""
 
@@ -141,13 +168,6 @@ def first_line(text: str) -> str | None:
     return None
 
 
-def pick(d: dict[str, Any], names: list[str]) -> tuple[str | None, Any]:
-    for n in names:
-        if n in d and d[n] not in (None, ""):
-            return n, d[n]
-    return None, None
-
-
 def as_str(v: Any) -> str | None:
     if v is None:
         return None
@@ -159,22 +179,20 @@ def record_from_mapping(
     d: dict[str, Any], opts: ReadOptions, *, rel: str, display: str, line: int
 ) -> RawRecord | Problem:
     """JSONL object / CSV row -> RawRecord, using the field mapping; other fields go to meta."""
-    fields = opts.fields()
-    tname, text = pick(d, fields["text"])
-    if text is None:
-        want = " / ".join(fields["text"])
+    picked = _picks(d, opts)
+    if "text" not in picked:
+        want = " / ".join(opts.fields()["text"])
         return Problem("no_text_field", f"no text (looked for field {want})", file=display, line=line)
+    _, tname, text = picked.pop("text")
     if not isinstance(text, str):
         return Problem("text_not_string", f"field {tname!r} is not a string", file=display, line=line)
     if not text.strip():
         return Problem("empty_text", f"field {tname!r} is empty", file=display, line=line)
     used = {tname}
     values: dict[str, Any] = {}
-    for name in ("id", "title", "url", "published", "source", "language"):
-        fname, v = pick(d, fields[name])
-        if fname is not None:
-            used.add(fname)
-            values[name] = as_str(v)
+    for name, (_, fname, v) in picked.items():
+        used.add(fname)
+        values[name] = as_str(v)
     source = opts.source or values.get("source")
     if values.get("id"):
         key = key_prefix(source) + values["id"]
