@@ -145,6 +145,19 @@ class DedupIndex:
     def doc_with_sha(self, text_sha256: str) -> str | None:
         return self._doc_by_sha.get(bytes.fromhex(text_sha256))
 
+    def all_new(self, doc_ids: Sequence[str], shas: Sequence[str]) -> bool:
+        """True when none of ``doc_ids`` is indexed and no text hash of ``shas`` is (the caller
+        checks that they are distinct among themselves)."""
+        return not any(map(self._sha_by_doc.__contains__, doc_ids)) and not any(
+            map(self._doc_by_sha.__contains__, _sha_bytes(shas))
+        )
+
+    def set_new_shas(self, doc_ids: Sequence[str], shas: Sequence[str]) -> None:
+        """``set_sha`` of documents and texts ``all_new`` said are new (and distinct)."""
+        digests = _sha_bytes(shas)
+        self._sha_by_doc.update(zip(doc_ids, digests))
+        self._doc_by_sha.update(zip(digests, doc_ids))
+
     def set_sha(self, doc_id: str, text_sha256: str) -> None:
         """Record (or change) the text hash of a document (exact dedup only)."""
         sha = bytes.fromhex(text_sha256)
@@ -308,6 +321,14 @@ class DedupIndex:
         """Sort each band column by key; equal keys keep entry order (stable)."""
         order = np.argsort(keys, axis=0, kind="stable")
         return np.take_along_axis(keys, order, axis=0), np.take_along_axis(idx, order, axis=0)
+
+
+def _sha_bytes(shas: Sequence[str]) -> list[bytes]:
+    """Hex SHA-256 strings -> their 32 bytes each, converted at once."""
+    raw = bytes.fromhex("".join(shas))
+    if len(raw) != 32 * len(shas):
+        return [bytes.fromhex(s) for s in shas]  # (not all 64 hex digits: one at a time, as set_sha)
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
 _BANDS: dict[tuple[float, int], tuple[int, int]] = {}

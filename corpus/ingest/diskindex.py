@@ -11,8 +11,8 @@ with the square of the corpus). A key run's band keys are mapped one band at a t
 of 400k entries is 3 MB of page cache).
 
 ``TieredIndex`` is what the importer plans with (``corpus.ingest.importer._plan``): the rows
-of one round (up to ``ROUND`` staged rows) are looked up in every run at once, in one pass over
-the runs (a run's key arrays are memory-mapped, searched with ``searchsorted`` for all the
+of one round (up to ``ROUND`` staged rows) are looked up in every key run at once, in one pass
+over them (a key run's arrays are memory-mapped, searched with ``searchsorted`` for all the
 round's keys and unmapped: page cache, not this process's heap); decisions inside the round
 use an in-memory ``DedupIndex`` of the latest rounds' rows, which becomes a run of its own when
 it holds ``RUN`` entries. The answers are the in-memory index's: disk entries are all older
@@ -422,6 +422,17 @@ class TieredIndex:
 
     def set_sha(self, doc_id: str, sha: str) -> None:
         self.mem.set_sha(doc_id, sha)
+
+    def all_new(self, doc_ids: list[str], shas: list[str]) -> bool:
+        pf = self.pf
+        return (
+            not any(map(pf.sha_by_doc.__contains__, doc_ids))
+            and not any(map(pf.doc_by_sha.__contains__, shas))
+            and self.mem.all_new(doc_ids, shas)
+        )
+
+    def set_new_shas(self, doc_ids: list[str], shas: list[str]) -> None:
+        self.mem.set_new_shas(doc_ids, shas)
 
     # -- near
     def candidates(

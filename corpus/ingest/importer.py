@@ -1298,7 +1298,24 @@ def _plan_batch(
     else:
         stored = index.candidates(sigs, keys=band_keys)
     earlier = _earlier_in_batch(index, band_keys)
-    for j, (doc_id, key, sha) in enumerate(zip(doc_ids, keys, shas)):
+    if len(set(doc_ids)) == n and len(set(shas)) == n and index.all_new(doc_ids, shas):
+        # the usual batch of a big import: new documents, new texts. Every row is added; only
+        # the near-duplicate matches are decided one row at a time (in record order)
+        mask[:] = True
+        near_rows = sorted({j for j in range(n) if stored[j] is not None} | set(earlier))
+        for j in near_rows:
+            _near(j, doc_ids, sigs, stored, earlier, mask, cl, index, report, keys)
+        report.added += n
+        if report.doc_ids:
+            for key, doc_id in zip(keys, doc_ids):
+                if key in report.doc_ids:
+                    report.doc_ids[key] = doc_id
+        index.set_new_shas(doc_ids, shas)
+        rows = range(0)
+    else:
+        rows = range(n)
+    for j in rows:
+        doc_id, key, sha = doc_ids[j], keys[j], shas[j]
         old = index.sha_of(doc_id)
         if old == sha:
             report.unchanged += 1
@@ -1314,17 +1331,7 @@ def _plan_batch(
                 continue
         if key in report.doc_ids:  # (beyond DOC_IDS_KEPT only the remapped keys are kept)
             report.doc_ids[key] = doc_id
-        near = None
-        if stored[j] is not None:
-            near = index.best_match(sigs[j], stored[j], exclude=doc_id)
-        for e in earlier.get(j, ()):
-            if mask[e]:
-                sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
-                if sim >= index.threshold and (near is None or sim > near.similarity):
-                    near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
-        if near is not None:
-            cl[j] = near.cluster
-            report.near_duplicate(doc_id, key, near)
+        _near(j, doc_ids, sigs, stored, earlier, mask, cl, index, report, keys)
         if old is None:
             report.added += 1
         else:
@@ -1346,11 +1353,41 @@ def _plan_batch(
     return n
 
 
+def _near(
+    j: int,
+    doc_ids: list[str],
+    sigs: np.ndarray,
+    stored: list[Any],
+    earlier: dict[int, list[int]],
+    mask: np.ndarray,
+    cl: list[str | None],
+    index: Any,
+    report: ImportReport,
+    keys: list[str],
+) -> None:
+    """Row ``j``'s near-duplicate match, if any: the best of the index's candidates and of the
+    earlier rows of the batch that are written (``mask``) sharing a band key with it."""
+    near = None
+    if stored[j] is not None:
+        near = index.best_match(sigs[j], stored[j], exclude=doc_ids[j])
+    for e in earlier.get(j, ()):
+        if mask[e]:
+            sim = float(np.count_nonzero(sigs[e] == sigs[j])) / index.num_perm
+            if sim >= index.threshold and (near is None or sim > near.similarity):
+                near = dedup.Match(doc_ids[e], cl[e] or doc_ids[e], sim)
+    if near is not None:
+        cl[j] = near.cluster
+        report.near_duplicate(doc_ids[j], keys[j], near)
+
+
 def _earlier_in_batch(index: dedup.DedupIndex, keys: np.ndarray) -> dict[int, list[int]]:
     """Row -> earlier rows of the same batch sharing a band key with it (the first few per key);
     ``keys``: the rows' band keys."""
     out: dict[int, list[int]] = {}
     if len(keys) < 2:
+        return out
+    flat = np.sort(keys, axis=None)  # one sort of every band's keys: usually no key repeats
+    if not (flat[1:] == flat[:-1]).any():
         return out
     for b in range(index.bands):
         order = np.argsort(keys[:, b], kind="stable")

@@ -417,3 +417,44 @@ def test_doc_keys_do_not_depend_on_the_batch():
         assert keys == [doc_keys([d])[0] for d in batch]
     assert doc_keys(hexes[:1])[0] == int(hexes[0], 16)
     assert len(set(doc_keys(hexes + odd).tolist())) == len(hexes) + len(odd)
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk"])
+def test_batches_of_new_texts_decided_at_once_like_row_by_row(tmp_path, monkeypatch, mode):
+    """The planner's fast path (a batch of new documents with new, distinct texts: all added,
+    only near-duplicates decided per row) gives the decisions of the row-by-row path: same
+    reports (near-duplicate matches in order) and stored rows, on planted near-duplicates."""
+    from corpus.ingest import diskindex
+    from corpus.ingest import importer as ingest
+    from corpus.ingest.importer import import_articles
+    from corpus.store.table import CorpusStore
+
+    monkeypatch.setattr(ingest, "BATCH", 37)
+    monkeypatch.setattr(diskindex, "RUN", 120)
+    monkeypatch.setattr(diskindex, "ROUND", 120)
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "0")
+    monkeypatch.setenv("CORPUS_IMPORT_INDEX", mode)
+    fast_batches = []
+    results = {}
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            for cls in (DedupIndex, diskindex.TieredIndex):
+                orig = cls.all_new
+                m.setattr(
+                    cls,
+                    "all_new",
+                    (lambda o: lambda self, *a: fast_batches.append(o(self, *a)) or fast_batches[-1])(orig)
+                    if fast
+                    else (lambda self, *a: False),
+                )
+            store = CorpusStore(tmp_path / f"{mode}-{fast}")
+            reports = [import_articles(store, recs).to_dict() for recs in (_planted(1, 120, ""), _planted(3, 40, "m"))]
+            rows = sorted(
+                (r["doc_id"], r["text_sha256"], r["near_dup_cluster"])
+                for b in store.iter_batches(None, ["doc_id", "text_sha256", "near_dup_cluster"])
+                for r in b.to_pylist()
+            )
+            results[fast] = ([{k: v for k, v in r.items() if k != "message"} for r in reports], rows)
+    assert any(fast_batches) and not all(fast_batches)  # both paths ran in the fast import
+    assert results[True] == results[False]
+    assert results[True][0][0]["near_duplicates"] > 50
