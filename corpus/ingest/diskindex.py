@@ -56,16 +56,17 @@ def doc_keys(doc_ids: list[str]) -> np.ndarray:
     """64-bit keys of doc ids: a doc id of 16 hex digits (``make_doc_id``'s) is its own key,
     read for a whole batch at once; another id is hashed (equal keys are checked by id)."""
     joined = "".join(doc_ids)
-    if len(joined) == 16 * len(doc_ids) and _HEX.fullmatch(joined) and all(len(d) == 16 for d in doc_ids):
+    if len(joined) == 16 * len(doc_ids) and _HEX.fullmatch(joined) and set(map(len, doc_ids)) <= {16}:
         return np.frombuffer(bytes.fromhex(joined), ">u8").astype(np.uint64)
     return np.fromiter(map(_doc_key, doc_ids), np.uint64, len(doc_ids))
 
 
-def _digests(shas: list[str]) -> np.ndarray:
-    """Hex SHA-256 strings -> (n, 32) uint8."""
+def _digests(shas: list[str] | list[bytes]) -> np.ndarray:
+    """SHA-256 digests (hex strings, or their 32 bytes) -> (n, 32) uint8."""
     if not shas:
         return np.empty((0, 32), np.uint8)
-    return np.frombuffer(bytes.fromhex("".join(shas)), np.uint8).reshape(len(shas), 32)
+    raw = b"".join(shas) if isinstance(shas[0], bytes) else bytes.fromhex("".join(shas))
+    return np.frombuffer(raw, np.uint8).reshape(len(shas), 32)
 
 
 def _sha_keys(dig: np.ndarray) -> np.ndarray:
@@ -133,7 +134,11 @@ class DiskIndex:
 
     # -- writing
     def add(
-        self, doc_ids: list[str], shas: list[str], sigs: np.ndarray | list[np.ndarray], clusters: list[str | None]
+        self,
+        doc_ids: list[str],
+        shas: list[str] | list[bytes],
+        sigs: np.ndarray | list[np.ndarray],
+        clusters: list[str | None],
     ) -> None:
         """Entries in order, each with its signature (runs of at most ``RUN``); ``sigs``: one
         array, or blocks of rows (the index in memory's, not copied into one array)."""
@@ -149,7 +154,7 @@ class DiskIndex:
             self._write_run(doc_ids[s:e], shas[s:e], part, clusters[s:e])
 
     def _write_run(
-        self, doc_ids: list[str], shas: list[str], sigs: list[np.ndarray], clusters: list[str | None]
+        self, doc_ids: list[str], shas: list[str] | list[bytes], sigs: list[np.ndarray], clusters: list[str | None]
     ) -> None:
         """One run of ``len(doc_ids)`` entries; ``sigs``: their signatures in blocks of rows."""
         n = len(doc_ids)
@@ -383,7 +388,7 @@ class TieredIndex:
         self.mem = self._new_mem()
         self.pf = Prefetched()
         self._disk_sig_cache: dict[int, tuple[np.ndarray, str, str | None]] = {}
-        self._entry_shas: list[str] = []  # text hash of each entry of the round
+        self._entry_shas: list[bytes] = []  # text hash (digest) of each entry of the round
 
     def _new_mem(self) -> dedup.DedupIndex:
         return dedup.DedupIndex(threshold=self.threshold, num_perm=self.num_perm)
@@ -466,5 +471,5 @@ class TieredIndex:
         return best
 
     def add_signatures(self, doc_ids: list[str], sigs: np.ndarray, clusters: list[str | None]) -> None:
-        self._entry_shas.extend(self.mem.sha_of(d) or "" for d in doc_ids)  # set just before
+        self._entry_shas.extend(map(self.mem._sha_by_doc.__getitem__, doc_ids))  # set just before (digests)
         self.mem.add_signatures(doc_ids, sigs, clusters)

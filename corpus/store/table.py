@@ -884,11 +884,13 @@ class _FileSet:
         if runs > len(set(keys)):
             batch = batch.take(pc.sort_indices(batch.column("bucket")))
             keys = batch.column("bucket").to_pylist()
+        rows = batch.drop_columns(["bucket"])
+        if not rows.schema.equals(_FILE_SCHEMA, check_metadata=True):  # (a cast per slice cost ~2 s at 1M rows)
+            rows = rows.cast(_FILE_SCHEMA)
         start = 0
         for i in range(1, len(keys) + 1):
             if i == len(keys) or keys[i] != keys[start]:
-                part = batch.slice(start, i - start)
-                self._write_bucket(keys[start], part.drop_columns(["bucket"]).cast(_FILE_SCHEMA))
+                self._write_bucket(keys[start], rows.slice(start, i - start))
                 start = i
 
     def _write_bucket(self, bucket: str, part: pa.RecordBatch) -> None:
