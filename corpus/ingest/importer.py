@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -880,9 +880,10 @@ class _Builder:
         self.jobs: list[_Job] = []
         self.batches = 0
         self.n_workers = _workers()
-        self.procs: list[subprocess.Popen[str]] = []
+        self.procs: list[_Worker] = []
+        self.template: subprocess.Popen[bytes] | None = None  # the process the workers are forked from
         # (worker, jobs file or None, output file, where-function, (first record number, lines) of a shard)
-        self.pending: deque[tuple[subprocess.Popen[str], Path | None, Path, _Where, tuple[int, int] | None]] = deque()
+        self.pending: deque[tuple[_Worker, Path | None, Path, _Where, tuple[int, int] | None]] = deque()
 
     def add(self, job: _Job) -> None:
         self.jobs.append(job)
@@ -905,18 +906,27 @@ class _Builder:
         self._send(f"shard\t{shard.to_json(seq)}", None, where, (seq, shard.range.lines))
 
     def _start(self) -> None:
-        env = _worker_env()
+        """One worker process started, the others forked from it once it is ready (see
+        ``corpus.ingest.worker``); each talks to this process through a pair of pipes."""
+        ours, theirs = [], []
         for _ in range(self.n_workers):
-            self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "corpus.ingest.worker"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    env=env,
-                    bufsize=1,
-                )
+            jobs_r, jobs_w = os.pipe()
+            out_r, out_w = os.pipe()
+            theirs.append((jobs_r, out_w))
+            ours.append((jobs_w, out_r))
+        try:
+            self.template = subprocess.Popen(
+                [sys.executable, "-m", "corpus.ingest.worker", *(f"{a},{b}" for a, b in theirs)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=_worker_env(),
+                pass_fds=[fd for pair in theirs for fd in pair],
             )
+        finally:
+            for pair in theirs:
+                for fd in pair:
+                    os.close(fd)
+        self.procs = [_Worker(os.fdopen(w, "w", buffering=1), os.fdopen(r, "r")) for w, r in ours]
 
     def _submit(self) -> None:
         jobs, self.jobs = self.jobs, []
@@ -935,9 +945,11 @@ class _Builder:
         self.batches += 1
         proc = self.procs[self.batches % len(self.procs)]
         out = self.staging.dir / f"{self.batches:06d}.arrow"
-        assert proc.stdin is not None
-        proc.stdin.write(f"{what}\t{out}\n")
-        proc.stdin.flush()
+        try:
+            proc.stdin.write(f"{what}\t{out}\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            raise StoreError(_WORKER_FAILED, hint="run the import again") from None
         self.pending.append((proc, jobs_path, out, where, shard))
 
     def _take(self, built: _Built, where: _Where, out: Path | None = None) -> None:
@@ -954,10 +966,9 @@ class _Builder:
 
     def _take_remote(self) -> None:
         proc, jobs_path, out, where, shard = self.pending.popleft()
-        assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
-            raise StoreError("an import worker process failed (see its error above)", hint="run the import again")
+            raise StoreError(_WORKER_FAILED, hint="run the import again")
         res = json.loads(line)
         if jobs_path is not None:
             jobs_path.unlink(missing_ok=True)
@@ -977,19 +988,35 @@ class _Builder:
         while self.pending:
             self._take_remote()
         for p in self.procs:  # no more work: let them exit while planning goes on
-            if p.stdin is not None:
-                p.stdin.close()
+            p.stdin.close()
 
     def close(self) -> None:
-        for p in self.procs:
+        for p in self.procs:  # end of input: each worker stops after its batch
             try:
-                if p.stdin is not None and not p.stdin.closed:
-                    p.stdin.close()
-                p.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                p.kill()
-                p.wait()
+                p.stdin.close()
+            except OSError:
+                pass
+        if self.template is not None:  # it exits once its forked workers have
+            try:
+                self.template.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.template.kill()
+                self.template.wait()
+            self.template = None
+        for p in self.procs:
+            p.stdout.close()
         self.procs = []
+
+
+_WORKER_FAILED = "an import worker process failed (see its error above)"
+
+
+@dataclass
+class _Worker:
+    """The pipes to one worker process: jobs in, results out (one line each)."""
+
+    stdin: TextIO
+    stdout: TextIO
 
 
 def _clean(v: str | None) -> str | None:

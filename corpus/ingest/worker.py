@@ -1,8 +1,12 @@
 """Worker process of a big import (``corpus.ingest.importer``): build batches of staged rows.
 
-Started as ``python -m corpus.ingest.worker`` by ``importer._Builder``, never forked from the
-importing process (whose Arrow and Delta threads must not be copied) and never through
-``multiprocessing`` (which re-imports the caller's ``__main__``). Protocol, one line each:
+Started as ``python -m corpus.ingest.worker FDS...`` by ``importer._Builder``, never forked from
+the importing process (whose Arrow and Delta threads must not be copied) and never through
+``multiprocessing`` (which re-imports the caller's ``__main__``). One process is started; once
+it has imported its modules and loaded its compiled kernels (~0.6 CPU-s, before any thread of
+its own exists) it forks the other workers, which start ready: a worker's start-up is paid once
+per import, not once per worker. Each ``FDS`` is ``IN,OUT``, the pipe ends of one worker (the
+importing process holds the other ends). Protocol, one line each:
 stdin ``records<TAB>JOBS_PICKLE<TAB>OUT_ARROW`` (records read by the importer) or
 ``shard<TAB>SPEC_JSON<TAB>OUT_ARROW`` (lines of a JSONL file, read here); stdout
 ``{"rows": n, "errors": [[record number, problem as a dict]], "failed": [[record number,
@@ -13,10 +17,11 @@ from __future__ import annotations
 
 import importlib.abc
 import json
+import os
 import pickle
 import signal
 import sys
-from typing import Any
+from typing import IO, Any
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):
@@ -38,9 +43,48 @@ def main() -> None:
     # pyarrow imports pandas (~0.2 s) at its first array built from Python objects, only to
     # ask whether they are pandas objects: here they never are
     sys.meta_path.insert(0, _NoPandas())
+    from corpus.core import textscan
+    from corpus.ingest import dedup, importer  # noqa: F401  (imported once, before forking)
+
+    textscan.settled_bytes([b"warm up"])  # the kernels' compiled code, loaded before forking
+    dedup.signatures(["warm up the kernels"])
+    pairs = [tuple(map(int, a.split(","))) for a in sys.argv[1:]]
+    if not pairs:
+        _serve(sys.stdin, sys.stdout)
+        return
+    children = []
+    for k in range(1, len(pairs)):
+        pid = os.fork()
+        if pid == 0:  # a worker of its own: only its pipe ends stay open (EOF must reach both sides)
+            for j, fds in enumerate(pairs):
+                if j != k:
+                    for fd in fds:
+                        os.close(fd)
+            code = 0
+            try:
+                _serve(os.fdopen(pairs[k][0], "r"), os.fdopen(pairs[k][1], "w"))
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    for fds in pairs[1:]:
+        for fd in fds:
+            os.close(fd)
+    try:
+        _serve(os.fdopen(pairs[0][0], "r"), os.fdopen(pairs[0][1], "w"))
+    finally:
+        for pid in children:  # the importer waits for this process: it waits for them
+            os.waitpid(pid, 0)
+
+
+def _serve(src: IO[str], dst: IO[str]) -> None:
     from corpus.ingest.importer import _build_rows, _Shard, _unpack, _write_ipc
 
-    for line in sys.stdin:
+    for line in src:
         kind, what, out_path = line.rstrip("\n").split("\t")
         if kind == "shard":
             built, items = _Shard.build(what)
@@ -56,8 +100,8 @@ def main() -> None:
             "failed": built.failed,
             "items": items,
         }
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
+        dst.write(json.dumps(result) + "\n")
+        dst.flush()
 
 
 if __name__ == "__main__":

@@ -291,3 +291,76 @@ def test_an_import_killed_while_writing_leaves_the_previous_version(tmp_path):
     assert _rows(st) == _rows(clean)
     assert sorted(st.vacuum()) == sorted(orphans)  # leftovers: exactly the killed run's files
     assert _rows(st) == _rows(clean)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids below ``pid`` (Linux: /proc/PID/task/*/children)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for k in kids:
+            out += [k, *_descendants(k)]
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_workers_forked_from_one_process_and_a_killed_one_fails_the_import(tmp_path, monkeypatch):
+    """Three workers: one process started, two forked from it (start-up paid once). Killing a
+    forked worker ends the import with an error (its pipe reaches EOF: no hang), and the store
+    keeps its version."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from corpus.core.errors import StoreError
+
+    big = tmp_path / "big.jsonl"
+    with open(big, "w") as f:
+        for i in range(40000):
+            f.write(json.dumps({"id": f"k{i}", "text": article_text(90_000 + i, 300)}) + "\n")
+    small = tmp_path / "small.jsonl"
+    small.write_text(json.dumps({"id": "k0", "text": article_text(90_000, 300)}) + "\n")
+    store = CorpusStore(tmp_path / "store")
+    importer.import_paths([small], store, message="m")
+    monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "3")
+    got: dict = {}
+
+    def run() -> None:
+        try:
+            got["report"] = importer.import_paths([big], CorpusStore(tmp_path / "store"), message="m")
+        except BaseException as e:  # noqa: BLE001 (the test looks at it)
+            got["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and t.is_alive():
+        started = [
+            p for p in _descendants(os.getpid()) if b"corpus.ingest.worker" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
+        if started:
+            workers = started
+            if len(workers) == 3:
+                break
+        time.sleep(0.01)
+    assert len(workers) == 3, f"expected a started worker and two forked ones, saw {workers}"
+    template = [p for p in workers if p in _children_of(os.getpid())]
+    assert len(template) == 1, "one worker started by the importer, the others forked from it"
+    forked = [p for p in workers if p not in template]
+    os.kill(forked[0], signal.SIGKILL)
+    t.join(120)
+    assert not t.is_alive(), "the import hung after a worker was killed"
+    assert "report" not in got, "the import finished before the worker was killed: make the input bigger"
+    assert isinstance(got["error"], StoreError) and "worker" in str(got["error"])
+    st = CorpusStore(tmp_path / "store")
+    assert st.latest_version() == 0 and len(_rows(st)) == 1
+    assert not _descendants(os.getpid()), "worker processes left behind"
+
+
+def _children_of(pid: int) -> list[int]:
+    return [int(k) for task in Path(f"/proc/{pid}/task").glob("*") for k in (task / "children").read_text().split()]
