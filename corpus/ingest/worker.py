@@ -56,10 +56,7 @@ def main() -> None:
     for k in range(1, len(pairs)):
         pid = os.fork()
         if pid == 0:  # a worker of its own: only its pipe ends stay open (EOF must reach both sides)
-            for j, fds in enumerate(pairs):
-                if j != k:
-                    for fd in fds:
-                        os.close(fd)
+            _close(pairs[:k] + pairs[k + 1 :])
             code = 0
             try:
                 _serve(os.fdopen(pairs[k][0], "r"), os.fdopen(pairs[k][1], "w"))
@@ -71,14 +68,18 @@ def main() -> None:
             finally:
                 os._exit(code)
         children.append(pid)
-    for fds in pairs[1:]:
-        for fd in fds:
-            os.close(fd)
+    _close(pairs[1:])
     try:
         _serve(os.fdopen(pairs[0][0], "r"), os.fdopen(pairs[0][1], "w"))
     finally:
         for pid in children:  # the importer waits for this process: it waits for them
             os.waitpid(pid, 0)
+
+
+def _close(pairs: list[tuple[int, ...]]) -> None:
+    for fds in pairs:
+        for fd in fds:
+            os.close(fd)
 
 
 def _serve(src: IO[str], dst: IO[str]) -> None:

@@ -257,14 +257,7 @@ def test_an_import_killed_while_writing_leaves_the_previous_version(tmp_path):
     import sys
     import time
 
-    from ingest.test_ingest import article_text
-
-    big = tmp_path / "big.jsonl"
-    with open(big, "w") as f:
-        for i in range(12000):
-            f.write(json.dumps({"id": f"k{i}", "text": article_text(50_000 + i, 300)}) + "\n")
-    small = tmp_path / "small.jsonl"
-    small.write_text(json.dumps({"id": "k0", "text": article_text(50_000, 300)}) + "\n")
+    big, small = _big_and_small(tmp_path, 12000, 50_000)
     uri = tmp_path / "store"
     importer.import_paths([small], CorpusStore(uri), message="m")
     before = _rows(CorpusStore(uri))
@@ -293,17 +286,30 @@ def test_an_import_killed_while_writing_leaves_the_previous_version(tmp_path):
     assert _rows(st) == _rows(clean)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Process ids below ``pid`` (Linux: /proc/PID/task/*/children)."""
+def _big_and_small(tmp_path: Path, n: int, first: int) -> tuple[Path, Path]:
+    """A JSONL file of ``n`` ~2 KB records (keys k0...), and one holding its first record."""
+    big = tmp_path / "big.jsonl"
+    with open(big, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"k{i}", "text": article_text(first + i, 300)}) + "\n")
+    small = tmp_path / "small.jsonl"
+    small.write_text(json.dumps({"id": "k0", "text": article_text(first, 300)}) + "\n")
+    return big, small
+
+
+def _children_of(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children (Linux: /proc/PID/task/*/children)."""
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            kids = [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
+            out += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:  # (a thread that just ended)
             continue
-        for k in kids:
-            out += [k, *_descendants(k)]
     return out
+
+
+def _descendants(pid: int) -> list[int]:
+    return [d for k in _children_of(pid) for d in (k, *_descendants(k))]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -318,12 +324,7 @@ def test_workers_forked_from_one_process_and_a_killed_one_fails_the_import(tmp_p
 
     from corpus.core.errors import StoreError
 
-    big = tmp_path / "big.jsonl"
-    with open(big, "w") as f:
-        for i in range(40000):
-            f.write(json.dumps({"id": f"k{i}", "text": article_text(90_000 + i, 300)}) + "\n")
-    small = tmp_path / "small.jsonl"
-    small.write_text(json.dumps({"id": "k0", "text": article_text(90_000, 300)}) + "\n")
+    big, small = _big_and_small(tmp_path, 40000, 90_000)
     store = CorpusStore(tmp_path / "store")
     importer.import_paths([small], store, message="m")
     monkeypatch.setenv("CORPUS_IMPORT_WORKERS", "3")
@@ -360,7 +361,3 @@ def test_workers_forked_from_one_process_and_a_killed_one_fails_the_import(tmp_p
     st = CorpusStore(tmp_path / "store")
     assert st.latest_version() == 0 and len(_rows(st)) == 1
     assert not [p for p in workers if Path(f"/proc/{p}").exists()], "worker processes left behind"
-
-
-def _children_of(pid: int) -> list[int]:
-    return [int(k) for task in Path(f"/proc/{pid}/task").glob("*") for k in (task / "children").read_text().split()]
