@@ -103,6 +103,16 @@ class Ledger:
             return None
         return json.dumps([real, rel, fmt, self.digest], separators=(",", ":"))
 
+    def will_read(self, path: Path, rel: str, fmt: str) -> bool:
+        """True when ``begin`` will certainly say "read it" (no fingerprint of the same size is
+        known), told without hashing the file."""
+        key = self.key(path, rel, fmt)
+        old = self.known.get(key) if key is not None else None
+        try:
+            return old is None or old.get("size") != path.stat().st_size
+        except OSError:
+            return True
+
     def begin(self, path: Path, rel: str, fmt: str, seq: int) -> bool:
         """Called before reading a file; True: skip it (its records are stored as they are)."""
         key = self.key(path, rel, fmt)

@@ -186,7 +186,7 @@ def import_paths(
 
     shards = md is None and _workers() > 1  # big JSONL files are read by the workers themselves
 
-    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem | _Shard]:
+    def items(tick: Callable[[], None]) -> Iterator[RawRecord | Problem | _Shard | _StartWorkers]:
         seq = 0  # as _run_import numbers them
         for entry in planned:
             if isinstance(entry, Problem):
@@ -194,10 +194,13 @@ def import_paths(
                 seq += 1
                 continue
             path, rel, f, display = entry
+            big = shards and f == "jsonl" and _size(path) >= SHARD_BYTES
+            if big and ledger.will_read(path, rel, f):
+                yield _START_WORKERS  # they start up while the file is hashed and cut
             if ledger.begin(path, rel, f, seq):  # unchanged since it went in: not read
                 tick()
                 continue
-            if shards and f == "jsonl" and _size(path) >= SHARD_BYTES:
+            if big:
                 for part in jsonl.plan_ranges(path, display, opts.max_bytes, SHARD_BYTES):
                     if isinstance(part, jsonl.Range):
                         yield _Shard(path, rel, display, opts, part)
@@ -562,6 +565,9 @@ def _run_import(
         with _progress(progress, total) as tick:
             seq = 0  # record number (a shard's records are numbered by line)
             for item in make_items(tick):
+                if item is _START_WORKERS:
+                    builder.start()
+                    continue
                 tick.record()
                 if isinstance(item, Problem):
                     errors.append((seq, item))
@@ -722,6 +728,15 @@ def _build_rows(jobs: list[_Job]) -> _Built:
     columns["minhash"] = _binary_column(dedup.signatures(columns["text"], encoded=utf8))
     columns["text"] = pa.array(utf8, pa.large_binary()).cast(pa.large_string())
     return _Built(pa.Table.from_pydict(columns, schema=_STAGE_SCHEMA), errors, failed)
+
+
+class _StartWorkers:
+    """What ``import_paths``'s items yield before hashing and cutting a big file that will be
+    read: the worker processes' start-up (~1 s: interpreter, imports, compiled kernels) then
+    overlaps that pass over the file instead of following it."""
+
+
+_START_WORKERS = _StartWorkers()
 
 
 @dataclass(frozen=True)
@@ -888,16 +903,15 @@ class _Builder:
     def add(self, job: _Job) -> None:
         self.jobs.append(job)
         if len(self.jobs) >= BATCH:
-            if self.n_workers > 1 and not self.procs:  # a big import: worth starting workers
-                self._start()
+            if self.n_workers > 1:  # a big import: worth starting workers
+                self.start()
             self._submit()
 
     def add_shard(self, seq: int, shard: _Shard) -> None:
         """Lines of a JSONL file, records ``seq``... (one per line), read by a worker."""
         if self.jobs:
             self._submit()
-        if not self.procs:
-            self._start()
+        self.start()
         display, first = shard.display, shard.range.first_line
 
         def where(s: int) -> tuple[str | None, int | None, bool]:
@@ -905,9 +919,12 @@ class _Builder:
 
         self._send(f"shard\t{shard.to_json(seq)}", None, where, (seq, shard.range.lines))
 
-    def _start(self) -> None:
+    def start(self) -> None:
         """One worker process started, the others forked from it once it is ready (see
-        ``corpus.ingest.worker``); each talks to this process through a pair of pipes."""
+        ``corpus.ingest.worker``); each talks to this process through a pair of pipes. Once per
+        import: called again, it does nothing."""
+        if self.procs or self.n_workers < 2:
+            return
         ours, theirs = [], []
         for _ in range(self.n_workers):
             jobs_r, jobs_w = os.pipe()

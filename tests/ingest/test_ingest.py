@@ -265,13 +265,15 @@ def test_worker_processes_give_the_same_import(tmp_path, monkeypatch):
     recs.append(RawRecord("k3", "repeated key"))  # repeated key
     recs.append(Article(doc_id="a1", text="Cafe\u0301", meta={"source_key": "art"}))  # not normalized
     monkeypatch.setattr(ingest, "BATCH", 20)
-    started, start = [], ingest._Builder._start
+    started, start = [], ingest._Builder.start
 
     def spy(self):
-        started.append(self.n_workers)
+        before = bool(self.procs)
         start(self)
+        if self.procs and not before:  # this call started the workers
+            started.append(self.n_workers)
 
-    monkeypatch.setattr(ingest._Builder, "_start", spy)
+    monkeypatch.setattr(ingest._Builder, "start", spy)
     reports, stores = [], []
     for workers in ("0", "2"):
         monkeypatch.setenv("CORPUS_IMPORT_WORKERS", workers)

@@ -361,3 +361,27 @@ def test_workers_forked_from_one_process_and_a_killed_one_fails_the_import(tmp_p
     st = CorpusStore(tmp_path / "store")
     assert st.latest_version() == 0 and len(_rows(st)) == 1
     assert not [p for p in workers if Path(f"/proc/{p}").exists()], "worker processes left behind"
+
+
+def test_workers_start_before_a_new_big_file_is_hashed_and_not_for_an_unchanged_one(tmp_path, monkeypatch):
+    """Their start-up overlaps the pass that hashes and cuts the file; a file the store's
+    fingerprints will skip (same size, then same hash) starts none."""
+    from corpus.ingest import fingerprints
+
+    p, _ = _big_and_small(tmp_path, 60, 0)  # no problem in it: its fingerprint is kept
+    events: list[str] = []
+    start, digest = importer._Builder.start, fingerprints.content_hash
+
+    def spy_start(self):
+        if not self.procs:
+            events.append("start")
+        start(self)
+
+    monkeypatch.setattr(importer._Builder, "start", spy_start)
+    monkeypatch.setattr(fingerprints, "content_hash", lambda path: events.append("hash") or digest(path))
+    store = CorpusStore(tmp_path / "store")
+    first = _import([p], store, monkeypatch, shards=True)
+    assert first["added"] == 60 and events == ["start", "hash"]
+    events.clear()
+    again = _import([p], store, monkeypatch, shards=True)
+    assert again["files_skipped"] == 1 and events == ["hash"]  # hashed to be sure, read by nobody
