@@ -452,17 +452,15 @@ def _load_memory_index(store: CorpusStore, version: int | None, threshold: float
 
 class _Seen:
     """The doc ids admitted so far in this import, 8 bytes each: 64-bit doc ids (16 hex digits,
-    as ``make_doc_id`` makes them) go to sorted numpy runs (one per batch, merged into one array
-    every ``_FLUSH`` ids) searched with ``searchsorted`` a batch at a time; other ids (imported
-    Articles) stay in a set of strings."""
+    as ``make_doc_id`` makes them) go to sorted numpy runs, one per batch, searched with
+    ``searchsorted`` a batch at a time; a run is merged into the one before while it is at least
+    half that one's size (a binary counter: about log2(batches) runs to search, each id merged
+    about as many times); other ids (imported Articles) stay in a set of strings."""
 
-    _FLUSH = 1 << 16
     _HEX16 = re.compile("[0-9a-f]{16}")
 
     def __init__(self) -> None:
-        self.old = np.empty(0, np.uint64)
         self.runs: list[np.ndarray] = []
-        self.recent = 0
         self.other: set[str] = set()
 
     def add(self, doc_id: str) -> bool:
@@ -485,15 +483,13 @@ class _Seen:
         keys = np.frombuffer(bytes.fromhex("".join(doc_ids[i] for i in hexes)), ">u8").astype(np.uint64)
         new = np.zeros(len(keys), bool)
         new[np.unique(keys, return_index=True)[1]] = True  # first in the list
-        for run in (self.old, *self.runs):
-            if len(run):
-                pos = np.minimum(np.searchsorted(run, keys), len(run) - 1)
-                new &= run[pos] != keys
+        for run in self.runs:
+            pos = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            new &= run[pos] != keys
         self.runs.append(np.unique(keys))
-        self.recent += len(keys)
-        if self.recent >= self._FLUSH:
-            self.old = np.sort(np.concatenate((self.old, *self.runs)))
-            self.runs, self.recent = [], 0
+        while len(self.runs) > 1 and 2 * len(self.runs[-1]) >= len(self.runs[-2]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate((self.runs[-1], last)), kind="stable")  # two sorted runs
         for i, ok in zip(hexes, new.tolist()):
             out[i] = ok
         return out

@@ -296,16 +296,16 @@ def test_worker_processes_give_the_same_import(tmp_path, monkeypatch):
     assert sigs[0] == sigs[1]
 
 
-def test_repeated_keys_are_found_past_the_in_memory_set(monkeypatch):
-    """The admitted ids move to a sorted 8-byte array as the import goes on: still exact."""
+def test_repeated_keys_are_found_across_the_merged_runs():
+    """The admitted ids go to sorted 8-byte runs merged as a binary counter: few runs, still exact."""
     from corpus.ingest.importer import _Seen
 
     seen = _Seen()
-    monkeypatch.setattr(_Seen, "_FLUSH", 100)
     ids = [make_doc_id(f"k{i}") for i in range(1000)]
-    assert all(seen.add(d) for d in ids)
-    assert len(seen.old) >= 900
+    assert all(seen.add_many(ids[i : i + 10]) == [True] * 10 for i in range(0, 1000, 10))
+    assert len(seen.runs) <= 7 and sum(map(len, seen.runs)) == 1000  # 100 batches: log2 runs
     assert not any(seen.add(d) for d in ids[::3])
+    assert seen.add_many([ids[5], make_doc_id("new"), make_doc_id("new")]) == [False, True, False]
     assert seen.add("brat-doc-1") and not seen.add("brat-doc-1")
     assert seen.add("ABCDEF0123456789") and not seen.add("ABCDEF0123456789")  # not our hex: kept as text
 
