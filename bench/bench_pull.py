@@ -70,7 +70,7 @@ def main() -> None:
 
     tax = taxonomy.load()
     label = tax.entity_labels()[0]
-    control = taxonomy.ENTITY
+    control = tax.control(taxonomy.ENTITIES)
     with tempfile.TemporaryDirectory(prefix="bench-pull-") as tmp:
         work = Path(tmp)
         creds = lsserver.Credentials("admin@example.com", secrets.token_urlsafe(16), secrets.token_hex(20), "bench")
