@@ -899,8 +899,7 @@ class _Builder:
     def add(self, job: _Job) -> None:
         self.jobs.append(job)
         if len(self.jobs) >= BATCH:
-            if self.n_workers > 1:  # a big import: worth starting workers
-                self.start()
+            self.start()  # a big import: worth starting workers (when there are to be any)
             self._submit()
 
     def add_shard(self, seq: int, shard: _Shard) -> None:
